@@ -14,3 +14,6 @@ c.OverwriteCells.add_missing_cells = True
 # What students see where the solution was.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Kernels keep no history file and log only errors (no chatter in graders' terminals).
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]

@@ -1,0 +1,1 @@
+"""The autograder: notebooks, nbgrader driving, scores and reports."""

@@ -1,0 +1,315 @@
+"""Releasing and autograding through nbgrader's own API, in any course directory.
+
+A *course directory* holds ``nbgrader_config.py`` and ``source/<assignment>/*.ipynb``; the
+repository root is one. nbgrader writes ``release/``, ``autograded/`` and ``gradebook.db``
+in it. All functions take the course directory explicitly, so tests and ``course grade``
+can work in a throwaway copy.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+from course.grading.notebooks import (
+    UngradableNotebook,
+    exercises,
+    nbgrader_meta,
+    read_notebook,
+    test_cells,
+)
+from course.grading.results import CellResult, NotebookResult, cell_status
+
+__all__ = [
+    "CourseError",
+    "find_course_root",
+    "assignments",
+    "release",
+    "autograde",
+    "submission_result",
+    "grade_notebook",
+    "TIMESTAMP_FORMAT",
+]
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
+_SELF_STUDENT = "self"
+
+
+class CourseError(Exception):
+    """A problem with the course directory or the request; the message says what to do."""
+
+
+def _is_course_root(path):
+    return (path / "nbgrader_config.py").is_file() and (path / "source").is_dir()
+
+
+def find_course_root(start=None):
+    """Locate the course directory.
+
+    Looks at ``$COURSE_ROOT``, then ``start`` (default: the current directory) and its
+    parents, then the folder the ``course`` package was installed from.
+
+    Raises:
+        CourseError: none of them holds ``nbgrader_config.py`` and ``source/``.
+    """
+    env = os.environ.get("COURSE_ROOT")
+    if env:
+        if not _is_course_root(Path(env)):
+            raise CourseError(
+                f"COURSE_ROOT={env} is not a course directory (it needs nbgrader_config.py "
+                "and source/); unset it or point it at the course folder"
+            )
+        return Path(env).resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents, Path(__file__).resolve().parents[2]):
+        if _is_course_root(candidate):
+            return candidate
+    raise CourseError(
+        "cannot find the course directory (a folder with nbgrader_config.py and source/); "
+        "run this command inside the course folder or set COURSE_ROOT"
+    )
+
+
+def assignments(root):
+    """Names of the assignments in ``root/source``, sorted."""
+    return sorted(p.name for p in (Path(root) / "source").iterdir() if p.is_dir())
+
+
+@contextmanager
+def _nbgrader(root, config_root=None):
+    """An ``NbGraderAPI`` working in ``root`` with the course's configuration.
+
+    Args:
+        root: the course directory nbgrader reads and writes.
+        config_root: where ``nbgrader_config.py`` lives (default: ``root``).
+    """
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    # nbgrader runs `alembic` from PATH when it creates a gradebook, and starts kernels
+    # with the interpreter it finds there: both must be this environment's.
+    bin_dir = str(Path(sys.executable).parent)
+    old_path = os.environ.get("PATH", "")
+    os.environ["PATH"] = bin_dir + os.pathsep + old_path
+    try:
+        with warnings.catch_warnings():
+            # nbgrader's gradebook trips SQLAlchemy autoflush warnings on every submission.
+            warnings.filterwarnings("ignore", module="nbgrader.api")
+            config = PyFileConfigLoader(
+                "nbgrader_config.py", path=str(config_root or root)
+            ).load_config()
+            config.CourseDirectory.root = str(root)
+            coursedir = CourseDirectory(config=config)
+            yield NbGraderAPI(coursedir=coursedir, config=config)
+    finally:
+        os.environ["PATH"] = old_path
+
+
+def _check(result, what):
+    if not result.get("success"):
+        detail = (result.get("error") or result.get("log") or "").strip().splitlines()
+        raise CourseError(f"{what} failed: {detail[-1] if detail else 'no details'}")
+
+
+def release(root, names=None, config_root=None):
+    """Generate ``release/<assignment>/`` from ``source/`` and record it in the gradebook.
+
+    Args:
+        root: the course directory.
+        names: assignments to release (all when None or empty).
+        config_root: where ``nbgrader_config.py`` lives (default: ``root``).
+
+    Returns:
+        The list of released notebook paths.
+    """
+    root = Path(root)
+    known = assignments(root)
+    names = list(names or known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CourseError(f"no assignment {', '.join(unknown)} in {root / 'source'}; "
+                          f"known: {', '.join(known) or 'none'}")
+    released = []
+    with _nbgrader(root, config_root) as api:
+        for name in names:
+            _check(api.generate_assignment(name, force=True, create=True),
+                   f"releasing {name}")
+            released += sorted((root / "release" / name).glob("*.ipynb"))
+    return released
+
+
+def _notebook_of(root, assignment):
+    """The one notebook of an assignment (each assignment of this course has exactly one)."""
+    found = sorted(p.stem for p in (Path(root) / "source" / assignment).glob("*.ipynb"))
+    if len(found) != 1:
+        raise CourseError(f"source/{assignment} must hold exactly one notebook, found "
+                          f"{len(found)}: {', '.join(found) or 'none'}")
+    return found[0]
+
+
+def _in_gradebook(api, assignment):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            return False
+    return True
+
+
+def submission_result(root, assignment, student, notebook_id):
+    """The grades of one autograded notebook, read from the gradebook and the notebook.
+
+    Scores come from nbgrader's gradebook; each cell's status and message come from the
+    autograded notebook's outputs, and ``missing`` or ``tampered`` from comparing the
+    submitted notebook's test cells with the released ones.
+    """
+    from nbgrader.api import Gradebook
+
+    root = Path(root)
+    autograded = read_notebook(root / "autograded" / student / assignment / f"{notebook_id}.ipynb")
+    submitted = read_notebook(root / "submitted" / student / assignment / f"{notebook_id}.ipynb")
+    released = read_notebook(root / "release" / assignment / f"{notebook_id}.ipynb")
+    submitted_cells = {nbgrader_meta(c).get("grade_id"): c for c in submitted.cells}
+    released_cells = {nbgrader_meta(c).get("grade_id"): c for c in released.cells}
+    with _nbgrader(root) as api:
+        db_url, course_id = api.coursedir.db_url, api.coursedir.course_id
+    result = NotebookResult(assignment=assignment, notebook=notebook_id,
+                            exercises=exercises(autograded))
+    with Gradebook(db_url, course_id) as gb:
+        grades = {g.name: g for g in gb.find_submission_notebook(
+            notebook_id, assignment, student).grades}
+        for cell in test_cells(autograded):
+            grade_id = nbgrader_meta(cell)["grade_id"]
+            grade = grades.get(grade_id)
+            if grade is None:
+                continue
+            status, message = cell_status(cell.get("outputs", []))
+            original = submitted_cells.get(grade_id)
+            if original is None:
+                status = "missing"
+                message = "this test cell was deleted from the notebook; it was put back"
+            elif (original.cell_type, original.source) != (
+                "code", released_cells[grade_id].source
+            ):
+                status = "tampered"
+                message = "this test cell was edited; it was graded with the original"
+            result.cells.append(CellResult(grade_id=grade_id, score=float(grade.score),
+                                           max_score=float(grade.max_score), status=status,
+                                           message=message))
+    return result
+
+
+def autograde(root, assignment, students=None, progress=None):
+    """Autograde submissions with ``nbgrader autograde``, one student after the other.
+
+    Reads ``submitted/<student>/<assignment>/*.ipynb``. A submission that cannot be graded
+    does not stop the others: it is reported in the second return value.
+
+    Args:
+        root: the course directory.
+        assignment: the assignment's name.
+        students: student ids to grade (all who submitted when None or empty).
+        progress: optional callable ``progress(done, total, student)``.
+
+    Returns:
+        ``(results, errors)``: ``{student: NotebookResult}`` and ``{student: message}``.
+    """
+    root = Path(root)
+    if assignment not in assignments(root):
+        raise CourseError(f"no assignment {assignment!r} in {root / 'source'}; "
+                          f"known: {', '.join(assignments(root))}")
+    submitted = root / "submitted"
+    present = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
+    if students:
+        absent = [s for s in students if s not in present]
+        if absent:
+            raise CourseError(f"no submission of {assignment} for {', '.join(absent)} in "
+                              f"{submitted}/<student>/{assignment}/")
+        present = list(students)
+    if not present:
+        raise CourseError(f"no submissions of {assignment}: expected "
+                          f"{submitted}/<student>/{assignment}/*.ipynb")
+    notebook_id = _notebook_of(root, assignment)
+    results, errors = {}, {}
+    with _nbgrader(root) as api:
+        if not _in_gradebook(api, assignment):
+            _check(api.generate_assignment(assignment, force=True, create=True),
+                   f"recording {assignment} in the gradebook")
+        for done, student in enumerate(present):
+            if progress:
+                progress(done, len(present), student)
+            try:
+                read_notebook(submitted / student / assignment / f"{notebook_id}.ipynb")
+                _check(api.autograde(assignment, student, force=True, create=True),
+                       f"autograding {student}")
+                results[student] = submission_result(root, assignment, student, notebook_id)
+            except (UngradableNotebook, CourseError) as exc:
+                errors[student] = str(exc)
+        if progress:
+            progress(len(present), len(present), None)
+    return results, errors
+
+
+def _match_source(root, submission, path, assignment):
+    """The ``(assignment, notebook_id)`` a submitted notebook belongs to."""
+    names = [assignment] if assignment else assignments(root)
+    if assignment and assignment not in assignments(root):
+        raise CourseError(f"no assignment {assignment!r}; known: "
+                          f"{', '.join(assignments(root))}")
+    candidates = [(a, p.stem) for a in names for p in (root / "source" / a).glob("*.ipynb")]
+    by_name = [c for c in candidates if c[1] == Path(path).stem]
+    if len(by_name) == 1:
+        return by_name[0]
+    # Renamed copy: pick the source notebook that shares the most grade ids.
+    ids = {nbgrader_meta(c).get("grade_id") for c in submission.cells} - {None}
+    scored = []
+    for a, nb_id in candidates:
+        source = read_notebook(root / "source" / a / f"{nb_id}.ipynb")
+        overlap = len(ids & {nbgrader_meta(c).get("grade_id") for c in source.cells})
+        scored.append((overlap, a, nb_id))
+    scored.sort(reverse=True)
+    if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return scored[0][1], scored[0][2]
+    raise CourseError(
+        f"{path}: cannot tell which assignment this notebook belongs to; pass --assignment "
+        f"(one of {', '.join(assignments(root))})"
+    )
+
+
+def grade_notebook(path, assignment=None, root=None):
+    """Grade one notebook with the full hidden tests, in a throwaway course directory.
+
+    Args:
+        path: the notebook to grade.
+        assignment: its assignment (found from the file name or its cells when None).
+        root: the course directory holding ``source/`` (found when None).
+
+    Returns:
+        A :class:`NotebookResult`.
+
+    Raises:
+        UngradableNotebook: the file is not a notebook.
+        CourseError: the course or the assignment cannot be found.
+    """
+    submission = read_notebook(path)
+    root = Path(root) if root else find_course_root()
+    assignment, notebook_id = _match_source(root, submission, path, assignment)
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        tmp = Path(tmp)
+        shutil.copytree(root / "source" / assignment, tmp / "source" / assignment)
+        shutil.copy2(root / "nbgrader_config.py", tmp / "nbgrader_config.py")
+        folder = tmp / "submitted" / _SELF_STUDENT / assignment
+        folder.mkdir(parents=True)
+        shutil.copyfile(path, folder / f"{notebook_id}.ipynb")
+        with _nbgrader(tmp) as api:
+            _check(api.generate_assignment(assignment, force=True, create=True),
+                   f"preparing {assignment}")
+            _check(api.autograde(assignment, _SELF_STUDENT, force=True, create=True),
+                   f"grading {path}")
+        return submission_result(tmp, assignment, _SELF_STUDENT, notebook_id)

@@ -1,0 +1,159 @@
+"""Reading nbgrader notebooks: their graded cells, exercises and solutions.
+
+Terms used across the grader:
+
+* a *solution cell* has nbgrader metadata ``solution: true``; in this course its grade_id is
+  the name of the function it defines (an *exercise*);
+* a *test cell* has ``grade: true`` and ``points``; its grade_id starts with ``test_<f>``
+  where ``f`` is the exercise it tests.
+"""
+
+import json
+from pathlib import Path
+
+import nbformat
+
+__all__ = [
+    "UngradableNotebook",
+    "read_notebook",
+    "nbgrader_meta",
+    "exercises",
+    "test_cells",
+    "exercise_of",
+    "solution_code",
+    "fill_solutions",
+]
+
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+class UngradableNotebook(Exception):
+    """A file that cannot be graded at all; the message says why and what to do."""
+
+
+def read_notebook(path_or_bytes, name=None):
+    """Parse a notebook, with a clear error when it is not one.
+
+    Args:
+        path_or_bytes: a path to an ``.ipynb`` file, or its content as bytes.
+        name: how to call the notebook in messages (defaults to the path).
+
+    Returns:
+        The notebook as an ``nbformat.NotebookNode`` (version 4).
+
+    Raises:
+        UngradableNotebook: the file is missing, unreadable, not JSON, or not a notebook.
+    """
+    if isinstance(path_or_bytes, bytes):
+        data, name = path_or_bytes, name or "the notebook"
+    else:
+        path = Path(path_or_bytes)
+        name = name or str(path)
+        if not path.is_file():
+            raise UngradableNotebook(f"{name}: no such file; check the path")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UngradableNotebook(f"{name}: cannot be read ({exc.strerror})") from exc
+    fix = "open it in JupyterLab and save it again, or start again from a copy of release/"
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UngradableNotebook(f"{name}: not a Jupyter notebook (not UTF-8 text); {fix}") from exc
+    except json.JSONDecodeError as exc:
+        raise UngradableNotebook(
+            f"{name}: not a Jupyter notebook (invalid JSON at line {exc.lineno}, column "
+            f"{exc.colno}: {exc.msg}); {fix}"
+        ) from exc
+    if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
+        raise UngradableNotebook(
+            f"{name}: not a Jupyter notebook (JSON without 'cells' and 'nbformat'); {fix}"
+        )
+    if raw.get("nbformat") != 4:
+        raise UngradableNotebook(
+            f"{name}: notebook format {raw.get('nbformat')!r} is not supported (only 4); {fix}"
+        )
+    try:
+        return nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as exc:  # nbformat raises several types for malformed notebooks
+        raise UngradableNotebook(f"{name}: not a valid Jupyter notebook ({exc}); {fix}") from exc
+
+
+def nbgrader_meta(cell):
+    """The cell's nbgrader metadata dict (empty when it has none)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def exercises(nb):
+    """Names of the graded functions, in notebook order: the grade_ids of solution cells."""
+    return [
+        nbgrader_meta(c)["grade_id"]
+        for c in nb.cells
+        if c.cell_type == "code" and nbgrader_meta(c).get("solution")
+    ]
+
+
+def test_cells(nb):
+    """The graded code cells (nbgrader ``grade: true``), in notebook order."""
+    return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
+
+
+def exercise_of(grade_id, names):
+    """The exercise a test cell belongs to: the longest ``f`` with ``grade_id`` = ``test_f...``.
+
+    The longest match matters: ``test_my_dense_v`` tests ``my_dense_v``, not ``my_dense``.
+
+    Args:
+        grade_id: a test cell's grade_id.
+        names: the notebook's exercises.
+
+    Returns:
+        The exercise's name, or None when no exercise matches.
+    """
+    matches = [f for f in names if grade_id.startswith(f"test_{f}")]
+    return max(matches, key=len) if matches else None
+
+
+def solution_code(cell):
+    """A source solution cell's code with the BEGIN/END SOLUTION marker lines removed."""
+    lines = cell.source.splitlines()
+    return "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
+
+
+def fill_solutions(release_nb, source_nb, names=None, replace=None):
+    """A copy of a released notebook with the reference solutions written in.
+
+    Used to build sample submissions and test fixtures from the instructor's notebook.
+
+    Args:
+        release_nb: the released (student) notebook.
+        source_nb: the instructor's notebook holding the solutions.
+        names: exercises to fill in (all when None); the others keep their stub.
+        replace: optional dict ``{exercise: (old, new)}``: after filling, replace the text
+            ``old`` by ``new`` in that exercise's code (to make a plausible mistake).
+
+    Returns:
+        A new notebook.
+    """
+    solutions = {
+        nbgrader_meta(c)["grade_id"]: solution_code(c)
+        for c in source_nb.cells
+        if nbgrader_meta(c).get("solution")
+    }
+    wanted = set(solutions if names is None else names)
+    unknown = wanted - set(solutions)
+    if unknown:
+        raise ValueError(f"no solution cell for {sorted(unknown)}; known: {sorted(solutions)}")
+    nb = nbformat.from_dict(json.loads(json.dumps(release_nb)))
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if nbgrader_meta(cell).get("solution") and grade_id in wanted:
+            cell.source = solutions[grade_id]
+            if replace and grade_id in replace:
+                old, new = replace[grade_id]
+                if old not in cell.source:
+                    raise ValueError(f"{old!r} does not occur in the solution of {grade_id}")
+                cell.source = cell.source.replace(old, new)
+    return nb
