@@ -1,0 +1,53 @@
+# Every workflow of the course has a target here; `make` alone lists them.
+# Targets that need the Python environment depend on `install`, so each works from a fresh clone.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# nbgrader and Jupyter look up `alembic`, `jupyter` and kernels on PATH: use this environment's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install lab release test lint format demo weights clean
+
+help: ## list the targets
+	@echo "Neural Networks from Scratch - make targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install the course package with its test tools
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11 (or newer)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+lab: install ## open JupyterLab on release/ with the course's environment as the kernel
+	$(BIN)/jupyter lab --notebook-dir=release
+
+release: install ## regenerate release/ from source/ (nbgrader generate_assignment)
+	$(BIN)/course release
+
+test: install ## run the test suite (slow tests included)
+	$(BIN)/python -m pytest grader_tests
+
+lint: install ## check style with ruff
+	$(BIN)/ruff check course grader_tests
+	$(BIN)/ruff format --check course grader_tests
+
+format: install ## reformat the code with ruff
+	$(BIN)/ruff check --fix course grader_tests
+	$(BIN)/ruff format course grader_tests
+
+demo: install ## release week 1, autograde a sample class, print the scores
+	$(BIN)/python -m course.grading.demo
+
+weights: install ## retrain week 1's pre-trained digit weights (course/data/)
+	$(BIN)/python grader_tests/test_datasets.py --write
+
+clean: ## remove what grading and testing wrote (keeps .venv; `rm -rf .venv` for that)
+	rm -rf submitted feedback reports gradebook.db .pytest_cache .ruff_cache
+	find autograded -mindepth 1 ! -name README.md -exec rm -rf {} +
+	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
