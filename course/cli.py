@@ -38,11 +38,16 @@ def _cmd_autograde(args):
     root = driver.find_course_root()
     results, errors = driver.autograde(root, args.assignment, args.student, progress=_progress)
     if args.json:
-        print(json.dumps({
-            "assignment": args.assignment,
-            "students": {s: r.to_json() for s, r in sorted(results.items())},
-            "errors": errors,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "assignment": args.assignment,
+                    "students": {s: r.to_json() for s, r in sorted(results.items())},
+                    "errors": errors,
+                },
+                indent=2,
+            )
+        )
     else:
         print(format_class_table(results, errors))
     return 0
@@ -63,8 +68,11 @@ def build_parser():
         "autograder would, and print the score of every test cell.",
     )
     grade.add_argument("notebook", help="path to the .ipynb file to grade")
-    grade.add_argument("--assignment", metavar="ID",
-                       help="assignment the notebook belongs to (default: found from the file)")
+    grade.add_argument(
+        "--assignment",
+        metavar="ID",
+        help="assignment the notebook belongs to (default: found from the file)",
+    )
     grade.add_argument("--json", action="store_true", help="print one JSON object")
     grade.set_defaults(func=_cmd_grade)
 
@@ -74,8 +82,9 @@ def build_parser():
         description="Generate the student notebooks in release/ from the instructor's "
         "notebooks in source/, and record the assignments in gradebook.db.",
     )
-    release.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
-                         help="assignments to release (default: all)")
+    release.add_argument(
+        "assignments", nargs="*", metavar="ASSIGNMENT", help="assignments to release (default: all)"
+    )
     release.set_defaults(func=_cmd_release)
 
     autograde = sub.add_parser(
@@ -85,8 +94,12 @@ def build_parser():
         "grades in gradebook.db, and print a table of scores per student and exercise.",
     )
     autograde.add_argument("assignment", metavar="ASSIGNMENT", help="assignment to grade")
-    autograde.add_argument("--student", action="append", metavar="ID",
-                           help="grade only this student (repeatable; default: everyone)")
+    autograde.add_argument(
+        "--student",
+        action="append",
+        metavar="ID",
+        help="grade only this student (repeatable; default: everyone)",
+    )
     autograde.add_argument("--json", action="store_true", help="print one JSON object")
     autograde.set_defaults(func=_cmd_autograde)
     return parser

@@ -132,13 +132,14 @@ def draw_network(
         scale = max(max(abs(w) for _, _, w in edges), 1e-12)
         widths = [0.3 + 3.0 * abs(w) / scale for _, _, w in edges]
         colors = [plt.cm.coolwarm(0.5 + 0.5 * w / scale) for _, _, w in edges]
-    nx.draw_networkx_edges(graph, pos, edgelist=[(u, v) for u, v, _ in edges], width=widths,
-                           edge_color=colors, ax=ax)
+    nx.draw_networkx_edges(
+        graph, pos, edgelist=[(u, v) for u, v, _ in edges], width=widths, edge_color=colors, ax=ax
+    )
     units = [n for n, unit in graph.nodes(data="unit") if unit is not None]
-    nx.draw_networkx_nodes(graph, pos, nodelist=units, node_color="white", edgecolors="0.2",
-                           node_size=650, ax=ax)
-    nx.draw_networkx_labels(graph, pos, labels=dict(graph.nodes(data="label")), font_size=10,
-                            ax=ax)
+    nx.draw_networkx_nodes(
+        graph, pos, nodelist=units, node_color="white", edgecolors="0.2", node_size=650, ax=ax
+    )
+    nx.draw_networkx_labels(graph, pos, labels=dict(graph.nodes(data="label")), font_size=10, ax=ax)
 
     top = max(y for _, y in pos.values())
     for layer, n_units in enumerate(sizes):
@@ -148,8 +149,14 @@ def draw_network(
             name = f"output layer [{layer}]"
         else:
             name = f"hidden layer [{layer}]"
-        ax.text(layer, top + 0.9, f"{name}\n{n_units} unit{'s' if n_units > 1 else ''}",
-                ha="center", va="bottom", fontsize=9)
+        ax.text(
+            layer,
+            top + 0.9,
+            f"{name}\n{n_units} unit{'s' if n_units > 1 else ''}",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     ax.set_xlim(-0.6, n_layers - 0.4)
     ax.set_ylim(-top - 0.8, top + 1.9)
     ax.axis("off")
@@ -159,8 +166,9 @@ def draw_network(
     return ax
 
 
-def plot_activations(names=("sigmoid", "tanh", "relu", "leaky_relu"), *, derivatives=False,
-                     z=None, axes=None):
+def plot_activations(
+    names=("sigmoid", "tanh", "relu", "leaky_relu"), *, derivatives=False, z=None, axes=None
+):
     """Plot activation functions side by side, optionally with their derivatives.
 
     Args:

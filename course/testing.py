@@ -123,15 +123,16 @@ def _values_hint(got, expected, atol, rtol):
     shift = got - expected
     if np.allclose(shift, shift.flat[0], atol=atol) and expected.size > 1:
         return f"every value is off by the same amount {shift.flat[0]:.6g}: check the bias."
-    if np.allclose(got, got.flat[0]) and expected.size > 1 and not np.allclose(
-        expected, expected.flat[0]
+    if (
+        np.allclose(got, got.flat[0])
+        and expected.size > 1
+        and not np.allclose(expected, expected.flat[0])
     ):
         return "every value is the same: is one unit's result copied to all of them?"
     return None
 
 
-def check_values(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None,
-                 show_expected=True):
+def check_values(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None, show_expected=True):
     """Fail unless ``value`` is close to ``expected`` element by element.
 
     Args:
@@ -149,8 +150,10 @@ def check_values(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None,
     if got.shape != expected.shape:
         check_shape(got, expected.shape, name)
     if np.isnan(got).any():
-        _fail(f"{name} contains nan: look for 0/0, log of a negative number or of 0, or an "
-              "overflowing exp.")
+        _fail(
+            f"{name} contains nan: look for 0/0, log of a negative number or of 0, or an "
+            "overflowing exp."
+        )
     if np.allclose(got, expected, atol=atol, rtol=rtol):
         return
     for description, result in (mistakes or {}).items():
@@ -169,8 +172,7 @@ def check_values(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None,
     _fail(message)
 
 
-def check_array(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None,
-                show_expected=True):
+def check_array(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None, show_expected=True):
     """Check an array in teaching order: it is an ndarray, then its shape, then its values.
 
     Args:
@@ -182,8 +184,9 @@ def check_array(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None,
     expected = np.asarray(expected)
     check_type(value, np.ndarray, name)
     check_shape(value, expected.shape, name)
-    check_values(value, expected, name, atol=atol, rtol=rtol, mistakes=mistakes,
-                 show_expected=show_expected)
+    check_values(
+        value, expected, name, atol=atol, rtol=rtol, mistakes=mistakes, show_expected=show_expected
+    )
 
 
 def check_unchanged(before, after, name):
@@ -195,8 +198,10 @@ def check_unchanged(before, after, name):
         name: the argument's name.
     """
     if np.shape(before) != np.shape(after) or not np.array_equal(before, after):
-        _fail(f"{name} was modified in place: work on a copy (x = x.copy()) or build a new "
-              "array instead of assigning into the argument.")
+        _fail(
+            f"{name} was modified in place: work on a copy (x = x.copy()) or build a new "
+            "array instead of assigning into the argument."
+        )
 
 
 def passed(message):

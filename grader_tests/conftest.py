@@ -17,10 +17,15 @@ def repo():
     return REPO
 
 
-def make_course_copy(dest):
-    """A throwaway course directory holding the checkout's config and source notebooks."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "nbgrader_config.py", dest / "nbgrader_config.py")
-    shutil.copytree(REPO / "source", dest / "source")
-    return dest
+@pytest.fixture(scope="session")
+def course_copy():
+    """A function making a throwaway course directory (config and source/) at a path."""
+
+    def make(dest):
+        dest = Path(dest)
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / "nbgrader_config.py", dest / "nbgrader_config.py")
+        shutil.copytree(REPO / "source", dest / "source")
+        return dest
+
+    return make

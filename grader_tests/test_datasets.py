@@ -77,8 +77,7 @@ def test_digits_other_pair_and_bad_arguments():
 
 def test_shipped_weights_have_the_documented_shapes():
     weights = datasets.load_dense_weights()
-    expected = {"W1": (64, 25), "b1": (25,), "W2": (25, 15), "b2": (15,), "W3": (15, 1),
-                "b3": (1,)}
+    expected = {"W1": (64, 25), "b1": (25,), "W2": (25, 15), "b2": (15,), "W3": (15, 1), "b3": (1,)}
     assert {k: v.shape for k, v in weights.items()} == expected
 
 
@@ -97,5 +96,7 @@ if __name__ == "__main__":
     weights = train_dense_weights()
     np.savez(WEIGHTS_FILE, **weights)
     X_train, y_train, X_test, y_test = datasets.load_digits_binary()
-    print(f"wrote {WEIGHTS_FILE}: train accuracy {accuracy(weights, X_train, y_train):.4f}, "
-          f"test accuracy {accuracy(weights, X_test, y_test):.4f}")
+    print(
+        f"wrote {WEIGHTS_FILE}: train accuracy {accuracy(weights, X_train, y_train):.4f}, "
+        f"test accuracy {accuracy(weights, X_test, y_test):.4f}"
+    )

@@ -14,12 +14,34 @@ PACKAGE = Path(course.__file__).parent
 
 # Graded function names fixed by DESIGN.md, for every week (weeks 2 to 4 before they land).
 DESIGN_NAMES = {
-    "my_dense", "my_sequential", "my_dense_v", "my_sequential_v",
-    "normalize_rows", "L1", "L2", "initialize_with_zeros", "propagate", "optimize", "predict",
-    "model", "layer_sizes", "initialize_parameters", "forward_propagation", "compute_cost",
-    "backward_propagation", "update_parameters", "nn_model", "initialize_parameters_deep",
-    "linear_forward", "linear_activation_forward", "L_model_forward", "linear_backward",
-    "linear_activation_backward", "L_model_backward", "two_layer_model", "L_layer_model",
+    "my_dense",
+    "my_sequential",
+    "my_dense_v",
+    "my_sequential_v",
+    "normalize_rows",
+    "L1",
+    "L2",
+    "initialize_with_zeros",
+    "propagate",
+    "optimize",
+    "predict",
+    "model",
+    "layer_sizes",
+    "initialize_parameters",
+    "forward_propagation",
+    "compute_cost",
+    "backward_propagation",
+    "update_parameters",
+    "nn_model",
+    "initialize_parameters_deep",
+    "linear_forward",
+    "linear_activation_forward",
+    "L_model_forward",
+    "linear_backward",
+    "linear_activation_backward",
+    "L_model_backward",
+    "two_layer_model",
+    "L_layer_model",
 }
 
 
@@ -61,8 +83,13 @@ def test_package_defines_no_graded_function(repo):
 
 
 def run_course(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "course", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "course", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_help_lists_every_command():

@@ -88,8 +88,11 @@ def test_plot_activations_draws_curves_and_derivatives():
     assert np.isclose(deriv.get_ydata().max(), 0.25, atol=1e-3)  # at z = 0
     relu_line = next(line for line in axes[1].get_lines() if line.get_label() == "relu(z)")
     assert relu_line.get_ydata().min() == 0
-    assert [line.get_label() for line in plots.plot_activations(["tanh"])[0].get_lines()
-            if not line.get_label().startswith("_")] == ["tanh(z)"]
+    assert [
+        line.get_label()
+        for line in plots.plot_activations(["tanh"])[0].get_lines()
+        if not line.get_label().startswith("_")
+    ] == ["tanh(z)"]
 
 
 def test_plot_activations_rejects_unknown_names():
@@ -105,8 +108,7 @@ def test_plot_timings_and_show_digits():
         plots.plot_timings([1, 2, 3], {"x": [1, 2]})
 
     images = np.random.default_rng(0).random((5, 64))
-    axes = plots.show_digits(images, labels=[0, 1, 1, 0, 1], predictions=[0, 1, 0, 0, 1],
-                             n_cols=4)
+    axes = plots.show_digits(images, labels=[0, 1, 1, 0, 1], predictions=[0, 1, 0, 0, 1], n_cols=4)
     assert axes.shape == (2, 4)
     assert len(axes[0, 0].images) == 1 and len(axes[1, 3].images) == 0
     wrong = axes[0, 2].title

@@ -62,24 +62,37 @@ def test_shape_messages(got, expected, match):
 
 
 def test_value_messages_name_the_mistake():
-    fails_with("expected ones transposed", check_values,
-               np.array([[1.0, 3.0], [2.0, 4.0]]), np.array([[1.0, 2.0], [3.0, 4.0]]), "W")
+    fails_with(
+        "expected ones transposed",
+        check_values,
+        np.array([[1.0, 3.0], [2.0, 4.0]]),
+        np.array([[1.0, 2.0], [3.0, 4.0]]),
+        "W",
+    )
     fails_with("wrong sign", check_values, -EXPECTED, EXPECTED, "A")
     fails_with("off by the same factor 0.5", check_values, EXPECTED / 2, EXPECTED, "dW")
-    fails_with("off by the same amount 0.1: check the bias", check_values, EXPECTED + 0.1,
-               EXPECTED, "Z")
+    fails_with(
+        "off by the same amount 0.1: check the bias", check_values, EXPECTED + 0.1, EXPECTED, "Z"
+    )
     fails_with("every value is the same", check_values, np.full((2, 3), 0.7), EXPECTED, "A")
     fails_with("contains nan", check_values, np.full((2, 3), np.nan), EXPECTED, "cost")
-    fails_with("it looks like the bias b is not added", check_values, EXPECTED - 3, EXPECTED,
-               "A", mistakes={"the bias b is not added": EXPECTED - 3})
+    fails_with(
+        "it looks like the bias b is not added",
+        check_values,
+        EXPECTED - 3,
+        EXPECTED,
+        "A",
+        mistakes={"the bias b is not added": EXPECTED - 3},
+    )
 
 
 def test_expected_values_are_shown_only_when_allowed():
     secret = np.array([0.123456, 0.654321])
     visible = fails_with("wrong values", check_values, np.array([0.3, 0.1]), secret, "a")
     assert "0.123456" in visible and "largest difference at index (1,)" in visible
-    hidden = fails_with("wrong values", check_values, np.array([0.3, 0.1]), secret, "a",
-                        show_expected=False)
+    hidden = fails_with(
+        "wrong values", check_values, np.array([0.3, 0.1]), secret, "a", show_expected=False
+    )
     assert "0.123456" not in hidden and "0.654321" not in hidden
 
 

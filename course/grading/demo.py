@@ -21,10 +21,16 @@ NOTEBOOK = "dense_layers"
 # student id -> (what the sample shows, exercises filled in, mistakes introduced)
 SAMPLE_CLASS = {
     "demo-complete": ("every exercise done right", None, None),
-    "demo-partial": ("my_dense and my_sequential done, the rest not started",
-                     ["my_dense", "my_sequential"], None),
-    "demo-no-bias": ("all done, but my_dense_v forgets the bias", None,
-                     {"my_dense_v": ("A_in @ W + b", "A_in @ W")}),
+    "demo-partial": (
+        "my_dense and my_sequential done, the rest not started",
+        ["my_dense", "my_sequential"],
+        None,
+    ),
+    "demo-no-bias": (
+        "all done, but my_dense_v forgets the bias",
+        None,
+        {"my_dense_v": ("A_in @ W + b", "A_in @ W")},
+    ),
     "demo-blank": ("the release, untouched", [], None),
 }
 
@@ -66,8 +72,10 @@ def main():
     results, errors = driver.autograde(root, ASSIGNMENT, list(SAMPLE_CLASS), progress=progress)
     print(f"\nScores for {ASSIGNMENT} (points per exercise, hidden tests included):\n")
     print(format_class_table(results, errors))
-    print(f"\nGrades are in {root / 'gradebook.db'}; graded notebooks in "
-          f"{root / 'autograded'}/<student>/{ASSIGNMENT}/.")
+    print(
+        f"\nGrades are in {root / 'gradebook.db'}; graded notebooks in "
+        f"{root / 'autograded'}/<student>/{ASSIGNMENT}/."
+    )
     return 1 if errors else 0
 
 

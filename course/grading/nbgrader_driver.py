@@ -17,9 +17,9 @@ from pathlib import Path
 from course.grading.notebooks import (
     UngradableNotebook,
     exercises,
+    graded_cells,
     nbgrader_meta,
     read_notebook,
-    test_cells,
 )
 from course.grading.results import CellResult, NotebookResult, cell_status
 
@@ -131,13 +131,14 @@ def release(root, names=None, config_root=None):
     names = list(names or known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise CourseError(f"no assignment {', '.join(unknown)} in {root / 'source'}; "
-                          f"known: {', '.join(known) or 'none'}")
+        raise CourseError(
+            f"no assignment {', '.join(unknown)} in {root / 'source'}; "
+            f"known: {', '.join(known) or 'none'}"
+        )
     released = []
     with _nbgrader(root, config_root) as api:
         for name in names:
-            _check(api.generate_assignment(name, force=True, create=True),
-                   f"releasing {name}")
+            _check(api.generate_assignment(name, force=True, create=True), f"releasing {name}")
             released += sorted((root / "release" / name).glob("*.ipynb"))
     return released
 
@@ -146,8 +147,10 @@ def _notebook_of(root, assignment):
     """The one notebook of an assignment (each assignment of this course has exactly one)."""
     found = sorted(p.stem for p in (Path(root) / "source" / assignment).glob("*.ipynb"))
     if len(found) != 1:
-        raise CourseError(f"source/{assignment} must hold exactly one notebook, found "
-                          f"{len(found)}: {', '.join(found) or 'none'}")
+        raise CourseError(
+            f"source/{assignment} must hold exactly one notebook, found "
+            f"{len(found)}: {', '.join(found) or 'none'}"
+        )
     return found[0]
 
 
@@ -167,7 +170,7 @@ def submission_result(root, assignment, student, notebook_id):
 
     Scores come from nbgrader's gradebook; each cell's status and message come from the
     autograded notebook's outputs, and ``missing`` or ``tampered`` from comparing the
-    submitted notebook's test cells with the released ones.
+    submitted notebook's test cells with the released (or instructor's) ones.
     """
     from nbgrader.api import Gradebook
 
@@ -179,12 +182,14 @@ def submission_result(root, assignment, student, notebook_id):
     released_cells = {nbgrader_meta(c).get("grade_id"): c for c in released.cells}
     with _nbgrader(root) as api:
         db_url, course_id = api.coursedir.db_url, api.coursedir.course_id
-    result = NotebookResult(assignment=assignment, notebook=notebook_id,
-                            exercises=exercises(autograded))
+    result = NotebookResult(
+        assignment=assignment, notebook=notebook_id, exercises=exercises(autograded)
+    )
     with Gradebook(db_url, course_id) as gb:
-        grades = {g.name: g for g in gb.find_submission_notebook(
-            notebook_id, assignment, student).grades}
-        for cell in test_cells(autograded):
+        grades = {
+            g.name: g for g in gb.find_submission_notebook(notebook_id, assignment, student).grades
+        }
+        for cell in graded_cells(autograded):
             grade_id = nbgrader_meta(cell)["grade_id"]
             grade = grades.get(grade_id)
             if grade is None:
@@ -194,14 +199,21 @@ def submission_result(root, assignment, student, notebook_id):
             if original is None:
                 status = "missing"
                 message = "this test cell was deleted from the notebook; it was put back"
-            elif (original.cell_type, original.source) != (
-                "code", released_cells[grade_id].source
+            elif original.cell_type != "code" or original.source not in (
+                released_cells[grade_id].source,  # what students get
+                gb.find_source_cell(grade_id, notebook_id, assignment).source,  # with hidden
             ):
                 status = "tampered"
                 message = "this test cell was edited; it was graded with the original"
-            result.cells.append(CellResult(grade_id=grade_id, score=float(grade.score),
-                                           max_score=float(grade.max_score), status=status,
-                                           message=message))
+            result.cells.append(
+                CellResult(
+                    grade_id=grade_id,
+                    score=float(grade.score),
+                    max_score=float(grade.max_score),
+                    status=status,
+                    message=message,
+                )
+            )
     return result
 
 
@@ -222,32 +234,41 @@ def autograde(root, assignment, students=None, progress=None):
     """
     root = Path(root)
     if assignment not in assignments(root):
-        raise CourseError(f"no assignment {assignment!r} in {root / 'source'}; "
-                          f"known: {', '.join(assignments(root))}")
+        raise CourseError(
+            f"no assignment {assignment!r} in {root / 'source'}; "
+            f"known: {', '.join(assignments(root))}"
+        )
     submitted = root / "submitted"
     present = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
     if students:
         absent = [s for s in students if s not in present]
         if absent:
-            raise CourseError(f"no submission of {assignment} for {', '.join(absent)} in "
-                              f"{submitted}/<student>/{assignment}/")
+            raise CourseError(
+                f"no submission of {assignment} for {', '.join(absent)} in "
+                f"{submitted}/<student>/{assignment}/"
+            )
         present = list(students)
     if not present:
-        raise CourseError(f"no submissions of {assignment}: expected "
-                          f"{submitted}/<student>/{assignment}/*.ipynb")
+        raise CourseError(
+            f"no submissions of {assignment}: expected {submitted}/<student>/{assignment}/*.ipynb"
+        )
     notebook_id = _notebook_of(root, assignment)
     results, errors = {}, {}
     with _nbgrader(root) as api:
         if not _in_gradebook(api, assignment):
-            _check(api.generate_assignment(assignment, force=True, create=True),
-                   f"recording {assignment} in the gradebook")
+            _check(
+                api.generate_assignment(assignment, force=True, create=True),
+                f"recording {assignment} in the gradebook",
+            )
         for done, student in enumerate(present):
             if progress:
                 progress(done, len(present), student)
             try:
                 read_notebook(submitted / student / assignment / f"{notebook_id}.ipynb")
-                _check(api.autograde(assignment, student, force=True, create=True),
-                       f"autograding {student}")
+                _check(
+                    api.autograde(assignment, student, force=True, create=True),
+                    f"autograding {student}",
+                )
                 results[student] = submission_result(root, assignment, student, notebook_id)
             except (UngradableNotebook, CourseError) as exc:
                 errors[student] = str(exc)
@@ -260,8 +281,7 @@ def _match_source(root, submission, path, assignment):
     """The ``(assignment, notebook_id)`` a submitted notebook belongs to."""
     names = [assignment] if assignment else assignments(root)
     if assignment and assignment not in assignments(root):
-        raise CourseError(f"no assignment {assignment!r}; known: "
-                          f"{', '.join(assignments(root))}")
+        raise CourseError(f"no assignment {assignment!r}; known: {', '.join(assignments(root))}")
     candidates = [(a, p.stem) for a in names for p in (root / "source" / a).glob("*.ipynb")]
     by_name = [c for c in candidates if c[1] == Path(path).stem]
     if len(by_name) == 1:
@@ -308,8 +328,11 @@ def grade_notebook(path, assignment=None, root=None):
         folder.mkdir(parents=True)
         shutil.copyfile(path, folder / f"{notebook_id}.ipynb")
         with _nbgrader(tmp) as api:
-            _check(api.generate_assignment(assignment, force=True, create=True),
-                   f"preparing {assignment}")
-            _check(api.autograde(assignment, _SELF_STUDENT, force=True, create=True),
-                   f"grading {path}")
+            _check(
+                api.generate_assignment(assignment, force=True, create=True),
+                f"preparing {assignment}",
+            )
+            _check(
+                api.autograde(assignment, _SELF_STUDENT, force=True, create=True), f"grading {path}"
+            )
         return submission_result(tmp, assignment, _SELF_STUDENT, notebook_id)

@@ -18,7 +18,7 @@ __all__ = [
     "read_notebook",
     "nbgrader_meta",
     "exercises",
-    "test_cells",
+    "graded_cells",
     "exercise_of",
     "solution_code",
     "fill_solutions",
@@ -95,7 +95,7 @@ def exercises(nb):
     ]
 
 
-def test_cells(nb):
+def graded_cells(nb):
     """The graded code cells (nbgrader ``grade: true``), in notebook order."""
     return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
 

@@ -4,8 +4,14 @@ from dataclasses import asdict, dataclass, field
 
 from course.grading.notebooks import exercise_of
 
-__all__ = ["STATUSES", "CellResult", "NotebookResult", "cell_status", "format_result",
-           "format_class_table"]
+__all__ = [
+    "STATUSES",
+    "CellResult",
+    "NotebookResult",
+    "cell_status",
+    "format_result",
+    "format_class_table",
+]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing", "tampered")
 
@@ -131,14 +137,15 @@ def format_class_table(results, errors=None):
     for student, result in sorted(results.items()):
         per = result.by_exercise()
         cells = [
-            f"{_fmt_points(per[n][0])}/{_fmt_points(per[n][1])}" if n in per else "-"
-            for n in names
+            f"{_fmt_points(per[n][0])}/{_fmt_points(per[n][1])}" if n in per else "-" for n in names
         ]
-        rows.append([student, *cells,
-                     f"{_fmt_points(result.score)}/{_fmt_points(result.max_score)}"])
+        rows.append(
+            [student, *cells, f"{_fmt_points(result.score)}/{_fmt_points(result.max_score)}"]
+        )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
-             for r in [header, *rows]]
+    lines = [
+        "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for student, message in sorted(errors.items()):
         lines.append(f"{student}: not graded: {message}")
