@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# nbgrader and Jupyter look up `alembic`, `jupyter` and kernels on PATH: use this environment's.
+# nbgrader runs `alembic` from PATH when it creates a gradebook: use this environment's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@# the python3 kernel of this environment, preferred over any user-wide one by Jupyter
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)"
 	@touch $(STAMP)
 
 lab: install ## open JupyterLab on release/ with the course's environment as the kernel

@@ -90,11 +90,13 @@ def _nbgrader(root, config_root=None):
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
 
-    # nbgrader runs `alembic` from PATH when it creates a gradebook, and starts kernels
-    # with the interpreter it finds there: both must be this environment's.
-    bin_dir = str(Path(sys.executable).parent)
-    old_path = os.environ.get("PATH", "")
-    os.environ["PATH"] = bin_dir + os.pathsep + old_path
+    # nbgrader runs `alembic` from PATH when it creates a gradebook: use this environment's.
+    # (The kernel is this environment's too: `make install` installs its python3 kernelspec,
+    # which a virtual environment prefers over a user-wide one.)
+    saved_path = os.environ.get("PATH")
+    os.environ["PATH"] = os.pathsep.join(
+        p for p in (str(Path(sys.executable).parent), saved_path) if p
+    )
     try:
         with warnings.catch_warnings():
             # nbgrader's gradebook trips SQLAlchemy autoflush warnings on every submission.
@@ -106,7 +108,10 @@ def _nbgrader(root, config_root=None):
             coursedir = CourseDirectory(config=config)
             yield NbGraderAPI(coursedir=coursedir, config=config)
     finally:
-        os.environ["PATH"] = old_path
+        if saved_path is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = saved_path
 
 
 def _check(result, what):
