@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lab: install ## open JupyterLab on release/ with the course's environment as the kernel
-	$(BIN)/jupyter lab --notebook-dir=release
+	$(BIN)/jupyter lab --notebook-dir=release $(if $(filter 0,$(shell id -u)),--allow-root)
 
 release: install ## regenerate release/ from source/ (nbgrader generate_assignment)
 	$(BIN)/course release

@@ -22,8 +22,11 @@ def _cmd_grade(args):
 
 def _cmd_release(args):
     root = driver.find_course_root()
-    for path in driver.release(root, args.assignments):
+    released, kept = driver.release(root, args.assignments)
+    for path in released:
         print(f"released {path.relative_to(root)}")
+    for path in kept:
+        print(f"kept the previous version (it differed) as {path.relative_to(root)}")
     return 0
 
 

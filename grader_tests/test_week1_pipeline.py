@@ -85,7 +85,8 @@ def submissions(source, release):
 def course_dir(tmp_path_factory, course_copy):
     """A throwaway course directory with week 1 released."""
     root = course_copy(tmp_path_factory.mktemp("course"))
-    driver.release(root, [ASSIGNMENT])
+    released, kept = driver.release(root, [ASSIGNMENT])
+    assert kept == []  # a fresh directory has no earlier release to keep
     return root
 
 
@@ -322,3 +323,30 @@ def test_course_grade_ignores_a_user_wide_python3_kernelspec(repo, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["score"] == sum(POINTS.values())
+
+
+def test_release_keeps_work_done_in_release(tmp_path, course_copy, notebooks):
+    """Re-releasing over a release/ notebook a student worked in keeps a copy of the work."""
+    root = course_copy(tmp_path / "course")
+    driver.release(root, [ASSIGNMENT])
+    target = root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    pristine = target.read_bytes()
+    source, release = notebooks
+    nbformat.write(fill_solutions(release, source, names=["my_dense"]), target)
+    work = target.read_bytes()
+
+    again = subprocess.run(
+        [sys.executable, "-m", "course", "release", ASSIGNMENT],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    (kept,) = (root / "backups" / "release" / ASSIGNMENT).iterdir()
+    assert kept.read_bytes() == work
+    assert str(kept.relative_to(root)) in again.stdout
+    assert target.read_bytes() == pristine
+
+    _, kept_again = driver.release(root, [ASSIGNMENT])  # nothing changed: nothing to keep
+    assert kept_again == []

@@ -58,8 +58,11 @@ def write_sample_class(root):
 def main():
     root = driver.find_course_root()
     print(f"1. releasing {ASSIGNMENT} from source/ to release/ (nbgrader generate_assignment)")
-    for path in driver.release(root, [ASSIGNMENT]):
+    released, kept = driver.release(root, [ASSIGNMENT])
+    for path in released:
         print(f"   {path.relative_to(root)}")
+    for path in kept:
+        print(f"   (the previous release/ notebook differed: kept as {path.relative_to(root)})")
     print("2. handing in a sample class to submitted/:")
     for student in write_sample_class(root):
         print(f"   {student:<14} {SAMPLE_CLASS[student][0]}")

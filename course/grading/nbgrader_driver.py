@@ -12,6 +12,7 @@ import sys
 import tempfile
 import warnings
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from course.grading.notebooks import (
@@ -120,6 +121,31 @@ def _check(result, what):
         raise CourseError(f"{what} failed: {detail[-1] if detail else 'no details'}")
 
 
+def _generate(api, root, assignment, what):
+    """Run ``generate_assignment``, keeping a copy of release notebooks it changes.
+
+    nbgrader deletes ``release/<assignment>/`` before writing it again. A student who did
+    the work in ``release/`` would lose it, so every notebook whose content changes is first
+    copied to ``backups/release/<assignment>/``.
+
+    Returns:
+        Paths of the copies made (empty when nothing changed).
+    """
+    folder = Path(root) / "release" / assignment
+    before = {p.name: p.read_bytes() for p in folder.glob("*.ipynb")}
+    _check(api.generate_assignment(assignment, force=True, create=True), what)
+    kept = []
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    for name, data in before.items():
+        new = folder / name
+        if not new.is_file() or new.read_bytes() != data:
+            backup = Path(root) / "backups" / "release" / assignment / f"{stamp}-{name}"
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            backup.write_bytes(data)
+            kept.append(backup)
+    return kept
+
+
 def release(root, names=None, config_root=None):
     """Generate ``release/<assignment>/`` from ``source/`` and record it in the gradebook.
 
@@ -129,7 +155,8 @@ def release(root, names=None, config_root=None):
         config_root: where ``nbgrader_config.py`` lives (default: ``root``).
 
     Returns:
-        The list of released notebook paths.
+        ``(released, kept)``: the released notebook paths, and the copies kept of release
+        notebooks that changed (see :func:`_generate`).
     """
     root = Path(root)
     known = assignments(root)
@@ -140,12 +167,12 @@ def release(root, names=None, config_root=None):
             f"no assignment {', '.join(unknown)} in {root / 'source'}; "
             f"known: {', '.join(known) or 'none'}"
         )
-    released = []
+    released, kept = [], []
     with _nbgrader(root, config_root) as api:
         for name in names:
-            _check(api.generate_assignment(name, force=True, create=True), f"releasing {name}")
+            kept += _generate(api, root, name, f"releasing {name}")
             released += sorted((root / "release" / name).glob("*.ipynb"))
-    return released
+    return released, kept
 
 
 def _notebook_of(root, assignment):
@@ -261,10 +288,7 @@ def autograde(root, assignment, students=None, progress=None):
     results, errors = {}, {}
     with _nbgrader(root) as api:
         if not _in_gradebook(api, assignment):
-            _check(
-                api.generate_assignment(assignment, force=True, create=True),
-                f"recording {assignment} in the gradebook",
-            )
+            _generate(api, root, assignment, f"recording {assignment} in the gradebook")
         for done, student in enumerate(present):
             if progress:
                 progress(done, len(present), student)
