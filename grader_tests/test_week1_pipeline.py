@@ -99,15 +99,20 @@ def notebooks(course_dir):
 
 @pytest.fixture(scope="module")
 def graded(course_dir, notebooks):
-    """Every submission of EXPECTED handed in and autograded in one class run."""
+    """Every submission of EXPECTED, and one broken file, autograded in one class run."""
     stamp = datetime.now(UTC).strftime(driver.TIMESTAMP_FORMAT)
     for student, nb in submissions(*notebooks).items():
         folder = course_dir / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{NOTEBOOK}.ipynb")
         (folder / "timestamp.txt").write_text(stamp)
+    broken = course_dir / "submitted" / "not_a_notebook" / ASSIGNMENT
+    broken.mkdir(parents=True)
+    (broken / f"{NOTEBOOK}.ipynb").write_text('{"cells": [')
+    (broken / "timestamp.txt").write_text(stamp)
     results, errors = driver.autograde(course_dir, ASSIGNMENT)
-    assert errors == {}
+    # a broken file is reported, and does not stop the class run
+    assert list(errors) == ["not_a_notebook"] and "invalid JSON" in errors["not_a_notebook"]
     return results
 
 
