@@ -80,13 +80,8 @@ def assignments(root):
 
 
 @contextmanager
-def _nbgrader(root, config_root=None):
-    """An ``NbGraderAPI`` working in ``root`` with the course's configuration.
-
-    Args:
-        root: the course directory nbgrader reads and writes.
-        config_root: where ``nbgrader_config.py`` lives (default: ``root``).
-    """
+def _nbgrader(root):
+    """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
@@ -102,9 +97,7 @@ def _nbgrader(root, config_root=None):
         with warnings.catch_warnings():
             # nbgrader's gradebook trips SQLAlchemy autoflush warnings on every submission.
             warnings.filterwarnings("ignore", module="nbgrader.api")
-            config = PyFileConfigLoader(
-                "nbgrader_config.py", path=str(config_root or root)
-            ).load_config()
+            config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
             config.CourseDirectory.root = str(root)
             coursedir = CourseDirectory(config=config)
             yield NbGraderAPI(coursedir=coursedir, config=config)
@@ -146,13 +139,12 @@ def _generate(api, root, assignment, what):
     return kept
 
 
-def release(root, names=None, config_root=None):
+def release(root, names=None):
     """Generate ``release/<assignment>/`` from ``source/`` and record it in the gradebook.
 
     Args:
         root: the course directory.
         names: assignments to release (all when None or empty).
-        config_root: where ``nbgrader_config.py`` lives (default: ``root``).
 
     Returns:
         ``(released, kept)``: the released notebook paths, and the copies kept of release
@@ -168,7 +160,7 @@ def release(root, names=None, config_root=None):
             f"known: {', '.join(known) or 'none'}"
         )
     released, kept = [], []
-    with _nbgrader(root, config_root) as api:
+    with _nbgrader(root) as api:
         for name in names:
             kept += _generate(api, root, name, f"releasing {name}")
             released += sorted((root / "release" / name).glob("*.ipynb"))
@@ -197,27 +189,32 @@ def _in_gradebook(api, assignment):
     return True
 
 
-def submission_result(root, assignment, student, notebook_id):
+def submission_result(api, assignment, student, notebook_id):
     """The grades of one autograded notebook, read from the gradebook and the notebook.
 
     Scores come from nbgrader's gradebook; each cell's status and message come from the
     autograded notebook's outputs, and ``missing`` or ``tampered`` from comparing the
     submitted notebook's test cells with the released (or instructor's) ones.
+
+    Args:
+        api: the ``NbGraderAPI`` of the course directory (from ``_nbgrader``).
+        assignment, student, notebook_id: which notebook.
+
+    Returns:
+        A :class:`NotebookResult`.
     """
     from nbgrader.api import Gradebook
 
-    root = Path(root)
+    root = Path(api.coursedir.root)
     autograded = read_notebook(root / "autograded" / student / assignment / f"{notebook_id}.ipynb")
     submitted = read_notebook(root / "submitted" / student / assignment / f"{notebook_id}.ipynb")
     released = read_notebook(root / "release" / assignment / f"{notebook_id}.ipynb")
     submitted_cells = {nbgrader_meta(c).get("grade_id"): c for c in submitted.cells}
     released_cells = {nbgrader_meta(c).get("grade_id"): c for c in released.cells}
-    with _nbgrader(root) as api:
-        db_url, course_id = api.coursedir.db_url, api.coursedir.course_id
     result = NotebookResult(
         assignment=assignment, notebook=notebook_id, exercises=exercises(autograded)
     )
-    with Gradebook(db_url, course_id) as gb:
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
         grades = {
             g.name: g for g in gb.find_submission_notebook(notebook_id, assignment, student).grades
         }
@@ -232,7 +229,7 @@ def submission_result(root, assignment, student, notebook_id):
                 status = "missing"
                 message = "this test cell was deleted from the notebook; it was put back"
             elif original.cell_type != "code" or original.source not in (
-                released_cells[grade_id].source,  # what students get
+                released_cells.get(grade_id, {}).get("source"),  # what students get
                 gb.find_source_cell(grade_id, notebook_id, assignment).source,  # with hidden
             ):
                 status = "tampered"
@@ -298,9 +295,11 @@ def autograde(root, assignment, students=None, progress=None):
                     api.autograde(assignment, student, force=True, create=True),
                     f"autograding {student}",
                 )
-                results[student] = submission_result(root, assignment, student, notebook_id)
+                results[student] = submission_result(api, assignment, student, notebook_id)
             except (UngradableNotebook, CourseError) as exc:
                 errors[student] = str(exc)
+            except Exception as exc:  # one odd submission must not stop the class
+                errors[student] = f"unexpected {type(exc).__name__}: {exc}"
         if progress:
             progress(len(present), len(present), None)
     return results, errors
@@ -357,11 +356,8 @@ def grade_notebook(path, assignment=None, root=None):
         folder.mkdir(parents=True)
         shutil.copyfile(path, folder / f"{notebook_id}.ipynb")
         with _nbgrader(tmp) as api:
-            _check(
-                api.generate_assignment(assignment, force=True, create=True),
-                f"preparing {assignment}",
-            )
+            _generate(api, tmp, assignment, f"preparing {assignment}")
             _check(
                 api.autograde(assignment, _SELF_STUDENT, force=True, create=True), f"grading {path}"
             )
-        return submission_result(tmp, assignment, _SELF_STUDENT, notebook_id)
+            return submission_result(api, assignment, _SELF_STUDENT, notebook_id)
