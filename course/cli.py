@@ -4,15 +4,16 @@ import argparse
 import json
 import sys
 
+from course.grading import engine
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import UngradableNotebook
-from course.grading.results import format_class_table, format_result
+from course.grading.results import format_class_table, format_result, format_summary
 
 EXIT_UNGRADABLE = 2
 
 
 def _cmd_grade(args):
-    result = driver.grade_notebook(args.notebook, assignment=args.assignment)
+    result = engine.grade_notebook(args.notebook, assignment=args.assignment)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -30,30 +31,73 @@ def _cmd_release(args):
     return 0
 
 
-def _progress(done, total, student):
-    if student is None:
-        print(f"[{done}/{total}] done", file=sys.stderr)
-    else:
-        print(f"[{done + 1}/{total}] grading {student}", file=sys.stderr)
+class _ProgressBar:
+    """A tqdm progress bar with ETA on stderr (hidden when stderr is not a terminal)."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, event, student, total=None):
+        from tqdm import tqdm
+
+        if event == "start":
+            self.bar = tqdm(total=total, unit="submission", file=sys.stderr, disable=None)
+            return
+        self.bar.update(1)
+        if event == "error":
+            self.bar.write(f"could not grade {student} (see the summary)", file=sys.stderr)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _cmd_autograde(args):
     root = driver.find_course_root()
-    results, errors = driver.autograde(root, args.assignment, args.student, progress=_progress)
+    bar = _ProgressBar()
+    try:
+        summary = engine.autograde(
+            root,
+            args.assignment,
+            args.student,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            timeout=args.timeout,
+            force=args.force,
+            progress=bar,
+        )
+    finally:
+        bar.close()
     if args.json:
         print(
             json.dumps(
                 {
                     "assignment": args.assignment,
-                    "students": {s: r.to_json() for s, r in sorted(results.items())},
-                    "errors": errors,
+                    "students": {s: r.to_json() for s, r in sorted(summary.results.items())},
+                    "skipped": summary.skipped,
+                    "errors": summary.errors,
                 },
                 indent=2,
             )
         )
     else:
-        print(format_class_table(results, errors))
-    return 0
+        print(format_class_table(summary.results))
+        print(format_summary(summary))
+    return 1 if summary.errors else 0
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def build_parser():
@@ -92,9 +136,11 @@ def build_parser():
 
     autograde = sub.add_parser(
         "autograde",
-        help="autograde the submissions of an assignment",
-        description="Autograde submitted/<student>/ASSIGNMENT/ with nbgrader, record the "
-        "grades in gradebook.db, and print a table of scores per student and exercise.",
+        help="autograde the submissions of an assignment, in parallel",
+        description="Autograde submitted/<student>/ASSIGNMENT/ with the hidden tests, in "
+        "parallel on warm execution servers (or on a Dask cluster), record every grade in "
+        "nbgrader's gradebook.db and write autograded/. Submissions already graded and "
+        "unchanged are skipped. Exits 1 if any submission could not be graded.",
     )
     autograde.add_argument("assignment", metavar="ASSIGNMENT", help="assignment to grade")
     autograde.add_argument(
@@ -102,6 +148,26 @@ def build_parser():
         action="append",
         metavar="ID",
         help="grade only this student (repeatable; default: everyone)",
+    )
+    autograde.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="notebooks run at once on this machine (default: the number of cores)",
+    )
+    autograde.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="run on the Dask cluster whose scheduler is at ADDR (tcp://HOST:PORT)",
+    )
+    autograde.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="S",
+        help="seconds each cell may run (default: Execute.timeout in nbgrader_config.py)",
+    )
+    autograde.add_argument(
+        "--force", action="store_true", help="grade again what is already graded and unchanged"
     )
     autograde.add_argument("--json", action="store_true", help="print one JSON object")
     autograde.set_defaults(func=_cmd_autograde)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import nbformat
 
+from course.grading import engine
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, read_notebook
-from course.grading.results import format_class_table
+from course.grading.results import format_class_table, format_summary
 
 ASSIGNMENT = "week1"
 NOTEBOOK = "dense_layers"
@@ -66,20 +67,21 @@ def main():
     print("2. handing in a sample class to submitted/:")
     for student in write_sample_class(root):
         print(f"   {student:<14} {SAMPLE_CLASS[student][0]}")
-    print("3. autograding with the hidden tests (nbgrader autograde)")
+    print("3. autograding with the hidden tests (course autograde, in parallel)")
 
-    def progress(done, total, student):
+    def progress(event, student, total=None):
         if student:
-            print(f"   [{done + 1}/{total}] {student}", flush=True)
+            print(f"   {event:<8} {student}", flush=True)
 
-    results, errors = driver.autograde(root, ASSIGNMENT, list(SAMPLE_CLASS), progress=progress)
+    summary = engine.autograde(root, ASSIGNMENT, list(SAMPLE_CLASS), force=True, progress=progress)
     print(f"\nScores for {ASSIGNMENT} (points per exercise, hidden tests included):\n")
-    print(format_class_table(results, errors))
+    print(format_class_table(summary.results))
+    print(format_summary(summary))
     print(
         f"\nGrades are in {root / 'gradebook.db'}; graded notebooks in "
         f"{root / 'autograded'}/<student>/{ASSIGNMENT}/."
     )
-    return 1 if errors else 0
+    return 1 if summary.errors else 0
 
 
 if __name__ == "__main__":

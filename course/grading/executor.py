@@ -153,6 +153,12 @@ def _code_cells(nb):
     return [cell for cell in nb["cells"] if cell.get("cell_type") == "code"]
 
 
+def _source(cell):
+    """A cell's source as one string (nbformat files may store it as a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
 def make_task(notebook_json, prefix, timeout, files=None):
     """The plain-data task for :func:`execute_notebook`.
 
@@ -208,7 +214,7 @@ def execute_notebook(task):
     nb = json.loads(task["notebook"])
     cells = _code_cells(nb)
     prefix = task["prefix"]
-    shares_prefix = [c["source"] for c in cells[: len(prefix)]] == prefix
+    shares_prefix = [_source(c) for c in cells[: len(prefix)]] == prefix
     if not shares_prefix:
         prefix = []
     files = task["files"]

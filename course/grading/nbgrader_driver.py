@@ -1,4 +1,4 @@
-"""Releasing and autograding through nbgrader's own API, in any course directory.
+"""nbgrader's side of the grader: its API, releases, gradebook reads, and its own autograde.
 
 A *course directory* holds ``nbgrader_config.py`` and ``source/<assignment>/*.ipynb``; the
 repository root is one. nbgrader writes ``release/``, ``autograded/`` and ``gradebook.db``
@@ -7,9 +7,7 @@ can work in a throwaway copy.
 """
 
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,14 +27,19 @@ __all__ = [
     "find_course_root",
     "assignments",
     "release",
-    "autograde",
+    "nbgrader_api",
+    "generate",
+    "notebook_of",
+    "in_gradebook",
+    "match_source",
+    "nbgrader_autograde",
     "submission_result",
-    "grade_notebook",
+    "SELF_STUDENT",
     "TIMESTAMP_FORMAT",
 ]
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
-_SELF_STUDENT = "self"
+SELF_STUDENT = "self"
 
 
 class CourseError(Exception):
@@ -80,7 +83,7 @@ def assignments(root):
 
 
 @contextmanager
-def _nbgrader(root):
+def nbgrader_api(root):
     """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -114,7 +117,7 @@ def _check(result, what):
         raise CourseError(f"{what} failed: {detail[-1] if detail else 'no details'}")
 
 
-def _generate(api, root, assignment, what):
+def generate(api, root, assignment, what):
     """Run ``generate_assignment``, keeping a copy of release notebooks it changes.
 
     nbgrader deletes ``release/<assignment>/`` before writing it again. A student who did
@@ -148,7 +151,7 @@ def release(root, names=None):
 
     Returns:
         ``(released, kept)``: the released notebook paths, and the copies kept of release
-        notebooks that changed (see :func:`_generate`).
+        notebooks that changed (see :func:`generate`).
     """
     root = Path(root)
     known = assignments(root)
@@ -160,14 +163,14 @@ def release(root, names=None):
             f"known: {', '.join(known) or 'none'}"
         )
     released, kept = [], []
-    with _nbgrader(root) as api:
+    with nbgrader_api(root) as api:
         for name in names:
-            kept += _generate(api, root, name, f"releasing {name}")
+            kept += generate(api, root, name, f"releasing {name}")
             released += sorted((root / "release" / name).glob("*.ipynb"))
     return released, kept
 
 
-def _notebook_of(root, assignment):
+def notebook_of(root, assignment):
     """The one notebook of an assignment (each assignment of this course has exactly one)."""
     found = sorted(p.stem for p in (Path(root) / "source" / assignment).glob("*.ipynb"))
     if len(found) != 1:
@@ -178,7 +181,7 @@ def _notebook_of(root, assignment):
     return found[0]
 
 
-def _in_gradebook(api, assignment):
+def in_gradebook(api, assignment):
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
@@ -246,8 +249,11 @@ def submission_result(api, assignment, student, notebook_id):
     return result
 
 
-def autograde(root, assignment, students=None, progress=None):
-    """Autograde submissions with ``nbgrader autograde``, one student after the other.
+def nbgrader_autograde(root, assignment, students=None, progress=None):
+    """Autograde with plain ``nbgrader autograde``, one student after the other.
+
+    This is the reference that ``course autograde`` (:mod:`course.grading.engine`) must
+    match score for score; the benchmark and the parity tests run both.
 
     Reads ``submitted/<student>/<assignment>/*.ipynb``. A submission that cannot be graded
     does not stop the others: it is reported in the second return value.
@@ -281,11 +287,11 @@ def autograde(root, assignment, students=None, progress=None):
         raise CourseError(
             f"no submissions of {assignment}: expected {submitted}/<student>/{assignment}/*.ipynb"
         )
-    notebook_id = _notebook_of(root, assignment)
+    notebook_id = notebook_of(root, assignment)
     results, errors = {}, {}
-    with _nbgrader(root) as api:
-        if not _in_gradebook(api, assignment):
-            _generate(api, root, assignment, f"recording {assignment} in the gradebook")
+    with nbgrader_api(root) as api:
+        if not in_gradebook(api, assignment):
+            generate(api, root, assignment, f"recording {assignment} in the gradebook")
         for done, student in enumerate(present):
             if progress:
                 progress(done, len(present), student)
@@ -305,7 +311,7 @@ def autograde(root, assignment, students=None, progress=None):
     return results, errors
 
 
-def _match_source(root, submission, path, assignment):
+def match_source(root, submission, path, assignment):
     """The ``(assignment, notebook_id)`` a submitted notebook belongs to."""
     names = [assignment] if assignment else assignments(root)
     if assignment and assignment not in assignments(root):
@@ -328,36 +334,3 @@ def _match_source(root, submission, path, assignment):
         f"{path}: cannot tell which assignment this notebook belongs to; pass --assignment "
         f"(one of {', '.join(assignments(root))})"
     )
-
-
-def grade_notebook(path, assignment=None, root=None):
-    """Grade one notebook with the full hidden tests, in a throwaway course directory.
-
-    Args:
-        path: the notebook to grade.
-        assignment: its assignment (found from the file name or its cells when None).
-        root: the course directory holding ``source/`` (found when None).
-
-    Returns:
-        A :class:`NotebookResult`.
-
-    Raises:
-        UngradableNotebook: the file is not a notebook.
-        CourseError: the course or the assignment cannot be found.
-    """
-    submission = read_notebook(path)
-    root = Path(root) if root else find_course_root()
-    assignment, notebook_id = _match_source(root, submission, path, assignment)
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
-        tmp = Path(tmp)
-        shutil.copytree(root / "source" / assignment, tmp / "source" / assignment)
-        shutil.copy2(root / "nbgrader_config.py", tmp / "nbgrader_config.py")
-        folder = tmp / "submitted" / _SELF_STUDENT / assignment
-        folder.mkdir(parents=True)
-        shutil.copyfile(path, folder / f"{notebook_id}.ipynb")
-        with _nbgrader(tmp) as api:
-            _generate(api, tmp, assignment, f"preparing {assignment}")
-            _check(
-                api.autograde(assignment, _SELF_STUDENT, force=True, create=True), f"grading {path}"
-            )
-            return submission_result(api, assignment, _SELF_STUDENT, notebook_id)

@@ -11,6 +11,7 @@ __all__ = [
     "cell_status",
     "format_result",
     "format_class_table",
+    "format_summary",
 ]
 
 STATUSES = ("passed", "failed", "error", "timeout", "missing", "tampered")
@@ -118,17 +119,15 @@ def format_result(result):
     return "\n".join(lines)
 
 
-def format_class_table(results, errors=None):
+def format_class_table(results):
     """A table with one row per student and one column per exercise, plus the total.
 
     Args:
         results: dict ``{student: NotebookResult}``.
-        errors: optional dict ``{student: message}`` of submissions that could not be graded.
 
     Returns:
         The table as a string.
     """
-    errors = errors or {}
     names = []
     for result in results.values():
         names += [n for n in result.by_exercise() if n not in names]
@@ -147,6 +146,16 @@ def format_class_table(results, errors=None):
         "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in [header, *rows]
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    for student, message in sorted(errors.items()):
-        lines.append(f"{student}: not graded: {message}")
+    return "\n".join(lines)
+
+
+def format_summary(summary):
+    """The closing lines of a class run: counts, time, and each submission not graded."""
+    graded, skipped, errors = len(summary.results), len(summary.skipped), summary.errors
+    lines = [
+        f"{summary.assignment}: {graded} graded, {skipped} skipped (already graded and "
+        f"unchanged), {len(errors)} not graded; {summary.wall_seconds:.1f} s on "
+        f"{summary.workers} worker{'s' if summary.workers != 1 else ''}"
+    ]
+    lines += [f"  not graded: {student}: {message}" for student, message in sorted(errors.items())]
     return "\n".join(lines)
