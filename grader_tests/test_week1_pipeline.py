@@ -14,6 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from course.grading import engine
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import (
     HIDDEN_MARKERS,
@@ -110,10 +111,11 @@ def graded(course_dir, notebooks):
     broken.mkdir(parents=True)
     (broken / f"{NOTEBOOK}.ipynb").write_text('{"cells": [')
     (broken / "timestamp.txt").write_text(stamp)
-    results, errors = driver.autograde(course_dir, ASSIGNMENT)
+    summary = engine.autograde(course_dir, ASSIGNMENT)
     # a broken file is reported, and does not stop the class run
-    assert list(errors) == ["not_a_notebook"] and "invalid JSON" in errors["not_a_notebook"]
-    return results
+    assert list(summary.errors) == ["not_a_notebook"]
+    assert "invalid JSON" in summary.errors["not_a_notebook"]
+    return summary.results
 
 
 def test_source_executes_top_to_bottom(course_dir, notebooks):

@@ -81,7 +81,7 @@ class MessageReader:
             self.buffer += chunk
 
 
-class CellTimeout(BaseException):
+class CellTimeoutError(BaseException):
     """Raised inside a cell that runs past its timeout (a BaseException, like Ctrl+C)."""
 
 
@@ -209,7 +209,7 @@ def make_shell():
 
 
 def _on_alarm(signum, frame):
-    raise CellTimeout("the cell ran out of time")
+    raise CellTimeoutError("the cell ran out of time")
 
 
 def run_cell(shell, source, timeout):
@@ -220,7 +220,7 @@ def run_cell(shell, source, timeout):
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         shell.run_cell(source, store_history=True)
-    except CellTimeout as exc:
+    except CellTimeoutError as exc:
         CAPTURE.add(
             {
                 "output_type": "error",
@@ -240,10 +240,21 @@ def run_cell(shell, source, timeout):
     }
 
 
+def _die_with_parent():
+    """Ask Linux to kill this process when its parent ends, so nothing outlives a run."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's cleanup still kills the child's process group
+
+
 def _child(shell, sources, timeout, workdir, result_fd, close_fds):
     """Run in the forked child: execute the cells, stream each result, never return."""
     status = 0
     try:
+        _die_with_parent()
         os.setpgid(0, 0)
         for fd in close_fds:
             os.close(fd)
@@ -302,6 +313,7 @@ def run_request(shell, request, protocol_fds):
 
 def serve():
     """The server's main loop: set up, then answer requests until stdin closes."""
+    _die_with_parent()
     protocol_in, protocol_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)

@@ -1,0 +1,253 @@
+"""``course autograde``: nbgrader's scores cell by cell, on Dask too, and runs that resume."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+import toy_course as toy
+
+from course.grading import engine
+from course.grading import nbgrader_driver as driver
+from course.grading.notebooks import fill_solutions, read_notebook
+
+pytestmark = pytest.mark.slow
+
+CORPUS = [*toy.BODIES, "deletes_test_f"]
+
+
+def forkservers():
+    """Fork-server processes still alive on this machine."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if "course.grading.forkserver" in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path):
+    ours = toy.make_course(tmp_path / "ours", timeout=2)
+    toy.hand_in(ours, CORPUS)
+    theirs = toy.clone_class(ours, tmp_path / "theirs")
+    summary = engine.autograde(ours, toy.ASSIGNMENT)
+    assert summary.errors == {}
+    _, errors = driver.nbgrader_autograde(theirs, toy.ASSIGNMENT)
+    assert errors == {}
+    expected = toy.gradebook_scores(theirs, toy.ASSIGNMENT, "toy-course")
+    assert toy.gradebook_scores(ours, toy.ASSIGNMENT, "toy-course") == expected
+    # the corpus exercises every scoring rule (a sanity check on the corpus itself)
+    assert expected["passes_all"]["test_f_partial"] == [3.0, 3.0]
+    assert expected["partial_f"]["test_f_partial"] == [2.0, 3.0]
+    assert expected["writes_stderr_in_g"]["test_g_quiet"] == [0.0, 1.0]
+    assert expected["times_out_in_g"]["test_g"] == [0.0, 2.0]
+    assert expected["deletes_test_f"]["test_f"] == [1.0, 1.0]
+    statuses = {c.grade_id: c.status for c in summary.results["times_out_in_g"].cells}
+    assert statuses["test_g"] == "timeout" and statuses["test_f"] == "passed"
+    assert {c.status for c in summary.results["deletes_test_f"].cells} >= {"missing"}
+    # autograded notebooks are nbgrader's format: nbgrader reads them for feedback
+    graded = read_notebook(ours / "autograded" / "passes_all" / toy.ASSIGNMENT / "toy.ipynb")
+    assert any("image/png" in o.get("data", {}) for c in graded.cells for o in c.get("outputs", []))
+    assert (ours / "autograded" / "passes_all" / toy.ASSIGNMENT / "timestamp.txt").is_file()
+    assert forkservers() == []
+
+
+WEEK1_MUTANTS = {
+    "my_dense": ("z = np.dot(a_in, W[:, j]) + b[j]", "z = np.dot(a_in, W[:, j])"),
+    "my_sequential": ("a3 = my_dense(a2, W3, b3, sigmoid)", "a3 = a2"),
+    "my_dense_v": ("Z = A_in @ W + b", "Z = A_in @ W"),
+    "my_sequential_v": ("A3 = my_dense_v(A2, W3, b3, sigmoid)", "A3 = A2"),
+}
+
+
+def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
+    ours = course_copy(tmp_path / "ours")
+    driver.release(ours, ["week1"])
+    release = read_notebook(ours / "release" / "week1" / "dense_layers.ipynb")
+    source = read_notebook(ours / "source" / "week1" / "dense_layers.ipynb")
+    class_ = {"passes_all": fill_solutions(release, source), "blank": release}
+    for name, change in WEEK1_MUTANTS.items():
+        class_[f"fails_{name}"] = fill_solutions(release, source, replace={name: change})
+    for student, nb in class_.items():
+        folder = ours / "submitted" / student / "week1"
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / "dense_layers.ipynb")
+    theirs = toy.clone_class(ours, tmp_path / "theirs")
+    assert engine.autograde(ours, "week1").errors == {}
+    assert driver.nbgrader_autograde(theirs, "week1")[1] == {}
+    expected = toy.gradebook_scores(theirs, "week1", "nn-from-scratch")
+    assert toy.gradebook_scores(ours, "week1", "nn-from-scratch") == expected
+    for name in WEEK1_MUTANTS:  # each mutant loses points on its own exercise
+        lost = [g for g, (score, top) in expected[f"fails_{name}"].items() if score < top]
+        assert any(g.startswith(f"test_{name}") for g in lost)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dask_cluster():
+    """A real scheduler and two workers, as separate processes on 127.0.0.1."""
+    bin_dir = Path(sys.executable).parent
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [
+        subprocess.Popen(
+            [
+                str(bin_dir / "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    for _ in range(2):
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "dask"),
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    from distributed import Client
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with Client(address, timeout="5s") as client:
+                client.wait_for_workers(2, timeout=30)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    yield address
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        proc.wait(timeout=30)
+
+
+def test_dask_cluster_gives_the_local_gradebook(tmp_path, dask_cluster):
+    local = toy.make_course(tmp_path / "local", timeout=2)
+    toy.hand_in(
+        local,
+        ["passes_all", "blank", "fails_f", "partial_f", "writes_stderr_in_g", "deletes_test_f"],
+    )
+    remote = toy.clone_class(local, tmp_path / "remote")
+    assert engine.autograde(local, toy.ASSIGNMENT).errors == {}
+    summary = engine.autograde(remote, toy.ASSIGNMENT, scheduler=dask_cluster)
+    assert summary.errors == {} and summary.workers == 2
+    assert toy.gradebook_scores(remote, toy.ASSIGNMENT, "toy-course") == toy.gradebook_scores(
+        local, toy.ASSIGNMENT, "toy-course"
+    )
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    root = toy.make_course(tmp_path / "c")
+    toy.hand_in(root, ["passes_all"])
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "course",
+            "autograde",
+            toy.ASSIGNMENT,
+            "--scheduler",
+            f"tcp://127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert out.returncode == 1
+    assert "cannot reach the Dask scheduler" in out.stderr
+
+
+def test_rerun_skips_unchanged_and_force_regrades(tmp_path):
+    root = toy.make_course(tmp_path / "c")
+    toy.hand_in(root, ["passes_all", "blank", "fails_g"])
+    first = engine.autograde(root, toy.ASSIGNMENT)
+    assert sorted(first.results) == ["blank", "fails_g", "passes_all"]
+    again = engine.autograde(root, toy.ASSIGNMENT)
+    assert again.results == {} and sorted(again.skipped) == ["blank", "fails_g", "passes_all"]
+    # a student hands in again: only that submission is graded
+    folder = root / "submitted" / "blank" / toy.ASSIGNMENT
+    nbformat.write(toy.submission(root, "passes_all"), folder / "toy.ipynb")
+    third = engine.autograde(root, toy.ASSIGNMENT)
+    assert list(third.results) == ["blank"] and third.results["blank"].score == 7
+    forced = engine.autograde(root, toy.ASSIGNMENT, force=True)
+    assert sorted(forced.results) == ["blank", "fails_g", "passes_all"]
+
+
+def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
+    root = toy.make_course(tmp_path / "c")
+    students = toy.hand_in(root, ["slow_g"], copies=12) + toy.hand_in(root, ["fails_f"])
+    command = [
+        sys.executable,
+        "-m",
+        "course",
+        "autograde",
+        toy.ASSIGNMENT,
+        "--workers",
+        "2",
+        "--json",
+    ]
+    run = subprocess.Popen(
+        command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    markers = root / "autograded"
+    deadline = time.monotonic() + 120
+    while len(list(markers.glob(f"*/.{toy.ASSIGNMENT}{engine.MARKER_SUFFIX}"))) < 3:
+        assert run.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    done_before = len(list(markers.glob(f"*/.{toy.ASSIGNMENT}{engine.MARKER_SUFFIX}")))
+    assert 3 <= done_before < len(students)
+    time.sleep(1)
+    assert forkservers() == [], "a killed run left execution servers behind"
+
+    resumed = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert len(report["skipped"]) == done_before
+    assert sorted(report["skipped"] + list(report["students"])) == sorted(students)
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "toy-course") as gb:
+        submissions = gb.assignment_submissions(toy.ASSIGNMENT)
+        assert sorted(s.student.id for s in submissions) == sorted(students)  # once each
+        for sub in submissions:
+            grades = [g for nb in sub.notebooks for g in nb.grades]
+            assert all(g.auto_score is not None for g in grades)
+            expected = 4.0 if sub.student.id == "fails_f" else 7.0
+            assert sub.score == expected, sub.student.id
+    assert forkservers() == []
