@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab release test lint format demo weights clean
+.PHONY: help install lab release test lint format demo bench weights clean
 
 help: ## list the targets
 	@echo "Neural Networks from Scratch - make targets:"
@@ -45,6 +45,9 @@ format: install ## reformat the code with ruff
 
 demo: install ## release week 1, autograde a sample class, print the scores
 	$(BIN)/python -m course.grading.demo
+
+bench: install ## time course autograde against nbgrader autograde on the same classes
+	$(BIN)/python grader_tests/bench_autograde.py
 
 weights: install ## retrain week 1's pre-trained digit weights (course/data/)
 	$(BIN)/python grader_tests/test_datasets.py --write

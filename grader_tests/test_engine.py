@@ -41,8 +41,8 @@ def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path):
     assert summary.errors == {}
     _, errors = driver.nbgrader_autograde(theirs, toy.ASSIGNMENT)
     assert errors == {}
-    expected = toy.gradebook_scores(theirs, toy.ASSIGNMENT, "toy-course")
-    assert toy.gradebook_scores(ours, toy.ASSIGNMENT, "toy-course") == expected
+    expected = driver.gradebook_scores(theirs, toy.ASSIGNMENT)
+    assert driver.gradebook_scores(ours, toy.ASSIGNMENT) == expected
     # the corpus exercises every scoring rule (a sanity check on the corpus itself)
     assert expected["passes_all"]["test_f_partial"] == [3.0, 3.0]
     assert expected["partial_f"]["test_f_partial"] == [2.0, 3.0]
@@ -82,8 +82,8 @@ def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
     theirs = toy.clone_class(ours, tmp_path / "theirs")
     assert engine.autograde(ours, "week1").errors == {}
     assert driver.nbgrader_autograde(theirs, "week1")[1] == {}
-    expected = toy.gradebook_scores(theirs, "week1", "nn-from-scratch")
-    assert toy.gradebook_scores(ours, "week1", "nn-from-scratch") == expected
+    expected = driver.gradebook_scores(theirs, "week1")
+    assert driver.gradebook_scores(ours, "week1") == expected
     for name in WEEK1_MUTANTS:  # each mutant loses points on its own exercise
         lost = [g for g, (score, top) in expected[f"fails_{name}"].items() if score < top]
         assert any(g.startswith(f"test_{name}") for g in lost)
@@ -162,9 +162,8 @@ def test_dask_cluster_gives_the_local_gradebook(tmp_path, dask_cluster):
     assert engine.autograde(local, toy.ASSIGNMENT).errors == {}
     summary = engine.autograde(remote, toy.ASSIGNMENT, scheduler=dask_cluster)
     assert summary.errors == {} and summary.workers == 2
-    assert toy.gradebook_scores(remote, toy.ASSIGNMENT, "toy-course") == toy.gradebook_scores(
-        local, toy.ASSIGNMENT, "toy-course"
-    )
+    expected = driver.gradebook_scores(local, toy.ASSIGNMENT)
+    assert driver.gradebook_scores(remote, toy.ASSIGNMENT) == expected
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path):

@@ -6,7 +6,6 @@ by writing to stderr (``test_g_quiet``) and hold hidden tests (``test_g``). Subm
 made by replacing the solutions' bodies.
 """
 
-import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,17 +151,3 @@ def clone_class(src, dest):
         shutil.copytree(Path(src) / part, dest / part)
     shutil.copy2(Path(src) / "nbgrader_config.py", dest / "nbgrader_config.py")
     return dest
-
-
-def gradebook_scores(root, assignment, course_id):
-    """``{student: {grade_id: (auto_score, max_score)}}`` read from a gradebook."""
-    from nbgrader.api import Gradebook
-
-    scores = {}
-    with Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}", course_id) as gb:
-        for submission_ in gb.assignment_submissions(assignment):
-            for notebook in submission_.notebooks:
-                scores.setdefault(submission_.student.id, {}).update(
-                    {g.name: (g.auto_score, g.max_score) for g in notebook.grades}
-                )
-    return json.loads(json.dumps(scores))

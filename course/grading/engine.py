@@ -278,7 +278,7 @@ class _DaskRunner:
         except ImportError as exc:  # pragma: no cover - distributed is a dependency
             raise driver.CourseError("--scheduler needs dask.distributed installed") from exc
         try:
-            self.client = Client(address, timeout="10s")
+            self.client = Client(address, timeout="5s")
         except OSError as exc:
             raise driver.CourseError(
                 f"cannot reach the Dask scheduler at {address} ({exc}); check the address "

@@ -34,6 +34,7 @@ __all__ = [
     "match_source",
     "nbgrader_autograde",
     "submission_result",
+    "gradebook_scores",
     "SELF_STUDENT",
     "TIMESTAMP_FORMAT",
 ]
@@ -334,3 +335,22 @@ def match_source(root, submission, path, assignment):
         f"{path}: cannot tell which assignment this notebook belongs to; pass --assignment "
         f"(one of {', '.join(assignments(root))})"
     )
+
+
+def gradebook_scores(root, assignment):
+    """Every autograded score of an assignment, read from the course's gradebook.
+
+    Returns:
+        ``{student: {grade_id: [auto_score, max_score]}}``, for comparing two gradebooks.
+    """
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with nbgrader_api(root) as api:
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+            for submission in gb.assignment_submissions(assignment):
+                for notebook in submission.notebooks:
+                    scores.setdefault(submission.student.id, {}).update(
+                        {g.name: [g.auto_score, g.max_score] for g in notebook.grades}
+                    )
+    return scores

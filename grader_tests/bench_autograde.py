@@ -1,0 +1,158 @@
+"""``make bench``: ``course autograde`` against ``nbgrader autograde`` on the same class.
+
+For every assignment in ``source/`` it builds a class (correct, partly done, blank and slow
+submissions), grades identical copies with both in this one run, checks that every cell's
+score is the same, and prints a table with the speed targets:
+
+* overhead: at most 0.15 s per submission beyond the submissions' own execution time,
+  ``(wall x workers - sum of own times) / submissions``;
+* throughput: at least 5x nbgrader's on week 1, at least 2.3x on compute-bound weeks;
+* floor: wall time within 1.3x of ``sum of own times / workers``.
+
+A submission's own time is the time its cells take to run, measured by the executor
+(the shared locked cells before the first exercise run once per worker, not per student).
+Usage: ``python grader_tests/bench_autograde.py [ASSIGNMENT...] [--size N]``.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from course.grading import engine
+from course.grading import nbgrader_driver as driver
+from course.grading.notebooks import exercises, fill_solutions, nbgrader_meta, read_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+# share of the class in each kind of submission
+MIX = {"correct": 0.4, "partly done": 0.27, "blank": 0.2, "slow": 0.13}
+SLOW_SECONDS = 0.5
+# assignments whose training cells make them compute-bound
+COMPUTE_BOUND = {"week2", "week3", "week4", "week5"}
+TARGETS = {"overhead": 0.15, "floor": 1.3}
+
+
+def build_class(root, assignment, size):
+    """Hand in ``size`` submissions of ``assignment`` under ``root/submitted``."""
+    notebook_id = driver.notebook_of(root, assignment)
+    release = read_notebook(root / "release" / assignment / f"{notebook_id}.ipynb")
+    source = read_notebook(root / "source" / assignment / f"{notebook_id}.ipynb")
+    names = exercises(source)
+    slow = fill_solutions(release, source)
+    for cell in slow.cells:
+        if nbgrader_meta(cell).get("grade_id") == names[0]:
+            cell.source += f"\n\nimport time\ntime.sleep({SLOW_SECONDS})  # a slow student"
+    kinds = {
+        "correct": fill_solutions(release, source),
+        "partly done": fill_solutions(release, source, names=names[: len(names) // 2]),
+        "blank": release,
+        "slow": slow,
+    }
+    counts = {kind: max(1, round(share * size)) for kind, share in MIX.items()}
+    counts["correct"] += size - sum(counts.values())
+    for kind, count in counts.items():
+        for k in range(count):
+            folder = root / "submitted" / f"{kind.replace(' ', '-')}-{k:03d}" / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(kinds[kind], folder / f"{notebook_id}.ipynb")
+    return counts
+
+
+def bench(assignment, size, workdir):
+    ours = workdir / assignment / "ours"
+    ours.mkdir(parents=True)
+    shutil.copy2(REPO / "nbgrader_config.py", ours / "nbgrader_config.py")
+    shutil.copytree(REPO / "source" / assignment, ours / "source" / assignment)
+    driver.release(ours, [assignment])
+    counts = build_class(ours, assignment, size)
+    theirs = workdir / assignment / "theirs"
+    shutil.copytree(ours, theirs)
+
+    start = time.perf_counter()
+    _, errors = driver.nbgrader_autograde(theirs, assignment)
+    nbgrader_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    summary = engine.autograde(ours, assignment)
+    our_seconds = time.perf_counter() - start
+    same = driver.gradebook_scores(ours, assignment) == driver.gradebook_scores(
+        theirs, assignment
+    )
+    n = len(summary.results)
+    own = sum(summary.own_seconds.values())
+    floor = own / summary.workers
+    return {
+        "assignment": assignment,
+        "submissions": n,
+        "mix": counts,
+        "nbgrader": nbgrader_seconds,
+        "ours": our_seconds,
+        "ratio": nbgrader_seconds / our_seconds,
+        "overhead": (our_seconds * summary.workers - own) / n,
+        "floor": floor,
+        "to_floor": our_seconds / floor if floor else float("inf"),
+        "same": same and not errors and not summary.errors,
+        "workers": summary.workers,
+    }
+
+
+def report(rows):
+    header = (
+        "| assignment | submissions | nbgrader s | course s | speed-up | overhead s/sub "
+        "| floor s | wall/floor | same scores |"
+    )
+    lines = [header, "|" + "---|" * 9]
+    for r in rows:
+        lines.append(
+            f"| {r['assignment']} | {r['submissions']} | {r['nbgrader']:.1f} | {r['ours']:.1f} "
+            f"| {r['ratio']:.1f}x | {r['overhead']:.3f} | {r['floor']:.1f} "
+            f"| {r['to_floor']:.2f} | {'yes' if r['same'] else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
+def verdicts(rows):
+    failed = []
+    for r in rows:
+        needed = 2.3 if r["assignment"] in COMPUTE_BOUND else 5.0
+        checks = {
+            f"speed-up >= {needed}x": r["ratio"] >= needed,
+            f"overhead <= {TARGETS['overhead']} s": r["overhead"] <= TARGETS["overhead"],
+            f"wall/floor <= {TARGETS['floor']}": r["to_floor"] <= TARGETS["floor"],
+            "identical scores": r["same"],
+        }
+        for name, ok in checks.items():
+            print(f"  {r['assignment']}: {name}: {'ok' if ok else 'MISSED'}")
+            if not ok:
+                failed.append(f"{r['assignment']}: {name}")
+    return failed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignments", nargs="*", help="default: every assignment in source/")
+    parser.add_argument("--size", type=int, default=60, help="submissions per class")
+    args = parser.parse_args(argv)
+    names = args.assignments or driver.assignments(REPO)
+    with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
+        rows = []
+        for name in names:
+            print(f"benchmarking {name} with {args.size} submissions ...", flush=True)
+            rows.append(bench(name, args.size, Path(tmp)))
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}\n"
+    )
+    print(report(rows))
+    print()
+    failed = verdicts(rows)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
