@@ -74,6 +74,7 @@ def _cmd_autograde(args):
                 {
                     "assignment": args.assignment,
                     "students": {s: r.to_json() for s, r in sorted(summary.results.items())},
+                    "graded": summary.graded,
                     "skipped": summary.skipped,
                     "errors": summary.errors,
                 },

@@ -80,10 +80,8 @@ def bench(assignment, size, workdir):
     start = time.perf_counter()
     summary = engine.autograde(ours, assignment)
     our_seconds = time.perf_counter() - start
-    same = driver.gradebook_scores(ours, assignment) == driver.gradebook_scores(
-        theirs, assignment
-    )
-    n = len(summary.results)
+    same = driver.gradebook_scores(ours, assignment) == driver.gradebook_scores(theirs, assignment)
+    n = len(summary.graded)
     own = sum(summary.own_seconds.values())
     floor = own / summary.workers
     return {

@@ -192,16 +192,20 @@ def test_rerun_skips_unchanged_and_force_regrades(tmp_path):
     root = toy.make_course(tmp_path / "c")
     toy.hand_in(root, ["passes_all", "blank", "fails_g"])
     first = engine.autograde(root, toy.ASSIGNMENT)
-    assert sorted(first.results) == ["blank", "fails_g", "passes_all"]
+    assert sorted(first.graded) == ["blank", "fails_g", "passes_all"]
     again = engine.autograde(root, toy.ASSIGNMENT)
-    assert again.results == {} and sorted(again.skipped) == ["blank", "fails_g", "passes_all"]
+    assert again.graded == [] and sorted(again.skipped) == ["blank", "fails_g", "passes_all"]
+    # skipped students keep their results in the summary (read back from the gradebook)
+    assert {s: r.score for s, r in again.results.items()} == {
+        s: r.score for s, r in first.results.items()
+    }
     # a student hands in again: only that submission is graded
     folder = root / "submitted" / "blank" / toy.ASSIGNMENT
     nbformat.write(toy.submission(root, "passes_all"), folder / "toy.ipynb")
     third = engine.autograde(root, toy.ASSIGNMENT)
-    assert list(third.results) == ["blank"] and third.results["blank"].score == 7
+    assert third.graded == ["blank"] and third.results["blank"].score == 7
     forced = engine.autograde(root, toy.ASSIGNMENT, force=True)
-    assert sorted(forced.results) == ["blank", "fails_g", "passes_all"]
+    assert sorted(forced.graded) == ["blank", "fails_g", "passes_all"]
 
 
 def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
@@ -237,7 +241,8 @@ def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout)
     assert len(report["skipped"]) == done_before
-    assert sorted(report["skipped"] + list(report["students"])) == sorted(students)
+    assert sorted(report["skipped"] + report["graded"]) == sorted(students)
+    assert sorted(report["students"]) == sorted(students)
 
     from nbgrader.api import Gradebook
 

@@ -42,8 +42,9 @@ class Summary:
     """What a run did: results, unreadable submissions, skips and timings."""
 
     assignment: str
-    results: dict = field(default_factory=dict)  # student -> NotebookResult
+    results: dict = field(default_factory=dict)  # student -> NotebookResult, skipped included
     errors: dict = field(default_factory=dict)  # student -> message
+    graded: list = field(default_factory=list)  # students graded in this run
     skipped: list = field(default_factory=list)  # students already graded and unchanged
     own_seconds: dict = field(default_factory=dict)  # student -> time in their own cells
     wall_seconds: float = 0.0
@@ -357,6 +358,9 @@ def autograde(
         for sub in subs:
             if not force and _is_up_to_date(root, sub, assignment):
                 summary.skipped.append(sub.student)
+                summary.results[sub.student] = driver.submission_result(
+                    api, assignment, sub.student, notebook_id
+                )
             else:
                 todo.append(sub)
         if progress:
@@ -446,6 +450,7 @@ def _grade(
                 fail(sub, f"{type(exc).__name__}: {exc}")
                 continue
             summary.results[sub.student] = result
+            summary.graded.append(sub.student)
             summary.own_seconds[sub.student] = answer["seconds"]
             if progress:
                 progress("done", sub.student)

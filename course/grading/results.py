@@ -151,11 +151,11 @@ def format_class_table(results):
 
 def format_summary(summary):
     """The closing lines of a class run: counts, time, and each submission not graded."""
-    graded, skipped, errors = len(summary.results), len(summary.skipped), summary.errors
+    graded, skipped, errors = len(summary.graded), len(summary.skipped), summary.errors
     lines = [
-        f"{summary.assignment}: {graded} graded, {skipped} skipped (already graded and "
-        f"unchanged), {len(errors)} not graded; {summary.wall_seconds:.1f} s on "
-        f"{summary.workers} worker{'s' if summary.workers != 1 else ''}"
+        f"{summary.assignment}: {graded} graded now, {skipped} unchanged since their last "
+        f"grading (--force grades them again), {len(errors)} could not be graded; "
+        f"{summary.wall_seconds:.1f} s" + (f" on {summary.workers} workers" if graded else "")
     ]
     lines += [f"  not graded: {student}: {message}" for student, message in sorted(errors.items())]
     return "\n".join(lines)
