@@ -206,6 +206,10 @@ def test_rerun_skips_unchanged_and_force_regrades(tmp_path):
     assert third.graded == ["blank"] and third.results["blank"].score == 7
     forced = engine.autograde(root, toy.ASSIGNMENT, force=True)
     assert sorted(forced.graded) == ["blank", "fails_g", "passes_all"]
+    # grades removed behind the grader's back (a new gradebook): everything is graded again
+    (root / "gradebook.db").unlink()
+    fresh = engine.autograde(root, toy.ASSIGNMENT)
+    assert sorted(fresh.graded) == ["blank", "fails_g", "passes_all"] and fresh.errors == {}
 
 
 def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):

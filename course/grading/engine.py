@@ -357,12 +357,15 @@ def autograde(
         todo = []
         for sub in subs:
             if not force and _is_up_to_date(root, sub, assignment):
-                summary.skipped.append(sub.student)
-                summary.results[sub.student] = driver.submission_result(
-                    api, assignment, sub.student, notebook_id
-                )
-            else:
-                todo.append(sub)
+                try:
+                    summary.results[sub.student] = driver.submission_result(
+                        api, assignment, sub.student, notebook_id
+                    )
+                    summary.skipped.append(sub.student)
+                    continue
+                except Exception:  # its grades or autograded/ were removed since: regrade
+                    pass
+            todo.append(sub)
         if progress:
             progress("start", None, len(subs))
             for student in summary.skipped:
