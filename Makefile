@@ -18,6 +18,10 @@ help: ## list the targets
 install: $(STAMP) ## create .venv and install the course package with its test tools
 
 $(STAMP): pyproject.toml
+	@# the grader's sandbox: bubblewrap, from the system's packages (installed when we are root)
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null); } \
+	  || echo "note: install bubblewrap (apt-get install bubblewrap) for the grader's sandbox"
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11 (or newer)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from course.grading import executor
+from course.grading import executor, sandbox
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import UngradableNotebook, nbgrader_meta, read_notebook
 from course.grading.results import NotebookResult
@@ -256,8 +256,8 @@ class _LocalRunner:
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
 
-    def prestart(self, prefix, timeout):
-        executor.prestart(prefix, timeout, self.workers)
+    def prestart(self, prefix, timeout, sandboxed):
+        executor.prestart(prefix, timeout, self.workers, sandboxed)
 
     def submit(self, task):
         return self.pool.submit(executor.execute_notebook, task)
@@ -287,9 +287,11 @@ class _DaskRunner:
             ) from exc
         self.workers = max(1, sum(self.client.nthreads().values()))
 
-    def prestart(self, prefix, timeout):
+    def prestart(self, prefix, timeout, sandboxed):
         for address, threads in self.client.nthreads().items():
-            self.client.run(executor.prestart, prefix, timeout, threads, workers=[address])
+            self.client.run(
+                executor.prestart, prefix, timeout, threads, sandboxed, workers=[address]
+            )
 
     def submit(self, task):
         return self.client.submit(executor.execute_notebook, task, pure=False)
@@ -314,6 +316,7 @@ def autograde(
     timeout=None,
     force=False,
     progress=None,
+    sandboxed=True,
 ):
     """Autograde the submissions of an assignment and record the grades in the gradebook.
 
@@ -325,6 +328,8 @@ def autograde(
         scheduler: address of a Dask scheduler (``tcp://HOST:PORT``) to run on instead.
         timeout: seconds each cell may run (default: ``Execute.timeout`` of the config).
         force: grade again submissions already graded and unchanged.
+        sandboxed: run student code in the bubblewrap sandbox (:mod:`.sandbox`); without
+            it, student code runs with the grader's rights.
         progress: optional callable ``progress(event, student)`` with ``event`` one of
             ``"start"`` (student is None, total known), ``"done"``, ``"skipped"``, ``"error"``.
 
@@ -338,6 +343,11 @@ def autograde(
             f"no assignment {assignment!r} in {root / 'source'}; "
             f"known: {', '.join(driver.assignments(root))}"
         )
+    if sandboxed and not scheduler:  # Dask workers check for themselves
+        try:
+            sandbox.available()
+        except sandbox.SandboxUnavailable as exc:
+            raise driver.CourseError(str(exc)) from exc
     summary = Summary(assignment=assignment)
     notebook_id = driver.notebook_of(root, assignment)
     with driver.nbgrader_api(root) as api:
@@ -383,6 +393,7 @@ def autograde(
                 scheduler,
                 timeout,
                 progress,
+                sandboxed,
             )
     summary.wall_seconds = time.perf_counter() - started
     return summary
@@ -400,6 +411,7 @@ def _grade(
     scheduler,
     timeout,
     progress,
+    sandboxed,
 ):
     pipeline = _Pipeline(api, assignment, notebook_id)
     prefix = _prefix(
@@ -416,7 +428,7 @@ def _grade(
             progress("error", sub.student)
 
     try:
-        runner.prestart(prefix, timeout)
+        runner.prestart(prefix, timeout, sandboxed)
         futures = {}
         for sub in todo:
             try:
@@ -438,7 +450,7 @@ def _grade(
             except Exception as exc:  # nbgrader rejects some tampered metadata by raising
                 fail(sub, f"cannot be graded: {type(exc).__name__}: {exc}")
                 continue
-            task = executor.make_task(json.dumps(nb), prefix, timeout, extra)
+            task = executor.make_task(json.dumps(nb), prefix, timeout, extra, sandboxed)
             futures[runner.submit(task)] = (sub, nb)
         for future in runner.as_completed(futures):
             sub, _ = futures[future]
@@ -461,7 +473,7 @@ def _grade(
         runner.close()
 
 
-def grade_notebook(path, assignment=None, root=None, timeout=None):
+def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=True):
     """Grade one notebook with the full hidden tests, in a throwaway course directory.
 
     Args:
@@ -469,6 +481,7 @@ def grade_notebook(path, assignment=None, root=None, timeout=None):
         assignment: its assignment (found from the file name or its cells when None).
         root: the course directory holding ``source/`` (found when None).
         timeout: seconds each cell may run (default: the course's configuration).
+        sandboxed: run the notebook in the bubblewrap sandbox.
 
     Returns:
         A :class:`NotebookResult`.
@@ -489,7 +502,9 @@ def grade_notebook(path, assignment=None, root=None, timeout=None):
         folder = tmp / "submitted" / driver.SELF_STUDENT / assignment
         folder.mkdir(parents=True)
         shutil.copyfile(path, folder / f"{notebook_id}.ipynb")
-        summary = autograde(tmp, assignment, [driver.SELF_STUDENT], workers=1, timeout=timeout)
+        summary = autograde(
+            tmp, assignment, [driver.SELF_STUDENT], workers=1, timeout=timeout, sandboxed=sandboxed
+        )
         if driver.SELF_STUDENT in summary.errors:
             raise UngradableNotebook(f"{path}: {summary.errors[driver.SELF_STUDENT]}")
         result: NotebookResult = summary.results[driver.SELF_STUDENT]

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 
+from course.grading import sandbox
 from course.grading.forkserver import MessageReader, write_message
 
 __all__ = ["WorkerLost", "execute_notebook", "prestart", "make_task", "shutdown"]
@@ -50,21 +51,34 @@ class WorkerLost(RuntimeError):
     """A fork server ended unexpectedly (killed, crashed, or out of memory)."""
 
 
-class ForkServer:
-    """A running ``python -m course.grading.forkserver`` and its pipes."""
+# What one submission may use (on top of what the server itself already uses).
+LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2}
 
-    def __init__(self, prefix, timeout):
+
+class ForkServer:
+    """A running ``python -m course.grading.forkserver`` (sandboxed or not) and its pipes."""
+
+    def __init__(self, prefix, timeout, sandboxed):
         self.log = tempfile.TemporaryFile()
+        argv = [sys.executable, "-m", "course.grading.forkserver"]
         env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": tempfile.mkdtemp(prefix="ipython-")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "course.grading.forkserver"],
+            sandbox.command(argv) if sandboxed else argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
             env=env,
         )
         self.reader = MessageReader(self.process.stdout.fileno())
-        self._send({"prefix": prefix, "warm": WARM_MODULES, "timeout": timeout, "env": {}})
+        self._send(
+            {
+                "prefix": prefix,
+                "warm": WARM_MODULES,
+                "timeout": timeout,
+                "env": {},
+                "limits": LIMITS,
+            }
+        )
         self.prefix_results = None
 
     def _send(self, message):
@@ -110,16 +124,16 @@ class ForkServer:
         self.log.close()
 
 
-_IDLE = {}  # (prefix key, timeout) -> idle servers of this process
+_IDLE = {}  # (prefix key, timeout, sandboxed) -> idle servers of this process
 _LOCK = threading.Lock()
 
 
-def _checkout(prefix, timeout):
-    key = (hashlib.sha256(json.dumps(prefix).encode()).hexdigest(), timeout)
+def _checkout(prefix, timeout, sandboxed):
+    key = (hashlib.sha256(json.dumps(prefix).encode()).hexdigest(), timeout, sandboxed)
     with _LOCK:
         idle = _IDLE.setdefault(key, [])
         server = idle.pop() if idle else None
-    return key, server or ForkServer(prefix, timeout)
+    return key, server or ForkServer(prefix, timeout, sandboxed)
 
 
 def _checkin(key, server):
@@ -127,13 +141,13 @@ def _checkin(key, server):
         _IDLE.setdefault(key, []).append(server)
 
 
-def prestart(prefix, timeout, count):
+def prestart(prefix, timeout, count, sandboxed=True):
     """Start ``count`` servers for ``prefix`` in this process, in parallel, and wait for them.
 
     Returns:
-        The number of idle servers for this prefix now.
+        The number of servers started.
     """
-    started = [_checkout(prefix, timeout) for _ in range(count)]
+    started = [_checkout(prefix, timeout, sandboxed) for _ in range(count)]
     for key, server in started:
         server.ready()
         _checkin(key, server)
@@ -159,7 +173,7 @@ def _source(cell):
     return "".join(source) if isinstance(source, list) else source
 
 
-def make_task(notebook_json, prefix, timeout, files=None):
+def make_task(notebook_json, prefix, timeout, files=None, sandboxed=True):
     """The plain-data task for :func:`execute_notebook`.
 
     Args:
@@ -167,11 +181,13 @@ def make_task(notebook_json, prefix, timeout, files=None):
         prefix: sources of the code cells every submission starts with (may be empty).
         timeout: seconds each cell may run.
         files: ``{relative path: bytes}`` the notebook's folder holds (data files).
+        sandboxed: run the student's code inside the bubblewrap sandbox.
     """
     return {
         "notebook": notebook_json,
         "prefix": list(prefix),
         "timeout": float(timeout),
+        "sandboxed": bool(sandboxed),
         "files": {name: base64.b64encode(data).decode() for name, data in (files or {}).items()},
     }
 
@@ -219,7 +235,7 @@ def execute_notebook(task):
         prefix = []
     files = task["files"]
     for attempt in (1, 2):
-        key, server = _checkout(prefix, task["timeout"])
+        key, server = _checkout(prefix, task["timeout"], task["sandboxed"])
         try:
             prefix_results = server.ready()
             answer = server.run([c["source"] for c in cells[len(prefix) :]], task["timeout"], files)

@@ -10,7 +10,8 @@ kernel start.
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
 JSON. The first message sets the server up::
 
-    {"prefix": [source, ...], "warm": [module, ...], "timeout": seconds, "env": {...}}
+    {"prefix": [source, ...], "warm": [module, ...], "timeout": seconds, "env": {...},
+     "limits": {"memory_bytes": n, "file_bytes": n} or null}
 
 and is answered with ``{"ready": true, "cells": [result, ...]}`` for the prefix cells. Each
 later message is a request::
@@ -26,6 +27,7 @@ import base64
 import io
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -250,7 +252,29 @@ def _die_with_parent():
         pass  # not Linux: the parent's cleanup still kills the child's process group
 
 
-def _child(shell, sources, timeout, workdir, result_fd, close_fds):
+def apply_limits(limits, n_cells, timeout):
+    """Resource limits of one submission's process (inherited by anything it starts).
+
+    Args:
+        limits: dict with ``memory_bytes`` (address space on top of what the server
+            already uses) and ``file_bytes`` (largest file it may write); None for none.
+        n_cells: how many cells the submission runs.
+        timeout: seconds per cell; the CPU time limit is ``n_cells * timeout`` plus 5 s.
+    """
+    if not limits:
+        return
+    with open("/proc/self/statm") as statm:
+        in_use = int(statm.read().split()[0]) * resource.getpagesize()
+    memory = in_use + int(limits["memory_bytes"])
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # too big a file: an OSError, not a kill
+    files = int(limits["file_bytes"])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
+    cpu = int(n_cells * timeout) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+
+
+def _child(shell, sources, timeout, workdir, result_fd, close_fds, limits):
     """Run in the forked child: execute the cells, stream each result, never return."""
     status = 0
     try:
@@ -259,6 +283,7 @@ def _child(shell, sources, timeout, workdir, result_fd, close_fds):
         for fd in close_fds:
             os.close(fd)
         os.chdir(workdir)
+        apply_limits(limits, len(sources), timeout)
         for source in sources:
             write_message(result_fd, run_cell(shell, source, timeout))
     except BaseException:
@@ -274,7 +299,7 @@ def _kill_group(pid):
         pass
 
 
-def run_request(shell, request, protocol_fds):
+def run_request(shell, request, protocol_fds, limits):
     """Fork a child for one submission and collect its cell results."""
     timeout = float(request["timeout"])
     sources = request["cells"]
@@ -288,7 +313,7 @@ def run_request(shell, request, protocol_fds):
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child(shell, sources, timeout, workdir, write_fd, protocol_fds)
+        _child(shell, sources, timeout, workdir, write_fd, protocol_fds, limits)
     os.close(write_fd)
     reader = MessageReader(read_fd)
     results, status = [], "ok"
@@ -334,7 +359,8 @@ def serve():
         request = reader.read()
         if request is None:
             return
-        write_message(protocol_out, run_request(shell, request, (protocol_in, protocol_out)))
+        answer = run_request(shell, request, (protocol_in, protocol_out), setup.get("limits"))
+        write_message(protocol_out, answer)
 
 
 if __name__ == "__main__":
