@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab release test lint format demo bench weights clean
+.PHONY: help install lab release test lint format demo bench attacks weights clean
 
 help: ## list the targets
 	@echo "Neural Networks from Scratch - make targets:"
@@ -52,6 +52,9 @@ demo: install ## release week 1, autograde a sample class, print the scores
 
 bench: install ## time course autograde against nbgrader autograde on the same classes
 	$(BIN)/python grader_tests/bench_autograde.py
+
+attacks: install ## run the attack suite against course autograde and plain nbgrader
+	$(BIN)/python grader_tests/attacks.py
 
 weights: install ## retrain week 1's pre-trained digit weights (course/data/)
 	$(BIN)/python grader_tests/test_datasets.py --write

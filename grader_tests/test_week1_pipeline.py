@@ -280,7 +280,7 @@ def test_course_grade_finds_the_assignment_of_a_renamed_copy(repo, tmp_path, not
     [
         (b"this is not json", "invalid JSON"),
         (b'{"hello": "world"}', "without 'cells' and 'nbformat'"),
-        (b'{"cells": [], "nbformat": 3, "metadata": {}}', "format 3 is not supported"),
+        (b'{"cells": [], "nbformat": 5, "metadata": {}}', "format 5 is not supported"),
         (b"\xff\xfe\x00garbage", "not UTF-8"),
     ],
 )

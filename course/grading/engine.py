@@ -103,6 +103,19 @@ def _submissions(root, assignment, notebook_id, students, source_digest):
     return subs
 
 
+def _drop_emptied_metadata(nb, resources):
+    """Remove the empty nbgrader metadata DeduplicateIds leaves on a duplicated cell.
+
+    nbgrader itself then crashes in ``OverwriteCells`` (KeyError 'grade_id') and grades
+    nothing for that student; without the empty dict the copy is an ordinary cell and the
+    original is graded.
+    """
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]
+    return nb, resources
+
+
 class _Pipeline:
     """nbgrader's preprocessors, instantiated once per run, applied per notebook."""
 
@@ -125,14 +138,12 @@ class _Pipeline:
         self.assignment = assignment
         self.notebook_id = notebook_id
         self.sanitize_steps = [
-            cls(config=config)
-            for cls in (
-                ClearOutput,
-                DeduplicateIds,
-                OverwriteKernelspec,
-                OverwriteCells,
-                CheckCellMetadata,
-            )
+            ClearOutput(config=config),
+            DeduplicateIds(config=config),
+            _drop_emptied_metadata,
+            OverwriteKernelspec(config=config),
+            OverwriteCells(config=config),
+            CheckCellMetadata(config=config),
         ]
         self.score_steps = [
             cls(config=config)

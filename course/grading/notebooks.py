@@ -66,13 +66,15 @@ def read_notebook(path_or_bytes, name=None):
             f"{name}: not a Jupyter notebook (invalid JSON at line {exc.lineno}, column "
             f"{exc.colno}: {exc.msg}); {fix}"
         ) from exc
-    if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
+    if not isinstance(raw, dict) or "nbformat" not in raw or not (
+        "cells" in raw or "worksheets" in raw  # nbformat 4, or 3
+    ):
         raise UngradableNotebook(
             f"{name}: not a Jupyter notebook (JSON without 'cells' and 'nbformat'); {fix}"
         )
-    if raw.get("nbformat") != 4:
+    if raw.get("nbformat") not in (3, 4):  # nbformat upgrades 3 to 4, as nbgrader does
         raise UngradableNotebook(
-            f"{name}: notebook format {raw.get('nbformat')!r} is not supported (only 4); {fix}"
+            f"{name}: notebook format {raw.get('nbformat')!r} is not supported (3 or 4); {fix}"
         )
     try:
         return nbformat.reads(data.decode("utf-8"), as_version=4)

