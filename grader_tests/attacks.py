@@ -35,7 +35,7 @@ class Attack:
     name: str
     code: str = ""  # appended to the solution cell of f; {root} and {port} are filled in
     files: object = None  # or a function(folder, root) that tampers with the hand-in
-    outcome: object = FULL  # the attacker's total score, or ERROR_ROW
+    outcome: object = FULL  # the attacker's total score (or a tuple of them), or ERROR_ROW
     present: str = ""  # must appear in the attacker's outputs
     absent: str = ""  # must not appear in the attacker's outputs
     side_effect: str = ""  # a check of the machine after the run: see judge()
@@ -111,9 +111,10 @@ ATTACKS = [
            side_effect="no process left"),
     # --- time, memory, disk, output
     Attack("infinite_loop", "while True:\n    pass", present="CellTimeoutError"),
-    Attack("ignore_the_timeout",
-           "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass",
-           outcome=0, present="CellTimeoutError"),
+    Attack("ignore_the_timeout",  # the run goes on: the process is stopped or the cell is
+           "import signal\nfor sig in (signal.SIGALRM, signal.SIGINT):\n"
+           "    signal.signal(sig, signal.SIG_IGN)\nwhile True:\n    pass",
+           outcome=(0, FULL), present="CellTimeoutError"),
     Attack("exhaust_memory",
            "import numpy as np\ntry:\n    big = np.ones(3 * 2**30 // 8)\n    print('allocated')\n"
            "except MemoryError:\n    print('blocked MemoryError')",
@@ -250,8 +251,10 @@ def judge(root, results, errors, before, listener):
                 problems.append("no error row")
         elif attack.name not in results:
             problems.append(f"not graded: {errors.get(attack.name, 'missing')}")
-        elif results[attack.name].score != attack.outcome:
-            problems.append(f"score {results[attack.name].score:g} != {attack.outcome}")
+        elif results[attack.name].score not in (
+            attack.outcome if isinstance(attack.outcome, tuple) else (attack.outcome,)
+        ):
+            problems.append(f"score {results[attack.name].score:g}, not {attack.outcome}")
         path = root / "autograded" / attack.name / toy.ASSIGNMENT / "toy.ipynb"
         if path.is_file() and (attack.present or attack.absent):
             text = outputs_text(read_notebook(path))
@@ -292,23 +295,19 @@ def _clean_up():
 
 
 def _plain_nbgrader(root):
-    """Grade with the real ``nbgrader autograde`` command, in its own process.
+    """Grade with the real ``nbgrader autograde`` command, one process per student.
 
-    An attack may kill the grading process itself; then the students after it are never
-    graded, which is what an instructor would see.
+    An attack may kill the grading process itself (in a class run, nobody after that
+    student would be graded); one process per student keeps each verdict about its attack.
     """
     import os
     import subprocess
 
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    subprocess.run(
-        [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        timeout=1800,
-    )
+    for folder in sorted((root / "submitted").iterdir()):
+        command = [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT, "--student"]
+        subprocess.run([*command, folder.name], cwd=root, env=env, capture_output=True, timeout=600)
     results, errors = {}, {}
     with driver.nbgrader_api(root) as api:
         for folder in sorted((root / "submitted").iterdir()):
