@@ -5,7 +5,6 @@ Expected scores sit in the table below, keyed by submissions named after their o
 
 import ast
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -297,39 +296,6 @@ def test_course_grade_rejects_what_is_not_a_notebook(repo, tmp_path, content, re
 def test_course_grade_on_a_missing_file(repo, tmp_path):
     out = run_grade(repo, tmp_path / "nope.ipynb")
     assert out.returncode == 2 and "no such file" in out.stderr
-
-
-def test_course_grade_ignores_a_user_wide_python3_kernelspec(repo, tmp_path):
-    """A student's own `python3` kernelspec (another Python) must not run the grading."""
-    decoy = tmp_path / "data" / "kernels" / "python3"
-    decoy.mkdir(parents=True)
-    (decoy / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": ["/bin/false", "{connection_file}"],
-                "display_name": "decoy",
-                "language": "python",
-            }
-        )
-    )
-    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path / "data")}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "course",
-            "grade",
-            "--json",
-            str(repo / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=repo,
-        timeout=300,
-        env=env,
-    )
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["score"] == sum(POINTS.values())
 
 
 def test_release_keeps_work_done_in_release(tmp_path, course_copy, notebooks):

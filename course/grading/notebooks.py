@@ -66,8 +66,12 @@ def read_notebook(path_or_bytes, name=None):
             f"{name}: not a Jupyter notebook (invalid JSON at line {exc.lineno}, column "
             f"{exc.colno}: {exc.msg}); {fix}"
         ) from exc
-    if not isinstance(raw, dict) or "nbformat" not in raw or not (
-        "cells" in raw or "worksheets" in raw  # nbformat 4, or 3
+    if (
+        not isinstance(raw, dict)
+        or "nbformat" not in raw
+        or not (
+            "cells" in raw or "worksheets" in raw  # nbformat 4, or 3
+        )
     ):
         raise UngradableNotebook(
             f"{name}: not a Jupyter notebook (JSON without 'cells' and 'nbformat'); {fix}"
