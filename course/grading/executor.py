@@ -238,7 +238,7 @@ def execute_notebook(task):
         key, server = _checkout(prefix, task["timeout"], task["sandboxed"])
         try:
             prefix_results = server.ready()
-            answer = server.run([c["source"] for c in cells[len(prefix) :]], task["timeout"], files)
+            answer = server.run([_source(c) for c in cells[len(prefix) :]], task["timeout"], files)
         except WorkerLost:
             if attempt == 2:
                 raise
