@@ -102,6 +102,12 @@ ATTACKS = [
     # --- processes and signals
     Attack("kill_the_execution_server",
            "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", outcome=ERROR_ROW),
+    Attack("stop_the_execution_server",  # the grader must not wait forever
+           "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)", outcome=ERROR_ROW),
+    Attack("read_the_servers_memory",
+           "import os\ntry:\n    open(f'/proc/{{os.getppid()}}/mem', 'rb')\n    print('opened')\n"
+           "except OSError as e:\n    print('blocked', type(e).__name__)",
+           present="blocked PermissionError", absent="opened"),
     Attack("kill_own_process_group", "import os, signal\nos.killpg(0, signal.SIGKILL)",
            outcome=0, present="DeadKernelError"),
     Attack("exit_the_interpreter", "import os\nos._exit(0)", outcome=0,

@@ -51,6 +51,9 @@ class WorkerLost(RuntimeError):
     """A fork server ended unexpectedly (killed, crashed, or out of memory)."""
 
 
+_STARTUP_SECONDS = 120  # most a server may take to import everything and answer
+_SILENCE_SECONDS = 15  # past a cell's timeout, how long a silent server is waited for
+
 # What one submission may use (on top of what the server itself already uses).
 LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2}
 
@@ -59,6 +62,7 @@ class ForkServer:
     """A running ``python -m course.grading.forkserver`` (sandboxed or not) and its pipes."""
 
     def __init__(self, prefix, timeout, sandboxed):
+        self.prefix, self.timeout = prefix, timeout
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.forkserver"]
         env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": tempfile.mkdtemp(prefix="ipython-")}
@@ -87,8 +91,11 @@ class ForkServer:
         except (BrokenPipeError, OSError) as exc:
             raise WorkerLost(self._why()) from exc
 
-    def _receive(self):
-        message = self.reader.read()
+    def _receive(self, timeout=None):
+        try:
+            message = self.reader.read(timeout=timeout)
+        except TimeoutError:  # a stopped or wedged server: give up on it
+            raise WorkerLost(self._why()) from None
         if message is None:
             raise WorkerLost(self._why())
         return message
@@ -105,14 +112,20 @@ class ForkServer:
     def ready(self):
         """Wait until the server has run the prefix; return the prefix's cell results."""
         if self.prefix_results is None:
-            self.prefix_results = self._receive()["cells"]
+            budget = _STARTUP_SECONDS + self.timeout * len(self.prefix)
+            self.prefix_results = self._receive(timeout=budget)["cells"]
         return self.prefix_results
 
     def run(self, sources, timeout, files):
         """Run ``sources`` after the prefix in a fresh child; return the server's answer."""
         self.ready()
         self._send({"cells": sources, "timeout": timeout, "files": files})
-        return self._receive()
+        while True:
+            # the server reports every finished cell and stops a child that overruns a
+            # cell's timeout; silence for longer than that means the server itself is stuck
+            message = self._receive(timeout=timeout + _SILENCE_SECONDS)
+            if "progress" not in message:
+                return message
 
     def close(self):
         try:

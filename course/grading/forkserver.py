@@ -18,7 +18,8 @@ later message is a request::
 
     {"cells": [source, ...], "timeout": seconds, "files": {name: base64}}
 
-answered with ``{"cells": [result, ...], "status": "ok" | "killed" | "died"}`` where a
+preceded by one ``{"progress": true}`` per finished cell and answered with
+``{"cells": [result, ...], "status": "ok" | "killed" | "died"}`` where a
 result is ``{"outputs": [...], "execution_count": n, "seconds": s}`` in nbformat's output
 format. Cells after a child died or was killed have no result.
 """
@@ -242,14 +243,24 @@ def run_cell(shell, source, timeout):
     }
 
 
-def _die_with_parent():
-    """Ask Linux to kill this process when its parent ends, so nothing outlives a run."""
+def _prctl(option, value):
     import ctypes
 
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(option, value)
     except (OSError, AttributeError):
         pass  # not Linux: the parent's cleanup still kills the child's process group
+
+
+def _die_with_parent():
+    """Ask Linux to kill this process when its parent ends, so nothing outlives a run."""
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _forbid_tracing():
+    """Make this process (and its forks) non-dumpable: a submission running as the same
+    user can then neither ptrace the server nor open its /proc/<pid>/mem or fds."""
+    _prctl(4, 0)  # PR_SET_DUMPABLE
 
 
 def apply_limits(limits, n_cells, timeout):
@@ -299,8 +310,12 @@ def _kill_group(pid):
         pass
 
 
-def run_request(shell, request, protocol_fds, limits):
-    """Fork a child for one submission and collect its cell results."""
+def run_request(shell, request, protocol_fds, limits, heartbeat):
+    """Fork a child for one submission and collect its cell results.
+
+    ``heartbeat()`` is called after each cell, so the client can tell a busy server from a
+    stopped one.
+    """
     timeout = float(request["timeout"])
     sources = request["cells"]
     workdir = tempfile.mkdtemp(prefix="submission-")
@@ -328,6 +343,7 @@ def run_request(shell, request, protocol_fds, limits):
                 status = "died"
                 break
             results.append(message)
+            heartbeat()
     finally:
         _kill_group(pid)
         os.waitpid(pid, 0)
@@ -339,6 +355,7 @@ def run_request(shell, request, protocol_fds, limits):
 def serve():
     """The server's main loop: set up, then answer requests until stdin closes."""
     _die_with_parent()
+    _forbid_tracing()
     protocol_in, protocol_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -359,7 +376,13 @@ def serve():
         request = reader.read()
         if request is None:
             return
-        answer = run_request(shell, request, (protocol_in, protocol_out), setup.get("limits"))
+        answer = run_request(
+            shell,
+            request,
+            (protocol_in, protocol_out),
+            setup.get("limits"),
+            heartbeat=lambda: write_message(protocol_out, {"progress": True}),
+        )
         write_message(protocol_out, answer)
 
 
