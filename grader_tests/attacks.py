@@ -27,6 +27,7 @@ from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import nbgrader_meta, read_notebook
 
 FULL = sum(toy.POINTS.values())
+NBGRADER_PATIENCE = 60  # seconds plain nbgrader gets per student before it counts as hung
 ERROR_ROW = "error row"  # the submission gets a clear 'not graded' line, not a crash
 
 
@@ -252,7 +253,9 @@ def judge(root, results, errors, before, listener):
     verdicts = {}
     for attack in ATTACKS:
         problems = []
-        if attack.outcome == ERROR_ROW:
+        if "hung" in errors.get(attack.name, ""):
+            problems.append(errors[attack.name])
+        elif attack.outcome == ERROR_ROW:
             if attack.name not in errors:
                 problems.append("no error row")
         elif attack.name not in results:
@@ -311,9 +314,23 @@ def _plain_nbgrader(root):
 
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    hung = set()
     for folder in sorted((root / "submitted").iterdir()):
         command = [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT, "--student"]
-        subprocess.run([*command, folder.name], cwd=root, env=env, capture_output=True, timeout=600)
+        proc = subprocess.Popen(
+            [*command, folder.name],
+            cwd=root,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            proc.wait(timeout=NBGRADER_PATIENCE)
+        except subprocess.TimeoutExpired:  # e.g. its process was stopped by the attack
+            os.killpg(proc.pid, 9)
+            proc.wait()
+            hung.add(folder.name)
     results, errors = {}, {}
     with driver.nbgrader_api(root) as api:
         for folder in sorted((root / "submitted").iterdir()):
@@ -323,6 +340,9 @@ def _plain_nbgrader(root):
                 )
             except Exception as exc:  # not graded, for whatever reason
                 errors[folder.name] = f"not graded ({type(exc).__name__})"
+            if folder.name in hung:
+                results.pop(folder.name, None)
+                errors[folder.name] = f"nbgrader hung for {NBGRADER_PATIENCE} s and was killed"
     return results, errors
 
 
