@@ -81,19 +81,7 @@ def _is_up_to_date(root, sub, assignment):
 
 def _submissions(root, assignment, notebook_id, students, source_digest):
     submitted = Path(root) / "submitted"
-    present = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
-    if students:
-        absent = [s for s in students if s not in present]
-        if absent:
-            raise driver.CourseError(
-                f"no submission of {assignment} for {', '.join(absent)} in "
-                f"{submitted}/<student>/{assignment}/"
-            )
-        present = list(dict.fromkeys(students))
-    if not present:
-        raise driver.CourseError(
-            f"no submissions of {assignment}: expected {submitted}/<student>/{assignment}/*.ipynb"
-        )
+    present = driver.submitters(root, assignment, students)
     subs = []
     for student in present:
         folder = submitted / student / assignment
@@ -349,11 +337,7 @@ def autograde(
     """
     started = time.perf_counter()
     root = Path(root)
-    if assignment not in driver.assignments(root):
-        raise driver.CourseError(
-            f"no assignment {assignment!r} in {root / 'source'}; "
-            f"known: {', '.join(driver.assignments(root))}"
-        )
+    driver.check_assignment(root, assignment)
     if sandboxed and not scheduler:  # Dask workers check for themselves
         try:
             sandbox.available()
@@ -392,45 +376,30 @@ def autograde(
             for student in summary.skipped:
                 progress("skipped", student)
         if todo:
-            _grade(
-                api,
-                root,
-                assignment,
-                notebook_id,
-                released,
-                todo,
-                summary,
-                workers,
-                scheduler,
-                timeout,
-                progress,
-                sandboxed,
+            runner = (
+                _DaskRunner(scheduler)
+                if scheduler
+                else _LocalRunner(workers or os.cpu_count() or 1)
             )
+            try:
+                _grade(
+                    api, notebook_id, released, todo, summary, runner, timeout, progress, sandboxed
+                )
+            finally:
+                runner.close()
     summary.wall_seconds = time.perf_counter() - started
     return summary
 
 
-def _grade(
-    api,
-    root,
-    assignment,
-    notebook_id,
-    released,
-    todo,
-    summary,
-    workers,
-    scheduler,
-    timeout,
-    progress,
-    sandboxed,
-):
+def _grade(api, notebook_id, released, todo, summary, runner, timeout, progress, sandboxed):
+    """Sanitize, execute on ``runner`` and score the submissions ``todo``; fill ``summary``."""
+    root, assignment = Path(api.coursedir.root), summary.assignment
     pipeline = _Pipeline(api, assignment, notebook_id)
     prefix = _prefix(
         pipeline.sanitize(nbformat.from_dict(json.loads(json.dumps(released))), "__template__")
     )
     extra = _extra_files(root, assignment)
     permissions = 0o664 if api.coursedir.groupshared else 0o444  # nbgrader's defaults
-    runner = _DaskRunner(scheduler) if scheduler else _LocalRunner(workers or os.cpu_count() or 1)
     summary.workers = runner.workers
 
     def fail(sub, message):
@@ -438,50 +407,47 @@ def _grade(
         if progress:
             progress("error", sub.student)
 
-    try:
-        runner.prestart(prefix, timeout, sandboxed)
-        futures = {}
-        for sub in todo:
-            try:
-                _record_submission(api, assignment, sub.student, sub.folder)
-                if not sub.notebook.is_file():
-                    _zero_missing_notebook(api, assignment, sub.student, notebook_id)
-                    found = sorted(p.name for p in sub.folder.glob("*.ipynb"))
-                    fail(
-                        sub,
-                        f"no {sub.notebook.name} in {sub.folder} (found: "
-                        f"{', '.join(found) or 'no notebook'}); every grade is 0",
-                    )
-                    continue
-                nb = read_notebook(sub.notebook)
-                nb = pipeline.sanitize(nb, sub.student)
-            except (UngradableNotebook, driver.CourseError) as exc:
-                fail(sub, str(exc))
+    runner.prestart(prefix, timeout, sandboxed)
+    futures = {}
+    for sub in todo:
+        try:
+            _record_submission(api, assignment, sub.student, sub.folder)
+            if not sub.notebook.is_file():
+                _zero_missing_notebook(api, assignment, sub.student, notebook_id)
+                found = sorted(p.name for p in sub.folder.glob("*.ipynb"))
+                fail(
+                    sub,
+                    f"no {sub.notebook.name} in {sub.folder} (found: "
+                    f"{', '.join(found) or 'no notebook'}); every grade is 0",
+                )
                 continue
-            except Exception as exc:  # nbgrader rejects some tampered metadata by raising
-                fail(sub, f"cannot be graded: {type(exc).__name__}: {exc}")
-                continue
-            task = executor.make_task(json.dumps(nb), prefix, timeout, extra, sandboxed)
-            futures[runner.submit(task)] = (sub, nb)
-        for future in runner.as_completed(futures):
-            sub, _ = futures[future]
-            try:
-                answer = future.result()
-                executed = nbformat.reads(answer["notebook"], as_version=4)
-                executed = pipeline.score(executed, sub.student)
-                _write_autograded(root, assignment, sub, executed, extra, permissions)
-                result = driver.submission_result(api, assignment, sub.student, notebook_id)
-                _write_marker(root, assignment, sub, result)
-            except Exception as exc:  # one submission's failure never stops the others
-                fail(sub, f"{type(exc).__name__}: {exc}")
-                continue
-            summary.results[sub.student] = result
-            summary.graded.append(sub.student)
-            summary.own_seconds[sub.student] = answer["seconds"]
-            if progress:
-                progress("done", sub.student)
-    finally:
-        runner.close()
+            nb = read_notebook(sub.notebook)
+            nb = pipeline.sanitize(nb, sub.student)
+        except (UngradableNotebook, driver.CourseError) as exc:
+            fail(sub, str(exc))
+            continue
+        except Exception as exc:  # nbgrader rejects some tampered metadata by raising
+            fail(sub, f"cannot be graded: {type(exc).__name__}: {exc}")
+            continue
+        task = executor.make_task(json.dumps(nb), prefix, timeout, extra, sandboxed)
+        futures[runner.submit(task)] = sub
+    for future in runner.as_completed(futures):
+        sub = futures[future]
+        try:
+            answer = future.result()
+            executed = nbformat.reads(answer["notebook"], as_version=4)
+            executed = pipeline.score(executed, sub.student)
+            _write_autograded(root, assignment, sub, executed, extra, permissions)
+            result = driver.submission_result(api, assignment, sub.student, notebook_id)
+            _write_marker(root, assignment, sub, result)
+        except Exception as exc:  # one submission's failure never stops the others
+            fail(sub, f"{type(exc).__name__}: {exc}")
+            continue
+        summary.results[sub.student] = result
+        summary.graded.append(sub.student)
+        summary.own_seconds[sub.student] = answer["seconds"]
+        if progress:
+            progress("done", sub.student)
 
 
 def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=True):

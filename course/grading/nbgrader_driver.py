@@ -30,6 +30,8 @@ __all__ = [
     "nbgrader_api",
     "generate",
     "notebook_of",
+    "check_assignment",
+    "submitters",
     "in_gradebook",
     "match_source",
     "nbgrader_autograde",
@@ -171,6 +173,38 @@ def release(root, names=None):
     return released, kept
 
 
+def check_assignment(root, assignment):
+    """Raise :class:`CourseError` unless ``source/<assignment>/`` exists."""
+    if assignment not in assignments(root):
+        raise CourseError(
+            f"no assignment {assignment!r} in {Path(root) / 'source'}; "
+            f"known: {', '.join(assignments(root)) or 'none'}"
+        )
+
+
+def submitters(root, assignment, students=None):
+    """The students to grade: those asked for, or everyone with a hand-in folder.
+
+    Raises:
+        CourseError: an asked-for student handed nothing in, or nobody did.
+    """
+    submitted = Path(root) / "submitted"
+    present = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
+    if students:
+        absent = [s for s in students if s not in present]
+        if absent:
+            raise CourseError(
+                f"no submission of {assignment} for {', '.join(absent)} in "
+                f"{submitted}/<student>/{assignment}/"
+            )
+        present = list(dict.fromkeys(students))
+    if not present:
+        raise CourseError(
+            f"no submissions of {assignment}: expected {submitted}/<student>/{assignment}/*.ipynb"
+        )
+    return present
+
+
 def notebook_of(root, assignment):
     """The one notebook of an assignment (each assignment of this course has exactly one)."""
     found = sorted(p.stem for p in (Path(root) / "source" / assignment).glob("*.ipynb"))
@@ -269,25 +303,9 @@ def nbgrader_autograde(root, assignment, students=None, progress=None):
         ``(results, errors)``: ``{student: NotebookResult}`` and ``{student: message}``.
     """
     root = Path(root)
-    if assignment not in assignments(root):
-        raise CourseError(
-            f"no assignment {assignment!r} in {root / 'source'}; "
-            f"known: {', '.join(assignments(root))}"
-        )
+    check_assignment(root, assignment)
+    present = submitters(root, assignment, students)
     submitted = root / "submitted"
-    present = sorted(p.parent.name for p in submitted.glob(f"*/{assignment}") if p.is_dir())
-    if students:
-        absent = [s for s in students if s not in present]
-        if absent:
-            raise CourseError(
-                f"no submission of {assignment} for {', '.join(absent)} in "
-                f"{submitted}/<student>/{assignment}/"
-            )
-        present = list(students)
-    if not present:
-        raise CourseError(
-            f"no submissions of {assignment}: expected {submitted}/<student>/{assignment}/*.ipynb"
-        )
     notebook_id = notebook_of(root, assignment)
     results, errors = {}, {}
     with nbgrader_api(root) as api:
