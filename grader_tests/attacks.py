@@ -1,7 +1,10 @@
 """The attack suite: hostile submissions, what each must come to, and a judge.
 
-An attack is either code a student appends to the solution cell of ``f`` in the toy course
-(``toy_course.py``, it runs when that cell runs) or a change to the submitted files. Every
+An attack is either code a student appends to the solution cell of ``f`` or ``g`` in the toy
+course (``toy_course.py``; it runs when that cell runs) or a change to the submitted files.
+The toy's full marks are 7: ``f``'s tests are worth 4 (``test_f`` 1, ``test_f_partial`` 3)
+and ``g``'s 3 (``test_g`` 2, ``test_g_quiet`` 1); an outcome below 7 is what the attack's
+wrong code deserves, not a penalty. Every
 attack is handed in next to an honest student; :func:`judge` then decides, per attack,
 whether the grader contained it. ``test_sandbox.py`` requires ``course autograde`` to
 contain every one; ``make attacks`` (run this file) also grades the same class with plain
@@ -34,7 +37,8 @@ ERROR_ROW = "error row"  # the submission gets a clear 'not graded' line, not a 
 @dataclass
 class Attack:
     name: str
-    code: str = ""  # appended to the solution cell of f; {root} and {port} are filled in
+    code: str = ""  # appended to a solution cell; {root} and {port} are filled in
+    cell: str = "f"  # the solution cell the code is appended to (the toy's f or g)
     files: object = None  # or a function(folder, root) that tampers with the hand-in
     outcome: object = FULL  # the attacker's total score (or a tuple of them), or ERROR_ROW
     present: str = ""  # must appear in the attacker's outputs
@@ -67,12 +71,25 @@ def _duplicate_test_f(nb):
     nb.cells.insert(1, nbformat.from_dict(copy))
 
 
+# The grader's processes, to signal them or read their memory: the parent (nbgrader's
+# kernel runs under nbgrader; in the sandbox the parent is outside the submission's pid
+# namespace, so getppid() is 0) and the execution servers found in /proc (pid 1 there is
+# bubblewrap's, but a signal to 1 reaches the submission itself, pid 1 of its namespace).
+_SERVERS = (
+    "import os, signal\nme = os.readlink('/proc/self')\n"
+    "servers = [p for p in os.listdir('/proc') if p.isdigit() and p not in (me, '1') and "
+    "b'course.grading.forkserver' in open(f'/proc/{{p}}/cmdline', 'rb').read()]\n"
+    "servers += [str(os.getppid())] if os.getppid() > 1 else []\n"
+)
+# A g that is right on numbers but wrong on arrays: test_g's visible array check must fail.
+_WRONG_G = "def g(x):\n    return x * x if np.ndim(x) == 0 else x"
+
 ATTACKS = [
     # --- reading what a student must not see
     Attack("read_hidden_tests_in_source",
            "try:\n    print(open('{root}/source/toy/toy.ipynb').read())\n"
            "except OSError as e:\n    print('blocked', type(e).__name__)",
-           present="blocked FileNotFoundError", absent="g(-4) == 16"),
+           present="blocked FileNotFoundError", absent="-4.0, 0.5"),
     Attack("read_gradebook",
            "try:\n    print(open('{root}/gradebook.db', 'rb').read()[:64])\n"
            "except OSError as e:\n    print('blocked', type(e).__name__)",
@@ -101,18 +118,38 @@ ATTACKS = [
            "except OSError as e:\n    print('blocked', type(e).__name__)",
            present="blocked", absent="connected", side_effect="nothing received"),
     # --- processes and signals
-    Attack("kill_the_execution_server",
-           "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", outcome=ERROR_ROW),
-    Attack("stop_the_execution_server",  # the grader must not wait forever
-           "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)", outcome=ERROR_ROW),
-    Attack("read_the_servers_memory",
-           "import os\ntry:\n    open(f'/proc/{{os.getppid()}}/mem', 'rb')\n    print('opened')\n"
-           "except OSError as e:\n    print('blocked', type(e).__name__)",
+    Attack("kill_the_execution_server", _SERVERS +
+           "for p in servers:\n    try:\n        os.kill(int(p), signal.SIGKILL)\n"
+           "        print('killed', p)\n    except OSError as e:\n"
+           "        print('blocked', type(e).__name__)",
+           present="blocked ProcessLookupError", absent="killed"),
+    Attack("stop_the_execution_server", _SERVERS +  # the grader must not wait forever
+           "for p in servers:\n    try:\n        os.kill(int(p), signal.SIGSTOP)\n"
+           "        print('stopped', p)\n    except OSError as e:\n"
+           "        print('blocked', type(e).__name__)",
+           present="blocked ProcessLookupError", absent="stopped"),
+    Attack("read_the_servers_memory", _SERVERS +
+           "for p in servers:\n    try:\n        open(f'/proc/{{p}}/mem', 'rb')\n"
+           "        print('opened', p)\n    except OSError as e:\n"
+           "        print('blocked', type(e).__name__)",
            present="blocked PermissionError", absent="opened"),
     Attack("kill_own_process_group", "import os, signal\nos.killpg(0, signal.SIGKILL)",
            outcome=0, present="DeadKernelError"),
     Attack("exit_the_interpreter", "import os\nos._exit(0)", outcome=0,
            present="DeadKernelError"),
+    Attack("crash_with_a_segfault", "import ctypes\nctypes.string_at(0)", outcome=0,
+           present="DeadKernelError"),
+    Attack("exit_inside_a_graded_call", "def g(x):\n    if np.ndim(x):\n"
+           "        raise SystemExit(0)\n    return x * x", cell="g", outcome=FULL - 2,
+           present="SystemExit"),
+    Attack("os_exit_inside_a_graded_call", "def g(x):\n    import os\n    if np.ndim(x):\n"
+           "        os._exit(0)\n    return x * x", cell="g", outcome=FULL - 3,
+           present="DeadKernelError"),
+    Attack("fork_bomb",
+           "import os, time\nforks = 0\ntry:\n    for _ in range(500):\n"
+           "        if os.fork() == 0:\n            time.sleep(60)\n            os._exit(0)\n"
+           "        forks += 1\nexcept OSError as e:\n    print('blocked after', forks, 'forks')",
+           present="blocked after", side_effect="no process left"),
     Attack("background_process_outlives_the_run",
            "import subprocess\nsubprocess.Popen(['sleep', '1234'], start_new_session=True)",
            side_effect="no process left"),
@@ -131,9 +168,58 @@ ATTACKS = [
            "            fh.write(b'0' * 2**20)\n"
            "except OSError as e:\n    print('blocked', e.errno)",
            present="blocked 27"),  # EFBIG
+    Attack("display_gigabytes",
+           "from IPython.display import display\n"
+           "for _ in range(10):\n    display({{'text/plain': 'x' * 2**22}}, raw=True)",
+           present="a figure was dropped", side_effect="notebook small"),
+    Attack("return_a_huge_array", "def g(x):\n    return np.zeros(10**7) if np.ndim(x) else x * x",
+           cell="g", outcome=FULL - 3, present="sent more than the grader accepts"),
     Attack("print_gigabytes",
            "import sys\nfor _ in range(40):\n    sys.stdout.write('x' * 2**20)",
            present="output cut", side_effect="notebook small"),
+    # --- faking a score: every check that decides one runs outside the student's process
+    Attack("patch_numpy_allclose", "np.allclose = lambda *a, **k: True\n" + _WRONG_G, cell="g",
+           outcome=FULL - 2, present="TamperingDetected"),
+    Attack("patch_the_course_check_helpers",
+           "import course.testing\ncourse.testing.check_array = check_array = "
+           "lambda *a, **k: None\n" + _WRONG_G, cell="g", outcome=FULL - 2,
+           present="TamperingDetected"),
+    Attack("patch_builtins_for_partial_credit",  # sum() decides test_f_partial's score
+           "import builtins\nbuiltins.sum = lambda *a, **k: 3\ndef f(x):\n    return -x",
+           outcome=1 + 3),  # f(0) == 0 is right: 1 of 3 partial points, g's 3
+    Attack("return_an_int_that_equals_anything",
+           "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
+           "    __hash__ = int.__hash__\n\ndef f(x):\n    return Liar(7)",
+           outcome=3, present="TamperingDetected"),
+    Attack("return_a_lying_ndarray_subclass",
+           "class Lie(np.ndarray):\n    def __eq__(self, other):\n"
+           "        return np.ones(np.shape(other), bool)\n"
+           "    def __sub__(self, other):\n        return np.zeros(np.shape(other))\n"
+           "    __rsub__ = __sub__\n"
+           "    def __abs__(self):\n        return np.zeros(self.shape)\n\n"
+           "def g(x):\n    return np.zeros(np.shape(x)).view(Lie) if np.ndim(x) else x * x",
+           cell="g", outcome=FULL - 2),
+    Attack("return_an_object_with_a_lying_array",
+           "class Fake:\n    def __array__(self, dtype=None, copy=None):\n"
+           "        return np.array([0.0, 1.0, 4.0])\n"
+           "    def __eq__(self, other):\n        return True\n\n"
+           "def g(x):\n    return Fake() if np.ndim(x) else x * x",
+           cell="g", outcome=FULL - 2, present="cannot leave the student's process"),
+    Attack("replace_ipython_run_cell",  # every later cell runs 'pass' inside the notebook
+           "def f(x):\n    return -x\n\nip = get_ipython()\nreal_run_cell = ip.run_cell\n"
+           "ip.run_cell = lambda raw_cell, *a, **k: real_run_cell('pass', *a, **k)",
+           outcome=1, present="TamperingDetected"),  # g never exists; f(0) == 0
+    Attack("hard_code_the_visible_answer",
+           "def g(x):\n    return np.array([0.0, 1.0, 4.0]) if np.ndim(x) else 9",
+           cell="g", outcome=FULL - 2),  # the visible checks pass, the hidden ones do not
+    Attack("read_hidden_tests_from_the_history",
+           "ip = get_ipython()\nip.events.register('post_run_cell', "
+           "lambda result: print('SEEN', result.info.raw_cell, list(ip.user_ns['In'])))",
+           cell="g", present="SEEN", absent="-4.0, 0.5"),
+    Attack("inspect_the_caller",
+           "import sys\n\ndef g(x):\n    frame = sys._getframe(1)\n"
+           "    print('CALLER', frame.f_code.co_filename, sorted(frame.f_globals)[:50])\n"
+           "    return x * x", cell="g", present="CALLER", absent="-4.0, 0.5"),
     # --- the notebook file itself
     Attack("broken_json",
            files=lambda folder, root: (folder / "toy.ipynb").write_text('{"cells": ['),
@@ -230,7 +316,7 @@ def build_class(root, port):
         shutil.copytree(honest, folder)
         if attack.code:
             nb = read_notebook(folder / "toy.ipynb")
-            _cell(nb, "f").source += "\n\n" + attack.code.format(root=root, port=port)
+            _cell(nb, attack.cell).source += "\n\n" + attack.code.format(root=root, port=port)
             nbformat.write(nb, folder / "toy.ipynb")
         if attack.files:
             attack.files(folder, root)

@@ -2,8 +2,9 @@
 
 The assignment ``toy`` has two exercises, ``f`` and ``g``, and test cells that pass or fail
 (``test_f``), give partial credit (``test_f_partial``: the cell's value is the score), fail
-by writing to stderr (``test_g_quiet``) and hold hidden tests (``test_g``). Submissions are
-made by replacing the solutions' bodies.
+by writing to stderr (``test_g_quiet``) and hold hidden tests (``test_g``, which also uses
+NumPy and the course's check helpers, so that attacks on them have something to fool).
+Submissions are made by replacing the solutions' bodies.
 """
 
 import shutil
@@ -54,7 +55,9 @@ def source_notebook():
     cells = [
         new_markdown_cell("# Toy assignment", metadata=_meta("intro")),
         new_code_cell(
-            "import numpy as np\nimport matplotlib.pyplot as plt", metadata=_meta("imports")
+            "import numpy as np\nimport matplotlib.pyplot as plt\n\n"
+            "from course.testing import check_array",
+            metadata=_meta("imports"),
         ),
         new_code_cell(
             "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
@@ -73,7 +76,11 @@ def source_notebook():
             metadata=_meta("g", solution=True, locked=False),
         ),
         new_code_cell(
-            "assert g(3) == 9\n### BEGIN HIDDEN TESTS\nassert g(-4) == 16\n### END HIDDEN TESTS",
+            "assert g(3) == 9\n"
+            'check_array(g(np.arange(3.0)), [0.0, 1.0, 4.0], "g(np.arange(3.0))")\n'
+            "### BEGIN HIDDEN TESTS\n"
+            "assert np.allclose(g(np.array([-4.0, 0.5])), [16.0, 0.25]), 'g squares'\n"
+            "### END HIDDEN TESTS",
             metadata=_meta("test_g", grade=True, points=POINTS["test_g"]),
         ),
         new_code_cell(

@@ -8,8 +8,9 @@ course directory. For each submission it
 2. hands the notebook's JSON text to :func:`course.grading.executor.execute_notebook` on a
    local thread pool (each thread drives a warm fork-server process) or on a Dask cluster;
 3. scores the executed notebook with nbgrader's own preprocessors (output limits,
-   ``SaveAutoGrades``, late penalties), writes ``autograded/<student>/<assignment>/`` and,
-   last, a marker that lets a later run skip the unchanged submission.
+   ``SaveAutoGrades``, late penalties), removes the hidden tests from it, writes
+   ``autograded/<student>/<assignment>/`` and, last, a marker that lets a later run skip the
+   unchanged submission.
 
 A run killed at any moment can be started again: submissions without a marker are graded
 again, and nbgrader's gradebook rows are updated in place, never duplicated.
@@ -29,7 +30,7 @@ import nbformat
 
 from course.grading import executor, sandbox
 from course.grading import nbgrader_driver as driver
-from course.grading.notebooks import UngradableNotebook, nbgrader_meta, read_notebook
+from course.grading.notebooks import UngradableNotebook, exercises, nbgrader_meta, read_notebook
 from course.grading.results import NotebookResult
 
 __all__ = ["Summary", "autograde", "grade_notebook", "MARKER_SUFFIX"]
@@ -112,6 +113,7 @@ class _Pipeline:
         from nbgrader.preprocessors import (
             AssignLatePenalties,
             CheckCellMetadata,
+            ClearHiddenTests,
             ClearOutput,
             DeduplicateIds,
             IgnorePattern,
@@ -144,6 +146,8 @@ class _Pipeline:
                 CheckCellMetadata,
             )
         ]
+        # what is written to autograded/ (and feedback is made from): no hidden tests
+        self.publish_steps = [ClearHiddenTests(config=config)]
 
     def resources(self, student):
         return {
@@ -166,7 +170,9 @@ class _Pipeline:
         return self._apply(self.sanitize_steps, nb, student)
 
     def score(self, nb, student):
-        return self._apply(self.score_steps, nb, student)
+        """Record the scores of an executed notebook; return it without its hidden tests."""
+        nb = self._apply(self.score_steps, nb, student)
+        return self._apply(self.publish_steps, nb, student)
 
 
 def _prefix(sanitized_template):
@@ -395,9 +401,10 @@ def _grade(api, notebook_id, released, todo, summary, runner, timeout, progress,
     """Sanitize, execute on ``runner`` and score the submissions ``todo``; fill ``summary``."""
     root, assignment = Path(api.coursedir.root), summary.assignment
     pipeline = _Pipeline(api, assignment, notebook_id)
-    prefix = _prefix(
-        pipeline.sanitize(nbformat.from_dict(json.loads(json.dumps(released))), "__template__")
+    template = pipeline.sanitize(
+        nbformat.from_dict(json.loads(json.dumps(released))), "__template__"
     )
+    prefix, names = _prefix(template), exercises(template)
     extra = _extra_files(root, assignment)
     permissions = 0o664 if api.coursedir.groupshared else 0o444  # nbgrader's defaults
     summary.workers = runner.workers
@@ -429,7 +436,7 @@ def _grade(api, notebook_id, released, todo, summary, runner, timeout, progress,
         except Exception as exc:  # nbgrader rejects some tampered metadata by raising
             fail(sub, f"cannot be graded: {type(exc).__name__}: {exc}")
             continue
-        task = executor.make_task(json.dumps(nb), prefix, timeout, extra, sandboxed)
+        task = executor.make_task(json.dumps(nb), prefix, timeout, extra, sandboxed, names)
         futures[runner.submit(task)] = sub
     for future in runner.as_completed(futures):
         sub = futures[future]

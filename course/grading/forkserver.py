@@ -1,30 +1,48 @@
-"""The execution environment of the grader: a fork server that runs notebook cells.
+"""The execution servers of the grader: warm processes that fork one child per submission.
 
 Run as ``python -m course.grading.forkserver``; :mod:`course.grading.executor` starts and
-drives it. The server imports the heavy modules (numpy, matplotlib, IPython, ...) once and
+drives it. A server imports the heavy modules (numpy, matplotlib, IPython, ...) once and
 executes the cells every submission shares (the locked cells before the first exercise).
-Then, for each submission, it forks a child that inherits all of that and runs only the
-submission's remaining cells in an IPython shell, so a submission costs a fork instead of a
-kernel start.
+Then, for each submission, it forks a child that inherits all of that, so a submission costs
+a fork instead of a kernel start. A server has one of two roles:
+
+* ``student``: runs inside the sandbox and executes the submission's cells, and the calls the
+  judge makes to the student's functions (:mod:`course.grading.wire`);
+* ``judge``: executes the test cells, hidden tests included, with the student's functions
+  replaced by :class:`~course.grading.wire.RemoteFunction` handles. It never runs student
+  code; it only ever sees plain data coming out of the student's process.
+
+Each child is the first process of its own user and pid namespaces: it cannot see or signal
+the server, and when it ends, everything it started ends with it.
 
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
 JSON. The first message sets the server up::
 
-    {"prefix": [source, ...], "warm": [module, ...], "timeout": seconds, "env": {...},
-     "limits": {"memory_bytes": n, "file_bytes": n} or null}
+    {"role": "student" | "judge", "prefix": [source, ...], "warm": [module, ...],
+     "timeout": seconds, "env": {...}, "limits": {...} or null}
 
-and is answered with ``{"ready": true, "cells": [result, ...]}`` for the prefix cells. Each
-later message is a request::
+and is answered with ``{"ready": true, "cells": [result, ...]}`` for the prefix cells. Then,
+per submission::
 
-    {"cells": [source, ...], "timeout": seconds, "files": {name: base64}}
+    {"start": {"timeout": s, "cpu_seconds": s, "files": {name: base64}, "exercises": [...]}}
+        -> {"started": true}
+    {"cell": source}                       (student) -> {"result": result}
+    {"cell": {"source": s, "hidden": [line, ...]}}  (judge) -> {"result": result}
+    {"call": ...}, {"return": ...}, {"raise": ...}   calls between the two (see wire)
+    {"kill": true}   stop the child now -> {"dead": "wall"}
+    {"end": true}    stop the child, clean up -> {"ended": true}
 
-preceded by one ``{"progress": true}`` per finished cell and answered with
-``{"cells": [result, ...], "status": "ok" | "killed" | "died"}`` where a
-result is ``{"outputs": [...], "execution_count": n, "seconds": s}`` in nbformat's output
-format. Cells after a child died or was killed have no result.
+The server relays messages between the grader and the child. When the child ends, or owes
+an answer for longer than its timeout plus a grace period, or sends a message larger than
+:data:`MAX_MESSAGE_BYTES`, the server stops it and sends ``{"dead": why}`` with ``why`` one
+of ``died``, ``killed``, ``overflow``, and answers every later message with the same. A
+cell's result is ``{"outputs": [...], "execution_count": n, "seconds": s}`` in nbformat's
+output format (the judge adds ``visible_ok`` and ``ename``).
 """
 
 import base64
+import ctypes
+import errno
 import io
 import json
 import os
@@ -38,12 +56,17 @@ import tempfile
 import time
 
 _HEADER = struct.Struct(">I")
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # the most a child may send at once
 _MAX_OUTPUT_CHARS = 5_000_000  # per cell: a cell printing gigabytes is cut here
 _KILL_GRACE = 5.0  # seconds past the per-cell timeout before the child is killed
 
 
+class ProtocolError(RuntimeError):
+    """A message that breaks the framing: too large, or not JSON."""
+
+
 def write_message(fd, obj):
-    """Send one framed JSON message on file descriptor ``fd``."""
+    """Send one framed JSON message on file descriptor ``fd`` (blocking)."""
     data = json.dumps(obj).encode("utf-8")
     view = memoryview(_HEADER.pack(len(data)) + data)
     while view:
@@ -51,37 +74,61 @@ def write_message(fd, obj):
 
 
 class MessageReader:
-    """Reads framed messages from a file descriptor, optionally with a deadline."""
+    """Reads framed messages from a file descriptor.
 
-    def __init__(self, fd):
+    Args:
+        fd: the file descriptor.
+        max_bytes: larger messages raise :class:`ProtocolError` (None: no limit).
+    """
+
+    def __init__(self, fd, max_bytes=None):
         self.fd = fd
-        self.buffer = b""
+        self.max_bytes = max_bytes
+        self.buffer = bytearray()
+        self.eof = False
 
-    def _next_from_buffer(self):
+    def pop(self):
+        """The next complete buffered message, or None."""
         if len(self.buffer) < _HEADER.size:
             return None
         (size,) = _HEADER.unpack_from(self.buffer)
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise ProtocolError(f"a message of {size} bytes (the limit is {self.max_bytes})")
         if len(self.buffer) < _HEADER.size + size:
             return None
-        data = self.buffer[_HEADER.size : _HEADER.size + size]
-        self.buffer = self.buffer[_HEADER.size + size :]
-        return json.loads(data)
+        data = bytes(self.buffer[_HEADER.size : _HEADER.size + size])
+        del self.buffer[: _HEADER.size + size]
+        try:
+            message = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError(f"a message that is not JSON ({exc})") from None
+        if not isinstance(message, dict):
+            raise ProtocolError("a message that is not a JSON object")
+        return message
+
+    def fill(self):
+        """Read what is available (one read); False at end of file."""
+        chunk = os.read(self.fd, 1 << 16)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer += chunk
+        return True
 
     def read(self, timeout=None):
         """The next message; None at end of file; raises TimeoutError past ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            message = self._next_from_buffer()
+            message = self.pop()
             if message is not None:
                 return message
+            if self.eof:
+                return None
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([self.fd], [], [], left)[0]:
                     raise TimeoutError
-            chunk = os.read(self.fd, 1 << 16)
-            if not chunk:
-                return None
-            self.buffer += chunk
+            self.fill()
 
 
 class CellTimeoutError(BaseException):
@@ -115,6 +162,13 @@ class _Capture:
             self.outputs.append({"output_type": "stream", "name": name, "text": text})
 
     def add(self, output):
+        """Add a rich output (a figure, an error); figures past the cell's quota are dropped."""
+        if output.get("output_type") == "display_data":
+            size = len(json.dumps(output.get("data", {})))
+            if self.chars + size > _MAX_OUTPUT_CHARS:
+                self.stream("stderr", "[a figure was dropped: the cell displayed too much]\n")
+                return
+            self.chars += size
         self.outputs.append(output)
 
 
@@ -149,8 +203,14 @@ def _json_safe(data):
     return json.loads(json.dumps(data, default=str))
 
 
-def make_shell():
-    """An IPython shell whose outputs (streams, displays, results, errors) are captured."""
+def make_shell(judge=False):
+    """An IPython shell whose outputs (streams, displays, results, errors) are captured.
+
+    Args:
+        judge: the judge's shell: an error's traceback is its one-line summary (plus the
+            student's own traceback when the error came from the student's code), never
+            lines of the test cell, which may be hidden tests.
+    """
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
@@ -193,6 +253,16 @@ def make_shell():
         def enable_gui(self, gui=None):
             pass  # figures are rendered inline, as in a kernel
 
+        def showtraceback(self, exc_tuple=None, *args, **kwargs):
+            if not judge:
+                return super().showtraceback(exc_tuple, *args, **kwargs)
+            etype, evalue, _ = sys.exc_info() if exc_tuple is None else exc_tuple
+            if etype is None:
+                return None
+            summary = f"{etype.__name__}: {evalue}"
+            stb = [*getattr(evalue, "remote_traceback", ()), summary]
+            return self._showtraceback(etype, evalue, stb)
+
         def _showtraceback(self, etype, evalue, stb):
             CAPTURE.add(
                 {
@@ -215,15 +285,21 @@ def _on_alarm(signum, frame):
     raise CellTimeoutError("the cell ran out of time")
 
 
+LAST_ERROR = None  # the exception the last cell run by run_cell ended with, if any
+
+
 def run_cell(shell, source, timeout):
     """Run one cell; return its result dict (outputs, execution_count, seconds)."""
     CAPTURE.reset()
     count = shell.execution_count
     start = time.perf_counter()
     signal.setitimer(signal.ITIMER_REAL, timeout)
+    global LAST_ERROR
+    LAST_ERROR = None
     try:
-        shell.run_cell(source, store_history=True)
+        LAST_ERROR = shell.run_cell(source, store_history=True).error_in_exec
     except CellTimeoutError as exc:
+        LAST_ERROR = exc
         CAPTURE.add(
             {
                 "output_type": "error",
@@ -257,20 +333,26 @@ def _die_with_parent():
     _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _become_subreaper():
+    """Orphans among this process's descendants come back to it, to be waited for."""
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+
+
 def _forbid_tracing():
     """Make this process (and its forks) non-dumpable: a submission running as the same
     user can then neither ptrace the server nor open its /proc/<pid>/mem or fds."""
     _prctl(4, 0)  # PR_SET_DUMPABLE
 
 
-def apply_limits(limits, n_cells, timeout):
+def apply_limits(limits, cpu_seconds):
     """Resource limits of one submission's process (inherited by anything it starts).
 
     Args:
         limits: dict with ``memory_bytes`` (address space on top of what the server
-            already uses) and ``file_bytes`` (largest file it may write); None for none.
-        n_cells: how many cells the submission runs.
-        timeout: seconds per cell; the CPU time limit is ``n_cells * timeout`` plus 5 s.
+            already uses), ``file_bytes`` (largest file it may write) and ``processes`` (how
+            many processes its user may run; Linux does not count this for root, see
+            :mod:`course.grading.sandbox`); None for none.
+        cpu_seconds: CPU time the process may use.
     """
     if not limits:
         return
@@ -281,24 +363,89 @@ def apply_limits(limits, n_cells, timeout):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # too big a file: an OSError, not a kill
     files = int(limits["file_bytes"])
     resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
-    cpu = int(n_cells * timeout) + 5
+    cpu = int(cpu_seconds) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    processes = int(limits["processes"])
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
-def _child(shell, sources, timeout, workdir, result_fd, close_fds, limits):
-    """Run in the forked child: execute the cells, stream each result, never return."""
-    status = 0
+_LIBC = None
+
+
+def _libc():
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    return _LIBC
+
+
+_CLONE_NEWUSER, _CLONE_NEWPID = 0x10000000, 0x20000000
+
+
+def _new_namespaces():
+    """Make the next child the first process of new user and pid namespaces.
+
+    Returns:
+        True when it worked (it needs unprivileged user namespaces, as bubblewrap does).
+    """
+    try:
+        return _libc().unshare(_CLONE_NEWUSER | _CLONE_NEWPID) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _child_main(role, shell, reader, write, start):
+    """The submission's process: answer cells and calls until the server stops it."""
+    from course.grading import wire
+
+    timeout = float(start["timeout"])
+    peer = wire.Peer(reader, write, timeout=timeout, capture=CAPTURE)
+    if role == "student":
+        peer.namespace = shell.user_ns
+    else:
+        from course.grading import judge
+
+        judge.install(shell, peer, start.get("exercises", []))
+    while True:
+        message = reader.read()
+        if message is None:
+            return
+        if "call" in message:
+            write(peer.serve(message["call"]))
+        elif "cell" in message and role == "student":
+            write({"result": run_cell(shell, str(message["cell"]), timeout)})
+        elif "cell" in message:
+            from course.grading import judge
+
+            cell = message["cell"]
+            write({"result": judge.run_test_cell(shell, cell["source"], cell["hidden"], timeout)})
+        else:
+            return
+
+
+def _supervise(role, shell, start, workdir, down_r, up_w, close_fds, limits):
+    """The forked supervisor: a child in new namespaces runs the submission; never returns."""
+    status = 70
     try:
         _die_with_parent()
         os.setpgid(0, 0)
         for fd in close_fds:
             os.close(fd)
-        os.chdir(workdir)
-        apply_limits(limits, len(sources), timeout)
-        for source in sources:
-            write_message(result_fd, run_cell(shell, source, timeout))
+        _new_namespaces()
+        pid = os.fork()
+        if pid == 0:  # pid 1 of its namespace when that worked
+            _die_with_parent()
+            os.chdir(workdir)
+            apply_limits(limits, float(start["cpu_seconds"]))
+            reader = MessageReader(down_r)
+            _child_main(role, shell, reader, lambda m: write_message(up_w, m), start)
+            os._exit(0)
+        os.close(down_r)
+        os.close(up_w)
+        _, wait_status = os.waitpid(pid, 0)
+        status = os.waitstatus_to_exitcode(wait_status) & 0xFF
     except BaseException:
-        status = 70
+        pass
     finally:
         os._exit(status)
 
@@ -310,52 +457,143 @@ def _kill_group(pid):
         pass
 
 
-def run_request(shell, request, protocol_fds, limits, heartbeat):
-    """Fork a child for one submission and collect its cell results.
+def _write_until(fd, data, deadline):
+    """Write ``data`` to non-blocking ``fd`` before ``deadline``; False if it did not fit."""
+    view = memoryview(data)
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([], [fd], [], left)[1]:
+            return False
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            continue
+        except OSError as exc:  # the child is gone
+            if exc.errno in (errno.EPIPE, errno.EBADF):
+                return False
+            raise
+    return True
 
-    ``heartbeat()`` is called after each cell, so the client can tell a busy server from a
-    stopped one.
+
+def run_session(role, shell, start, protocol, limits):
+    """Serve one submission: fork its child, relay messages, stop it at ``end``.
+
+    Args:
+        role: ``"student"`` or ``"judge"``.
+        shell: the server's shell (its namespace holds the prefix's results).
+        start: the ``start`` request.
+        protocol: ``(reader, write)`` of the server's own pipes to the grader.
+        limits: resource limits of the child (see :func:`apply_limits`).
+
+    Returns:
+        False when the grader went away (the server should stop), else True.
     """
-    timeout = float(request["timeout"])
-    sources = request["cells"]
+    coord, send = protocol
+    timeout = float(start["timeout"])
     workdir = tempfile.mkdtemp(prefix="submission-")
-    for name, data in request.get("files", {}).items():
-        path = os.path.join(workdir, name)
+    for name, data in start.get("files", {}).items():
+        path = os.path.realpath(os.path.join(workdir, name))
+        if not path.startswith(workdir + os.sep):
+            continue  # a name that climbs out of the folder
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
-    read_fd, write_fd = os.pipe()
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(read_fd)
-        _child(shell, sources, timeout, workdir, write_fd, protocol_fds, limits)
-    os.close(write_fd)
-    reader = MessageReader(read_fd)
-    results, status = [], "ok"
+        os.close(down_w)
+        os.close(up_r)
+        _supervise(role, shell, start, workdir, down_r, up_w, (coord.fd, 1), limits)
+    os.close(down_r)
+    os.close(up_w)
+    os.set_blocking(down_w, False)
+    child = MessageReader(up_r, max_bytes=MAX_MESSAGE_BYTES)
+    owed_since, dead = None, None
+
+    def stop(why):
+        nonlocal dead, owed_since
+        _kill_group(pid)
+        dead, owed_since = why, None
+        send({"dead": why})
+
+    send({"started": True})
     try:
-        while len(results) < len(sources):
-            try:
-                message = reader.read(timeout=timeout + _KILL_GRACE)
-            except TimeoutError:
-                status = "killed"
-                break
-            if message is None:
-                status = "died"
-                break
-            results.append(message)
-            heartbeat()
+        while True:
+            message = coord.pop()
+            if message is not None:
+                if "end" in message:
+                    send({"ended": True})
+                    return True
+                if dead is not None:
+                    send({"dead": dead})
+                elif "kill" in message:
+                    stop("wall")
+                else:
+                    data = json.dumps(message).encode("utf-8")
+                    framed = _HEADER.pack(len(data)) + data
+                    owed_since = time.monotonic()
+                    if not _write_until(down_w, framed, owed_since + timeout + _KILL_GRACE):
+                        stop("died" if not _alive(pid) else "killed")
+                continue
+            if dead is None:
+                try:
+                    message = child.pop()
+                except ProtocolError:
+                    stop("overflow")
+                    continue
+                if message is not None:
+                    owed_since = None
+                    send(message)
+                    continue
+            wait = None
+            if owed_since is not None:
+                wait = max(0.0, owed_since + timeout + _KILL_GRACE - time.monotonic())
+            fds = [coord.fd] + ([up_r] if dead is None else [])
+            ready = select.select(fds, [], [], wait)[0]
+            if not ready:
+                stop("killed")
+                continue
+            if coord.fd in ready and not coord.fill():
+                return False
+            if up_r in ready and not child.fill():
+                stop("died")
     finally:
         _kill_group(pid)
-        os.waitpid(pid, 0)
-        os.close(read_fd)
+        _reap_all()
+        os.close(down_w)
+        os.close(up_r)
         shutil.rmtree(workdir, ignore_errors=True)
-    return {"cells": results, "status": status}
+
+
+def _reap_all():
+    """Wait for every process of the submission, its namespace's last one included.
+
+    The server is a subreaper: the submission's first process comes back to it when the
+    supervisor dies, and it exits only once the kernel has killed everything in its pid
+    namespace. Until then they still count against the process limit.
+    """
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
+def _alive(pid):
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
 
 
 def serve():
-    """The server's main loop: set up, then answer requests until stdin closes."""
+    """The server's main loop: set up, then serve submissions until the grader goes away."""
     _die_with_parent()
     _forbid_tracing()
+    _become_subreaper()
     protocol_in, protocol_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -369,26 +607,29 @@ def serve():
     signal.signal(signal.SIGALRM, _on_alarm)
     for module in setup.get("warm", []):
         __import__(module)
-    shell = make_shell()
+    shell = make_shell(judge=setup["role"] == "judge")
     prefix = [run_cell(shell, source, float(setup["timeout"])) for source in setup["prefix"]]
-    write_message(protocol_out, {"ready": True, "cells": prefix})
+
+    def send(message):
+        write_message(protocol_out, message)
+
+    send({"ready": True, "cells": prefix})
     while True:
         request = reader.read()
-        if request is None:
+        if request is None or "start" not in request:
             return
-        answer = run_request(
-            shell,
-            request,
-            (protocol_in, protocol_out),
-            setup.get("limits"),
-            heartbeat=lambda: write_message(protocol_out, {"progress": True}),
-        )
-        write_message(protocol_out, answer)
+        protocol = (reader, send)
+        if not run_session(setup["role"], shell, request["start"], protocol, setup.get("limits")):
+            return
 
 
 if __name__ == "__main__":
+    # run the module's own copy (not __main__'s), so that the judge, wire and this server
+    # share one CAPTURE, one LAST_ERROR and one CellTimeoutError
+    from course.grading.forkserver import serve as _serve
+
     try:
-        serve()
+        _serve()
     except BaseException:
         # sys.stderr captures cell output; the server's own errors go to its real stderr
         import traceback

@@ -21,6 +21,8 @@ __all__ = [
     "graded_cells",
     "exercise_of",
     "solution_code",
+    "split_hidden",
+    "test_cells",
     "fill_solutions",
 ]
 
@@ -126,6 +128,45 @@ def solution_code(cell):
     """A source solution cell's code with the BEGIN/END SOLUTION marker lines removed."""
     lines = cell.source.splitlines()
     return "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
+
+
+def split_hidden(source):
+    """A test cell's visible code, and the line numbers of its hidden tests.
+
+    The regions are found as nbgrader's ``ClearHiddenTests`` finds them: from a line that
+    contains ``BEGIN HIDDEN TESTS`` to one that contains ``END HIDDEN TESTS``.
+
+    Args:
+        source: the cell's source, as the instructor wrote it.
+
+    Returns:
+        ``(visible, hidden)``: the source without the hidden regions (what students see), and
+        the set of 1-based line numbers of ``source`` inside a region, markers included.
+
+    Raises:
+        ValueError: a region is nested or never closed.
+    """
+    begin, end = (marker.removeprefix("### ") for marker in HIDDEN_MARKERS)
+    visible, hidden, inside = [], set(), False
+    for number, line in enumerate(source.split("\n"), start=1):
+        if begin in line:
+            if inside:
+                raise ValueError(f"nested '{begin}' at line {number}")
+            inside = True
+        elif end in line:
+            inside = False
+        elif not inside:
+            visible.append(line)
+            continue
+        hidden.add(number)
+    if inside:
+        raise ValueError(f"'{begin}' without '{end}'")
+    return "\n".join(visible), hidden
+
+
+def test_cells(nb):
+    """The test cells: graded code cells that are not solution cells, in notebook order."""
+    return [c for c in graded_cells(nb) if not nbgrader_meta(c).get("solution")]
 
 
 def fill_solutions(release_nb, source_nb, names=None, replace=None):

@@ -83,12 +83,21 @@ def cell_status(outputs):
 
     Returns:
         ``(status, message)``: ``passed`` with an empty message when no error was raised;
-        otherwise ``failed`` (a check failed), ``timeout``, or ``error`` (any other
+        otherwise ``tampered`` (the grader's own run of the visible checks failed where the
+        notebook's passed), ``failed`` (a check failed), ``timeout``, or ``error`` (any other
         exception), with the exception's message.
     """
     errors = [o for o in outputs if o.get("output_type") == "error"]
     if not errors:
+        stderr = [
+            o for o in outputs if o.get("output_type") == "stream" and o.get("name") == "stderr"
+        ]
+        if stderr:  # nbgrader gives 0 to a test cell that writes to stderr
+            first = (str(stderr[0].get("text", "")).strip().splitlines() or [""])[0]
+            return "failed", f"the cell wrote to stderr, which counts as a failure: {first}"
         return "passed", ""
+    if errors[0].get("ename") == "TamperingDetected":  # course.grading.executor.TAMPERED
+        return "tampered", str(errors[0].get("evalue", ""))
     ename, evalue = errors[-1].get("ename", ""), str(errors[-1].get("evalue", "")).strip()
     if ename in ("CellTimeoutError", "TimeoutError", "KeyboardInterrupt"):
         return "timeout", "the cell ran out of time: look for an endless loop or huge arrays"

@@ -9,11 +9,19 @@ Each execution server (:mod:`course.grading.forkserver`) is started inside ``bwr
   an unprivileged user (``nobody``) with no capabilities, a new session (no terminal);
 * death with its parent: nothing it started outlives the grader.
 
-Per submission, the server's child adds resource limits (memory, file size, CPU time) and a
-per-cell timeout; see :func:`course.grading.forkserver.apply_limits`.
+Per submission, the server's child adds resource limits (memory, file size, CPU time,
+processes) and a per-cell timeout (see :func:`course.grading.forkserver.apply_limits`), and
+runs in its own user and pid namespaces.
+
+Linux does not apply the process limit (``RLIMIT_NPROC``) to root, and a grader run as root
+maps the sandbox's user to root. There, each server is also put in a ``pids`` cgroup of its
+own (:func:`process_group`) when the machine lets the grader make one, so a fork bomb stops
+at the limit instead of filling the machine.
 """
 
 import functools
+import itertools
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +29,15 @@ from pathlib import Path
 
 import course
 
-__all__ = ["SandboxUnavailable", "available", "command", "INSTALL_HINT"]
+__all__ = [
+    "SandboxUnavailable",
+    "available",
+    "command",
+    "process_group",
+    "join_process_group",
+    "remove_process_group",
+    "INSTALL_HINT",
+]
 
 INSTALL_HINT = (
     "the sandbox needs bubblewrap: install it with `sudo apt-get install bubblewrap` "
@@ -102,3 +118,57 @@ def available():
             "pass --unsafe-no-sandbox"
         )
     return True
+
+
+_CGROUP_V1 = Path("/sys/fs/cgroup/pids")  # the pids hierarchy of cgroup v1
+_CGROUP_V2 = Path("/sys/fs/cgroup")  # the unified hierarchy of cgroup v2
+_GROUP_NUMBERS = itertools.count()
+
+
+@functools.cache
+def _cgroup_base():
+    """The folder under which pids cgroups can be made here, or None."""
+    if (_CGROUP_V1 / "cgroup.procs").is_file() and os.access(_CGROUP_V1, os.W_OK):
+        return _CGROUP_V1 / "course-grader"
+    controllers = _CGROUP_V2 / "cgroup.controllers"
+    if controllers.is_file() and "pids" in controllers.read_text().split():
+        try:  # the root's children may then limit processes
+            (_CGROUP_V2 / "cgroup.subtree_control").write_text("+pids")
+        except OSError:
+            return None
+        return _CGROUP_V2
+    return None
+
+
+def process_group(limit):
+    """A new, empty pids cgroup that allows at most ``limit`` processes.
+
+    Returns:
+        Its folder, or None when this machine does not let the grader make one (then only
+        ``RLIMIT_NPROC`` limits processes, which does not bind root).
+    """
+    base = _cgroup_base()
+    if base is None:
+        return None
+    path = base / f"course-grader-{os.getpid()}-{next(_GROUP_NUMBERS)}"
+    try:
+        path.mkdir(parents=True)
+        (path / "pids.max").write_text(str(int(limit)))
+    except OSError:
+        remove_process_group(path)
+        return None
+    return path
+
+
+def join_process_group(path):
+    """Move the calling process into the cgroup ``path`` (its children follow it)."""
+    with open(Path(path) / "cgroup.procs", "w") as procs:
+        procs.write("0")
+
+
+def remove_process_group(path):
+    """Remove the cgroup ``path`` once its processes are gone (quietly: it may be in use)."""
+    try:
+        Path(path).rmdir()
+    except OSError:
+        pass

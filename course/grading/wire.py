@@ -1,0 +1,472 @@
+"""Plain data across the sandbox wall, and function calls through it.
+
+The grader runs a student's code in one process (inside the sandbox) and the tests in
+another (the *judge*, which never runs student code). A test calls the student's functions
+through :class:`RemoteFunction`; arguments and results cross as **plain data only**: ``None``,
+booleans, numbers, strings, numeric NumPy arrays and scalars, and tuples, lists and dicts of
+those. Everything is JSON, arrays are their raw bytes (base64) with a dtype and a shape; no
+pickle, so reading a message can never run code. A value that is not plain data cannot cross
+(:class:`WireError`): an object with a lying ``__eq__`` or ``__array__`` arrives, at best, as
+the plain numbers it holds.
+
+Functions cross as handles: the course's activation functions and NumPy ufuncs by name (the
+receiver looks them up in its own copy), anything else as a handle the receiver calls back
+through. After a call, the callee sends the final state of the mutable arguments back, and
+the caller applies it, so a function that modifies its inputs in place is seen doing so.
+NumPy's global random state travels with every call and every answer, so seeded tests give
+the same numbers as in a single kernel.
+
+Messages, each a JSON object on the framed pipes of :mod:`course.grading.forkserver`::
+
+    {"call": {"fn": handle, "args": [...], "kwargs": {...}, "overrides": {name: handle},
+              "rng": state}}
+    {"return": {"value": v, "args": [...], "kwargs": {...}, "rng": state, "outputs": [...]}}
+    {"raise": {"ename": str, "evalue": str, "traceback": [str], "rng": state, "outputs": [...]}}
+
+While a peer waits for the answer to its call it serves the calls it receives (a test's
+reference function called back by the student's code, for example).
+"""
+
+import base64
+import builtins
+import signal
+import traceback
+
+import numpy as np
+
+__all__ = [
+    "WireError",
+    "RemoteError",
+    "RemoteFunction",
+    "Peer",
+    "MAX_DEPTH",
+]
+
+MAX_DEPTH = 64  # nesting of containers a value may have
+_KINDS = "biufc"  # numeric dtypes only: bool, int, uint, float, complex
+_REF_MODULES = ("course.activations",)  # functions that cross by name (and NumPy ufuncs)
+
+
+class WireError(TypeError):
+    """A value that cannot cross between the student's process and the judge."""
+
+
+class RemoteError(Exception):
+    """An exception raised on the other side of a call; ``ename`` is its class name there."""
+
+    ename = "RemoteError"
+    remote_traceback = ()
+
+
+class DeadKernelError(RemoteError):
+    """The student's process ended (or was stopped) while a call was under way."""
+
+    ename = "DeadKernelError"
+
+
+_ERROR_CLASSES = {}
+
+
+def error_class(ename):
+    """The exception class that stands for a remote ``ename`` on this side.
+
+    Built-in ``Exception`` subclasses are themselves (a test that expects a ``ValueError``
+    sees one); ``CellTimeoutError`` is the local one (it is a BaseException that test code
+    does not catch); anything else is a :class:`RemoteError` subclass with that name.
+    """
+    from course.grading.forkserver import CellTimeoutError
+
+    if ename == "CellTimeoutError":
+        return CellTimeoutError
+    if ename == "DeadKernelError":
+        return DeadKernelError
+    known = getattr(builtins, ename, None) if ename.isidentifier() else None
+    if isinstance(known, type) and issubclass(known, Exception):
+        return known
+    if not ename.isidentifier() or len(ename) > 100:
+        ename = "RemoteError"
+    if ename not in _ERROR_CLASSES:
+        _ERROR_CLASSES[ename] = type(ename, (RemoteError,), {"ename": ename})
+    return _ERROR_CLASSES[ename]
+
+
+def _ref_name(fn):
+    """``module.name`` for a function that crosses by name, else None."""
+    if isinstance(fn, np.ufunc):
+        return f"numpy.{fn.__name__}" if getattr(np, fn.__name__, None) is fn else None
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__name__", None)
+    if module in _REF_MODULES and isinstance(name, str) and not name.startswith("_"):
+        import importlib
+
+        if getattr(importlib.import_module(module), name, None) is fn:
+            return f"{module}.{name}"
+    return None
+
+
+def _resolve_ref(ref):
+    """The function named ``ref`` if it may cross by name (never an arbitrary import)."""
+    if not isinstance(ref, str) or "." not in ref:
+        raise WireError(f"bad function name {ref!r}")
+    module, name = ref.rsplit(".", 1)
+    if name.startswith("_"):
+        raise WireError(f"{ref} cannot be called across")
+    if module == "numpy":
+        fn = getattr(np, name, None)
+        if isinstance(fn, np.ufunc):
+            return fn
+    elif module in _REF_MODULES:
+        import importlib
+
+        fn = getattr(importlib.import_module(module), name, None)
+        if callable(fn):
+            return fn
+    raise WireError(f"{ref} cannot be called across")
+
+
+class RemoteFunction:
+    """A function that lives on the other side: calling it is a call through ``peer``.
+
+    Args:
+        peer: the :class:`Peer` to call through.
+        handle: the other side's handle (``{"yours": id}`` or ``{"name": name}``).
+        name: how it is called in messages (its ``__name__``).
+    """
+
+    def __init__(self, peer, handle, name):
+        self._peer, self._handle = peer, handle
+        self.__name__ = self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        return self._peer.call(self, args, kwargs)
+
+    def __repr__(self):
+        return f"<function {self.__name__}>"
+
+
+def _b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+class Peer:
+    """One side of the conversation: encodes, decodes, calls and serves calls.
+
+    Args:
+        reader: a ``MessageReader`` for incoming messages.
+        write: ``write(message)`` sends one message.
+        namespace: where ``{"name": ...}`` handles are looked up (the student's globals), or
+            None on the judge's side.
+        timeout: seconds a served call may run (None: no limit).
+        capture: the output capture of this process (outputs of a served call are sent
+            back with its answer), or None.
+    """
+
+    def __init__(self, reader, write, namespace=None, timeout=None, capture=None):
+        self.reader, self.write = reader, write
+        self.namespace = namespace
+        self.timeout = timeout
+        self.capture = capture
+        self.overrides = None  # () -> {name: function} sent with every call (the judge's)
+        self.local = {}  # handle id -> a function of ours the other side may call
+        self._ids = {}  # id(function) -> handle id
+
+    # ----------------------------------------------------------------- values
+    def encode(self, value, depth=0):
+        """``value`` as JSON-able plain data; raises :class:`WireError` if it cannot cross."""
+        if depth > MAX_DEPTH:
+            raise WireError(f"a value nested more than {MAX_DEPTH} levels deep")
+        if value is None or type(value) in (bool, int, float, str):
+            return value
+        if isinstance(value, np.generic):
+            if value.dtype.kind not in _KINDS:
+                raise WireError(f"a NumPy {value.dtype} scalar is not a number")
+            return {"$": "scalar", "dtype": value.dtype.str, "data": _b64(value.tobytes())}
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind not in _KINDS:
+                raise WireError(f"an array of dtype {value.dtype} is not numeric data")
+            plain = np.ascontiguousarray(np.ndarray.view(value, np.ndarray))
+            return {
+                "$": "array",
+                "dtype": plain.dtype.str,
+                "shape": list(plain.shape),
+                "data": _b64(plain.tobytes()),
+            }
+        # subclasses of int, float and str cross as the plain value they hold
+        if isinstance(value, int):
+            return int.__index__(value)
+        if isinstance(value, float):
+            return float.__float__(value)
+        if isinstance(value, str):
+            return str.__str__(value)
+        if isinstance(value, tuple):
+            return {"$": "tuple", "items": [self.encode(v, depth + 1) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v, depth + 1) for v in value]
+        if isinstance(value, dict):
+            items = []
+            for key, item in value.items():
+                if type(key) not in (str, int):
+                    raise WireError(f"a dict key of type {type(key).__name__}")
+                items.append([self.encode(key), self.encode(item, depth + 1)])
+            return {"$": "dict", "items": items}
+        if isinstance(value, RemoteFunction) and value._peer is self:
+            return {"$": "fn", **value._handle}
+        if callable(value):
+            ref = _ref_name(value)
+            if ref:
+                return {"$": "fn", "ref": ref}
+            key = self._ids.get(id(value))
+            if key is None:
+                key = len(self.local) + 1
+                self.local[key] = value
+                self._ids[id(value)] = key
+            return {"$": "fn", "mine": key, "name": str(getattr(value, "__name__", "function"))}
+        raise WireError(
+            f"a value of type {type(value).__name__} cannot leave the student's process: "
+            "return NumPy arrays, numbers, strings, or tuples, lists and dicts of them"
+        )
+
+    def decode(self, data, depth=0):
+        """The value that :meth:`encode` made ``data`` from (plain objects only)."""
+        if depth > MAX_DEPTH:
+            raise WireError(f"a value nested more than {MAX_DEPTH} levels deep")
+        if data is None or type(data) in (bool, int, float, str):
+            return data
+        if type(data) is list:
+            return [self.decode(v, depth + 1) for v in data]
+        if type(data) is not dict:
+            raise WireError(f"unexpected {type(data).__name__} in a message")
+        kind = data.get("$")
+        try:
+            if kind in ("array", "scalar"):
+                dtype = np.dtype(data["dtype"])
+                if dtype.kind not in _KINDS or dtype.fields is not None:
+                    raise WireError(f"dtype {data['dtype']!r} is not numeric")
+                raw = base64.b64decode(data["data"], validate=True)
+                if kind == "scalar":
+                    return np.frombuffer(raw, dtype=dtype, count=1)[0]
+                shape = tuple(int(n) for n in data["shape"])
+                return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+            if kind == "tuple":
+                return tuple(self.decode(v, depth + 1) for v in data["items"])
+            if kind == "dict":
+                out = {}
+                for key, item in data["items"]:
+                    if type(key) not in (str, int):
+                        key = self.decode(key)
+                        if type(key) not in (str, int):
+                            raise WireError("a dict key that is not a string or an int")
+                    out[key] = self.decode(item, depth + 1)
+                return out
+            if kind == "fn":
+                return self._decode_function(data)
+        except (KeyError, ValueError, TypeError) as exc:
+            if isinstance(exc, WireError):
+                raise
+            raise WireError(f"malformed {kind!r} value ({exc})") from None
+        raise WireError(f"unknown value kind {kind!r}")
+
+    def _decode_function(self, data):
+        if "ref" in data:
+            return _resolve_ref(data["ref"])
+        if "yours" in data:  # one of ours, handed back
+            fn = self.local.get(data["yours"])
+            if fn is None:
+                raise WireError("a call to a function handle that does not exist")
+            return fn
+        if "mine" in data:  # one of theirs
+            return RemoteFunction(self, {"yours": data["mine"]}, str(data.get("name", "f"))[:80])
+        if "name" in data and self.namespace is not None:
+            name = data["name"]
+            if name not in self.namespace:
+                raise NameError(f"name '{name}' is not defined")
+            return self.namespace[name]
+        raise WireError("malformed function handle")
+
+    # ----------------------------------------------------------------- calls
+    def _rng_state(self):
+        return self.encode(np.random.get_state())
+
+    def _set_rng(self, data):
+        try:
+            state = self.decode(data)
+            np.random.set_state(state)
+        except Exception:  # a malformed state is ignored: the local one stays
+            pass
+
+    def call(self, fn, args, kwargs, overrides=None):
+        """Call remote ``fn`` with ``args``; serve nested calls until it answers.
+
+        Args:
+            fn: a :class:`RemoteFunction` of this peer.
+            args, kwargs: the arguments (plain data); mutations made by the callee are
+                applied to them.
+            overrides: ``{name: function}`` the callee binds in its namespace during the
+                call (default: what :attr:`overrides` returns).
+
+        Returns:
+            The decoded result.
+
+        Raises:
+            The remote exception's stand-in (see :func:`error_class`).
+        """
+        if overrides is None and self.overrides is not None:
+            overrides = self.overrides()
+        message = {
+            "call": {
+                "fn": fn._handle,
+                "args": self.encode(list(args)),
+                "kwargs": self.encode(dict(kwargs)),
+                "overrides": {k: self.encode(v) for k, v in (overrides or {}).items()},
+                "rng": self._rng_state(),
+            }
+        }
+        paused = signal.setitimer(signal.ITIMER_REAL, 0)  # the other side's time is not ours
+        try:
+            return self._wait(args, kwargs, message)
+        finally:
+            if paused[0]:
+                signal.setitimer(signal.ITIMER_REAL, *paused)
+
+    def _wait(self, args, kwargs, message):
+        self.write(message)
+        while True:
+            reply = self.reader.read()
+            if reply is None:
+                raise DeadKernelError("the other side of the call went away")
+            if "call" in reply:
+                self.write(self.serve(reply["call"]))
+                continue
+            if "return" in reply:
+                answer = reply["return"]
+                self._absorb(answer)
+                _update_all(list(args), self.decode(answer.get("args", [])))
+                _update_all(kwargs, self.decode(answer.get("kwargs", {})))
+                return self.decode(answer.get("value"))
+            if "raise" in reply:
+                answer = reply["raise"]
+                self._absorb(answer)
+                cls = error_class(str(answer.get("ename", "RemoteError")))
+                error = cls(str(answer.get("evalue", "")))
+                lines = answer.get("traceback", [])
+                lines = lines if type(lines) is list else []
+                error.remote_traceback = [str(line)[:2000] for line in lines[-40:]]
+                raise error
+            raise WireError(f"unexpected message while waiting for an answer: {list(reply)}")
+
+    def _absorb(self, answer):
+        """Take the random state and the outputs that come with an answer."""
+        if "rng" in answer:
+            self._set_rng(answer["rng"])
+        if self.capture is not None:
+            for output in answer.get("outputs", []):
+                if not isinstance(output, dict):
+                    continue
+                if output.get("output_type") == "stream" and output.get("name") in _STREAMS:
+                    self.capture.stream(output["name"], str(output.get("text", "")))
+                elif output.get("output_type") == "display_data":
+                    data = output.get("data") if type(output.get("data")) is dict else {}
+                    data = {k: v for k, v in data.items() if type(v) is str}
+                    self.capture.add({"output_type": "display_data", "data": data, "metadata": {}})
+
+    def serve(self, request):
+        """Run one incoming call; return the reply message (``return`` or ``raise``)."""
+        saved_outputs = None
+        if self.capture is not None:
+            saved_outputs = (self.capture.outputs, self.capture.chars)
+            self.capture.reset()
+        restore = {}
+        try:
+            self._set_rng(request.get("rng"))
+            fn = self._decode_function(request.get("fn", {}))
+            args = self.decode(request.get("args", []))
+            kwargs = self.decode(request.get("kwargs", {}))
+            if type(args) is not list or type(kwargs) is not dict:
+                raise WireError("malformed call")
+            if self.namespace is not None:
+                for name, handle in request.get("overrides", {}).items():
+                    restore[name] = self.namespace.get(name, _MISSING)
+                    self.namespace[name] = self.decode(handle)
+            previous = signal.setitimer(signal.ITIMER_REAL, self.timeout) if self.timeout else None
+            try:
+                value = fn(*args, **kwargs)
+            finally:
+                if previous is not None:
+                    signal.setitimer(signal.ITIMER_REAL, *previous)
+            reply = {
+                "return": {
+                    "value": self.encode(value),
+                    "args": self.encode(args),
+                    "kwargs": self.encode(kwargs),
+                }
+            }
+            body = reply["return"]
+        except BaseException as exc:  # the student's code may raise anything, even SystemExit
+            reply = {"raise": _describe(exc)}
+            body = reply["raise"]
+        finally:
+            for name, old in restore.items():
+                if old is _MISSING:
+                    self.namespace.pop(name, None)
+                else:
+                    self.namespace[name] = old
+        body["rng"] = self._rng_state()
+        if self.capture is not None:
+            body["outputs"] = self.capture.outputs
+            self.capture.outputs, self.capture.chars = saved_outputs
+        return reply
+
+
+_MISSING = object()
+_STREAMS = ("stdout", "stderr")
+
+
+def _describe(exc):
+    """An exception as plain data: its class name, message and formatted traceback."""
+    ename = getattr(exc, "ename", None) if isinstance(exc, RemoteError) else None
+    ename = ename or type(exc).__name__
+    try:
+        evalue = str(exc)
+    except BaseException:
+        evalue = "(the exception's message could not be read)"
+    lines = getattr(exc, "remote_traceback", None) or traceback.format_exception(exc)
+    return {"ename": str(ename), "evalue": evalue[:10_000], "traceback": list(lines)[-40:]}
+
+
+def _update(original, new):
+    """Apply the callee's final state ``new`` of an argument to the caller's ``original``.
+
+    Arrays are written in place (same shape and dtype), lists and dicts are updated item by
+    item, tuples pass the update on to their items. Returns what the caller should hold.
+    """
+    if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
+        if original.shape == new.shape and original.dtype == new.dtype:
+            if original.flags.writeable and not np.array_equal(original, new, equal_nan=True):
+                original[...] = new
+            return original
+        return new
+    if type(original) is list and type(new) is list:
+        for i in range(min(len(original), len(new))):
+            original[i] = _update(original[i], new[i])
+        del original[len(new) :]
+        original.extend(new[len(original) :])
+        return original
+    if type(original) is dict and type(new) is dict:
+        for key in [k for k in original if k not in new]:
+            del original[key]
+        for key, item in new.items():
+            original[key] = _update(original[key], item) if key in original else item
+        return original
+    if type(original) is tuple and type(new) is tuple and len(original) == len(new):
+        for old, item in zip(original, new):
+            _update(old, item)
+        return original
+    return new
+
+
+def _update_all(originals, news):
+    if type(originals) is list and type(news) is list:
+        for old, new in zip(originals, news):
+            _update(old, new)
+    elif type(originals) is dict and type(news) is dict:
+        for key in originals.keys() & news.keys():
+            _update(originals[key], news[key])
