@@ -59,11 +59,52 @@ def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path):
     assert forkservers() == []
 
 
-WEEK1_MUTANTS = {
-    "my_dense": ("z = np.dot(a_in, W[:, j]) + b[j]", "z = np.dot(a_in, W[:, j])"),
-    "my_sequential": ("a3 = my_dense(a2, W3, b3, sigmoid)", "a3 = a2"),
-    "my_dense_v": ("Z = A_in @ W + b", "Z = A_in @ W"),
-    "my_sequential_v": ("A3 = my_dense_v(A2, W3, b3, sigmoid)", "A3 = A2"),
+def test_hidden_tests_leak_neither_into_autograded_notebooks_nor_into_feedback(tmp_path):
+    root = toy.make_course(tmp_path / "c")
+    toy.hand_in(root, ["passes_all", "fails_g"])
+    assert engine.autograde(root, toy.ASSIGNMENT).errors == {}
+    hidden = "[-4.0, 0.5]"  # text of test_g's hidden region (toy_course.py)
+    source = (root / "source" / toy.ASSIGNMENT / "toy.ipynb").read_text()
+    assert hidden in source  # the check below can fail
+    with driver.nbgrader_api(root) as api:  # nbgrader's own feedback, from our notebooks
+        for student in ("passes_all", "fails_g"):
+            graded = root / "autograded" / student / toy.ASSIGNMENT / "toy.ipynb"
+            assert hidden not in graded.read_text() and "HIDDEN TESTS" not in graded.read_text()
+            assert api.generate_feedback(toy.ASSIGNMENT, student)["success"]
+            page = (root / "feedback" / student / toy.ASSIGNMENT / "toy.html").read_text()
+            assert "g(np.arange(3.0))" in page and "-4.0, 0.5" not in page
+
+
+# student -> (exercise, text of the reference, what the student wrote instead, loses points)
+WEEK1_VARIANTS = {
+    "fails_my_dense": (
+        "my_dense",
+        "z = np.dot(a_in, W[:, j]) + b[j]",
+        "z = np.dot(a_in, W[:, j])",
+        True,
+    ),
+    "fails_my_sequential": ("my_sequential", "a3 = my_dense(a2, W3, b3, sigmoid)", "a3 = a2", True),
+    "fails_my_dense_v": ("my_dense_v", "Z = A_in @ W + b", "Z = A_in @ W", True),
+    "fails_my_sequential_v": (
+        "my_sequential_v",
+        "A3 = my_dense_v(A2, W3, b3, sigmoid)",
+        "A3 = A2",
+        True,
+    ),
+    # modifies its input in place: the judge must see the change (it happens in the sandbox)
+    "zeroes_its_input_my_dense_v": (
+        "my_dense_v",
+        "A_out = g(Z)",
+        "A_out = g(Z)\n    A_in[...] = 0",
+        True,
+    ),
+    # passes its own activation to my_dense (the test's reference calls it back in the sandbox)
+    "own_activation_my_sequential": (
+        "my_sequential",
+        "a1 = my_dense(x, W1, b1, sigmoid)",
+        "a1 = my_dense(x, W1, b1, lambda z: 1 / (1 + np.exp(-z)))",
+        False,
+    ),
 }
 
 
@@ -73,8 +114,8 @@ def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
     release = read_notebook(ours / "release" / "week1" / "dense_layers.ipynb")
     source = read_notebook(ours / "source" / "week1" / "dense_layers.ipynb")
     class_ = {"passes_all": fill_solutions(release, source), "blank": release}
-    for name, change in WEEK1_MUTANTS.items():
-        class_[f"fails_{name}"] = fill_solutions(release, source, replace={name: change})
+    for student, (name, old, new, _) in WEEK1_VARIANTS.items():
+        class_[student] = fill_solutions(release, source, replace={name: (old, new)})
     for student, nb in class_.items():
         folder = ours / "submitted" / student / "week1"
         folder.mkdir(parents=True)
@@ -84,9 +125,12 @@ def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
     assert driver.nbgrader_autograde(theirs, "week1")[1] == {}
     expected = driver.gradebook_scores(theirs, "week1")
     assert driver.gradebook_scores(ours, "week1") == expected
-    for name in WEEK1_MUTANTS:  # each mutant loses points on its own exercise
-        lost = [g for g, (score, top) in expected[f"fails_{name}"].items() if score < top]
-        assert any(g.startswith(f"test_{name}") for g in lost)
+    for student, (name, _, _, loses) in WEEK1_VARIANTS.items():
+        lost = [g for g, (score, top) in expected[student].items() if score < top]
+        if loses:  # a mistake costs points on its own exercise
+            assert any(g.startswith(f"test_{name}") for g in lost), student
+        else:
+            assert lost == [], student
 
 
 def free_port():

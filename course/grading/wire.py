@@ -183,12 +183,12 @@ class Peer:
         if isinstance(value, np.ndarray):
             if value.dtype.kind not in _KINDS:
                 raise WireError(f"an array of dtype {value.dtype} is not numeric data")
-            plain = np.ascontiguousarray(np.ndarray.view(value, np.ndarray))
+            plain = np.ndarray.view(value, np.ndarray)  # a subclass's own methods are not used
             return {
                 "$": "array",
                 "dtype": plain.dtype.str,
                 "shape": list(plain.shape),
-                "data": _b64(plain.tobytes()),
+                "data": _b64(plain.tobytes(order="C")),
             }
         # subclasses of int, float and str cross as the plain value they hold
         if isinstance(value, int):
