@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,10 @@ WARM_MODULES = [
     "course.plots",
     "course.testing",
 ]
+
+# The judge runs only the set-up cells and the tests: what they import is enough (the data
+# sets' scikit-learn, the slowest import, is left to the student's side).
+JUDGE_WARM_MODULES = ["numpy", "IPython", "course.activations", "course.testing"]
 
 SERVER_ENV = {
     # one thread per submission: submissions run in parallel instead
@@ -85,7 +90,8 @@ class ForkServer:
         self.role, self.prefix, self.timeout = role, prefix, timeout
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.forkserver"]
-        env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": tempfile.mkdtemp(prefix="ipython-")}
+        self.ipython_dir = tempfile.mkdtemp(prefix="ipython-")
+        env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": self.ipython_dir}
         # the server, its supervisor and bubblewrap's own processes, plus the submission's
         self.group = sandbox.process_group(LIMITS["processes"] + 8)
         self.process = subprocess.Popen(
@@ -101,7 +107,7 @@ class ForkServer:
             {
                 "role": role,
                 "prefix": prefix,
-                "warm": WARM_MODULES,
+                "warm": WARM_MODULES if role == "student" else JUDGE_WARM_MODULES,
                 "timeout": timeout,
                 "env": {},
                 "limits": LIMITS,
@@ -145,7 +151,7 @@ class ForkServer:
         return self.prefix_results
 
     def start(self, timeout, cpu_seconds, files, exercises=()):
-        """Fork the child of a new submission."""
+        """Ask the server to fork the child of a new submission (see :meth:`started`)."""
         self.ready()
         self.send(
             {
@@ -157,11 +163,17 @@ class ForkServer:
                 }
             }
         )
+
+    def started(self, timeout):
+        """Wait until the child asked for by :meth:`start` runs."""
         self._until("started", timeout)
 
-    def end(self, timeout):
-        """Stop the submission's child and wait until the server is ready for the next."""
+    def end(self):
+        """Ask the server to stop the submission's child (see :meth:`ended`)."""
         self.send({"end": True})
+
+    def ended(self, timeout):
+        """Wait until the server is ready for the next submission."""
         self._until("ended", timeout)
 
     def _until(self, key, timeout):
@@ -169,13 +181,13 @@ class ForkServer:
             pass  # what the child said before it was stopped
 
     def close(self):
-        try:
-            self.process.stdin.close()
-            self.process.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
+        """Stop the server (it holds nothing worth a graceful exit) and remove its traces."""
+        self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            pipe.close()
         self.log.close()
+        shutil.rmtree(self.ipython_dir, ignore_errors=True)
         if self.group:
             sandbox.remove_process_group(self.group)
 
@@ -359,6 +371,11 @@ def _is_answer(reply, nested):
     return ("return" in reply or "raise" in reply) if nested else "result" in reply
 
 
+def _has_code(source):
+    """Whether ``source`` holds more than comments and blank lines."""
+    return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
+
+
 def _timed_out(result):
     return any(o.get("ename") == "CellTimeoutError" for o in result["outputs"])
 
@@ -396,7 +413,10 @@ def _run_session(session, cells, tests, first_cell):
         try:
             if i in tests:
                 visible, hidden = tests[i]
-                inside = session.run("student", {"cell": visible})["result"]
+                if _has_code(visible):
+                    inside = session.run("student", {"cell": visible})["result"]
+                else:  # a hidden-only cell: nothing to run inside, nothing that could pass
+                    inside = {"outputs": [], "execution_count": None, "seconds": 0.0}
                 if _timed_out(inside):  # it would only time out again: not worth the wait
                     cell["outputs"] = inside["outputs"]
                     cell["execution_count"] = inside["execution_count"]
@@ -451,11 +471,15 @@ def execute_notebook(task):
         try:
             prefix_results = student.ready() if shares_prefix else []
             judge.ready()
-            student.start(timeout, limit, task["files"])
+            student.start(timeout, limit, task["files"])  # both fork at the same time
             judge.start(timeout, limit, {}, task["exercises"])
+            student.started(timeout)
+            judge.started(timeout)
             seconds = _run_session(session, cells, tests, first)
-            student.end(timeout)
-            judge.end(timeout)
+            student.end()
+            judge.end()
+            student.ended(timeout)
+            judge.ended(timeout)
         except WorkerLost:
             for server in (student, judge):
                 server.close()

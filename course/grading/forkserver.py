@@ -505,6 +505,10 @@ def run_session(role, shell, start, protocol, limits):
         os.close(down_w)
         os.close(up_r)
         _supervise(role, shell, start, workdir, down_r, up_w, (coord.fd, 1), limits)
+    try:  # the supervisor does the same: whichever runs first, the group exists to be killed
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
     os.close(down_r)
     os.close(up_w)
     os.set_blocking(down_w, False)
