@@ -1,4 +1,4 @@
-"""``make demo``: release week 1, hand in a small sample class, autograde it, show the scores.
+"""``make demo``: release every assignment, hand in a small sample class, autograde it.
 
 Run as ``python -m course.grading.demo`` from the course directory. The sample students are
 named ``demo-...`` so that they are easy to tell from (and never overwrite) a real class.
@@ -13,75 +13,86 @@ import nbformat
 
 from course.grading import engine
 from course.grading import nbgrader_driver as driver
-from course.grading.notebooks import fill_solutions, read_notebook
+from course.grading.notebooks import exercises, fill_solutions, read_notebook
 from course.grading.results import format_class_table, format_summary
 
-ASSIGNMENT = "week1"
-NOTEBOOK = "dense_layers"
-
-# student id -> (what the sample shows, exercises filled in, mistakes introduced)
-SAMPLE_CLASS = {
-    "demo-complete": ("every exercise done right", None, None),
-    "demo-partial": (
-        "my_dense and my_sequential done, the rest not started",
-        ["my_dense", "my_sequential"],
-        None,
-    ),
-    "demo-no-bias": (
-        "all done, but my_dense_v forgets the bias",
-        None,
-        {"my_dense_v": ("A_in @ W + b", "A_in @ W")},
-    ),
-    "demo-blank": ("the release, untouched", [], None),
+# assignment -> (what the mistake is, {exercise: (old, new)}): the sample class's one
+# plausible mistake per assignment, made by ``demo-mistake``
+MISTAKES = {
+    "week1": ("my_dense_v forgets the bias", {"my_dense_v": ("A_in @ W + b", "A_in @ W")}),
 }
 
 
-def write_sample_class(root):
-    """Write the sample submissions to ``submitted/demo-*/week1/`` (replacing old ones).
+def sample_class(assignment, names):
+    """``{student: (what the submission shows, exercises filled in, mistakes)}``."""
+    students = {
+        "demo-complete": ("every exercise done right", None, None),
+        "demo-partial": (
+            f"{', '.join(names[: len(names) // 2])} done, the rest not started",
+            names[: len(names) // 2],
+            None,
+        ),
+        "demo-blank": ("the release, untouched", [], None),
+    }
+    if assignment in MISTAKES:
+        what, replace = MISTAKES[assignment]
+        students["demo-mistake"] = (f"all done, but {what}", None, replace)
+    return students
+
+
+def write_sample_class(root, assignment):
+    """Write the sample submissions to ``submitted/demo-*/<assignment>/`` (replacing old ones).
 
     Returns:
-        The list of student ids written.
+        ``{student: what the submission shows}``.
     """
     root = Path(root)
-    source = read_notebook(root / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
-    release = read_notebook(root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
+    notebook = driver.notebook_of(root, assignment)
+    source = read_notebook(root / "source" / assignment / f"{notebook}.ipynb")
+    release = read_notebook(root / "release" / assignment / f"{notebook}.ipynb")
     stamp = datetime.now(UTC).strftime(driver.TIMESTAMP_FORMAT)
-    for student, (_, names, replace) in SAMPLE_CLASS.items():
-        folder = root / "submitted" / student / ASSIGNMENT
+    students = sample_class(assignment, exercises(source))
+    for student, (_, names, replace) in students.items():
+        folder = root / "submitted" / student / assignment
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         nb = fill_solutions(release, source, names=names, replace=replace)
-        nbformat.write(nb, folder / f"{NOTEBOOK}.ipynb")
+        nbformat.write(nb, folder / f"{notebook}.ipynb")
         (folder / "timestamp.txt").write_text(stamp + "\n")
-    return list(SAMPLE_CLASS)
+    return {student: what for student, (what, _, _) in students.items()}
+
+
+def _progress(event, student, total=None):
+    if student:
+        print(f"   {event:<8} {student}", flush=True)
 
 
 def main():
     root = driver.find_course_root()
-    print(f"1. releasing {ASSIGNMENT} from source/ to release/ (nbgrader generate_assignment)")
-    released, kept = driver.release(root, [ASSIGNMENT])
+    assignments = driver.assignments(root)
+    print(f"1. releasing {', '.join(assignments)} from source/ to release/ (nbgrader)")
+    released, kept = driver.release(root, assignments)
     for path in released:
         print(f"   {path.relative_to(root)}")
     for path in kept:
         print(f"   (the previous release/ notebook differed: kept as {path.relative_to(root)})")
-    print("2. handing in a sample class to submitted/:")
-    for student in write_sample_class(root):
-        print(f"   {student:<14} {SAMPLE_CLASS[student][0]}")
-    print("3. autograding with the hidden tests (course autograde, in parallel)")
-
-    def progress(event, student, total=None):
-        if student:
-            print(f"   {event:<8} {student}", flush=True)
-
-    summary = engine.autograde(root, ASSIGNMENT, list(SAMPLE_CLASS), force=True, progress=progress)
-    print(f"\nScores for {ASSIGNMENT} (points per exercise, hidden tests included):\n")
-    print(format_class_table(summary.results))
-    print(format_summary(summary))
+    failed = False
+    for step, assignment in enumerate(assignments, start=2):
+        print(f"\n{step}. {assignment}: handing in a sample class to submitted/")
+        students = write_sample_class(root, assignment)
+        for student, what in students.items():
+            print(f"   {student:<14} {what}")
+        print("   autograding with the hidden tests (course autograde, in parallel) ...")
+        summary = engine.autograde(root, assignment, list(students), force=True, progress=_progress)
+        print(f"\nScores for {assignment} (points per exercise, hidden tests included):\n")
+        print(format_class_table(summary.results))
+        print(format_summary(summary))
+        failed = failed or bool(summary.errors)
     print(
         f"\nGrades are in {root / 'gradebook.db'}; graded notebooks in "
-        f"{root / 'autograded'}/<student>/{ASSIGNMENT}/."
+        f"{root / 'autograded'}/<student>/<assignment>/."
     )
-    return 1 if summary.errors else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
