@@ -10,7 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_digits_binary", "load_dense_weights", "DIGIT_SHAPE"]
+__all__ = [
+    "load_digits_binary",
+    "load_digits_low_high",
+    "load_dense_weights",
+    "DIGIT_SHAPE",
+    "load_planar_dataset",
+    "load_2d_datasets",
+]
 
 DIGIT_SHAPE = (8, 8)
 _DENSE_WEIGHTS = "week1_dense_weights.npz"
@@ -37,6 +44,24 @@ def load_digits_binary(digits=(0, 1), test_fraction=0.25, seed=0):
     digits = tuple(digits)
     if len(digits) != 2 or digits[0] == digits[1] or not all(d in range(10) for d in digits):
         raise ValueError(f"digits must be two distinct digits from 0 to 9, got {digits!r}")
+    X, target, train_idx, test_idx = _split_digits(digits, test_fraction, seed)
+    y = (target == digits[1]).astype(int)
+    return X[train_idx], y[train_idx], X[test_idx], y[test_idx]
+
+
+def _split_digits(digits, test_fraction, seed):
+    """The digit images scaled to [0, 1], and a split stratified by digit.
+
+    Args:
+        digits: the digits (0..9) whose images are kept.
+        test_fraction: share of each digit's images held out for testing, in (0, 1).
+        seed: seed of the shuffle that makes the split.
+
+    Returns:
+        ``(X, target, train_idx, test_idx)``: ``X`` float array of shape (1797, 64), every
+        image of the data set as a row; ``target`` int array of shape (1797,), the digits;
+        ``train_idx`` and ``test_idx`` int arrays of row numbers, each shuffled.
+    """
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
 
@@ -48,14 +73,16 @@ def load_digits_binary(digits=(0, 1), test_fraction=0.25, seed=0):
     for digit in digits:
         idx = rng.permutation(np.flatnonzero(data.target == digit))
         n_test = int(round(test_fraction * len(idx)))
+        if not 0 < n_test < len(idx):
+            raise ValueError(
+                f"test_fraction={test_fraction!r} leaves no {'test' if n_test == 0 else 'training'}"
+                f" image of digit {digit} (it has {len(idx)} images); choose a fraction nearer 0.5"
+            )
         test_idx.append(idx[:n_test])
         train_idx.append(idx[n_test:])
     train_idx = rng.permutation(np.concatenate(train_idx))
     test_idx = rng.permutation(np.concatenate(test_idx))
-
-    X = data.data / 16.0
-    y = (data.target == digits[1]).astype(int)
-    return X[train_idx], y[train_idx], X[test_idx], y[test_idx]
+    return data.data / 16.0, data.target, train_idx, test_idx
 
 
 def load_dense_weights():
@@ -71,3 +98,130 @@ def load_dense_weights():
     """
     with np.load(Path(__file__).parent / "data" / _DENSE_WEIGHTS) as npz:
         return {key: npz[key].copy() for key in _DENSE_KEYS}
+
+
+# The flower's colour pattern, petal by petal counter-clockwise from the positive x axis:
+# six runs of one colour (two petals, one, one, two, one, one), which three lines through
+# the centre can separate but one line cannot.
+_FLOWER_PATTERN = (0, 0, 1, 0, 1, 1, 0, 1)
+_FLOWER_RADIUS = 4.0
+
+
+def _check_even_m(m):
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 4 or m % 2:
+        raise ValueError(f"m must be an even integer of at least 4 (two equal classes), got {m!r}")
+
+
+def load_planar_dataset(m=400, noise=0.2, seed=0):
+    """The "flower": two classes of points on eight petals around the origin (week 3).
+
+    Each petal is an arch of the polar curve ``r = 4 sin(pi u)``: a point at position
+    ``u`` in (0, 1) along petal ``k`` has angle ``(k + u - 1/2) * pi/4`` and radius
+    ``4 sin(pi u)``, so it starts at the centre, reaches a tip at distance 4 and comes back.
+    Petals alternate in runs of two, one, one, two, one, one petals of the same class, so no
+    straight line separates the classes, but three lines through the centre do. Gaussian
+    noise is added to every radius (standard deviation ``noise``) and every angle
+    (``noise / 2`` radians). Each class has ``m / 2`` points, spread evenly over its four
+    petals; the columns are shuffled.
+
+    Args:
+        m: number of points, an even integer of at least 4.
+        noise: standard deviation of the radial noise, a number >= 0.
+        seed: seed of the generator; the same arguments always give the same points.
+
+    Returns:
+        ``(X, Y)`` in the column convention: ``X`` float array of shape (2, m), one point per
+        column; ``Y`` int array of shape (1, m) holding 0 or 1.
+    """
+    _check_even_m(m)
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.number)) or not noise >= 0:
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    width = 2 * np.pi / len(_FLOWER_PATTERN)
+    per_class = m // 2
+    X, Y = np.zeros((2, m)), np.zeros((1, m), dtype=int)
+    for label in (0, 1):
+        petals = np.flatnonzero(np.array(_FLOWER_PATTERN) == label)
+        petal = petals[np.arange(per_class) % len(petals)]
+        u = rng.uniform(0.0, 1.0, per_class)
+        angle = (petal + u - 0.5) * width + 0.5 * noise * rng.standard_normal(per_class)
+        radius = _FLOWER_RADIUS * np.sin(np.pi * u) + noise * rng.standard_normal(per_class)
+        columns = slice(label * per_class, (label + 1) * per_class)
+        X[:, columns] = radius * np.cos(angle), radius * np.sin(angle)
+        Y[0, columns] = label
+    order = rng.permutation(m)
+    return X[:, order], Y[:, order]
+
+
+def load_2d_datasets(m=200, seed=0):
+    """Four more two-class data sets in the plane, to try a small network on (week 3).
+
+    Made with scikit-learn's generators (nothing is downloaded):
+
+    * ``"moons"``: two interleaved half circles (``make_moons``, noise 0.2);
+    * ``"circles"``: a ring around a disc (``make_circles``, factor 0.5, noise 0.08);
+    * ``"blobs"``: four Gaussian blobs at the corners of a square, opposite corners in the
+      same class, an XOR pattern (``make_blobs``, standard deviation 0.8);
+    * ``"gaussian_quantiles"``: one Gaussian cloud, class 1 outside the circle that holds
+      half of the points (``make_gaussian_quantiles``).
+
+    Args:
+        m: number of points of each data set, an even integer of at least 4.
+        seed: seed of the generators; the same arguments always give the same points.
+
+    Returns:
+        dict mapping each name above to ``(X, Y)`` in the column convention: ``X`` float
+        array of shape (2, m), ``Y`` int array of shape (1, m) with ``m / 2`` zeros and
+        ``m / 2`` ones.
+    """
+    _check_even_m(m)
+    from sklearn import datasets as sk  # deferred: importing sklearn takes a while
+
+    half = m // 2
+    corners = np.array([[-2.0, -2.0], [2.0, 2.0], [-2.0, 2.0], [2.0, -2.0]])
+    counts = [half - half // 2, half // 2, half - half // 2, half // 2]
+    made = {
+        "moons": sk.make_moons(n_samples=m, noise=0.2, random_state=seed),
+        "circles": sk.make_circles(n_samples=m, factor=0.5, noise=0.08, random_state=seed),
+        "blobs": sk.make_blobs(
+            n_samples=counts, centers=corners, cluster_std=0.8, random_state=seed
+        ),
+        "gaussian_quantiles": sk.make_gaussian_quantiles(
+            n_samples=m, n_features=2, n_classes=2, random_state=seed
+        ),
+    }
+    sets = {}
+    for name, (points, labels) in made.items():
+        if name == "blobs":
+            labels = labels // 2  # corners 0, 1 are class 0; corners 2, 3 class 1
+        sets[name] = (points.T.astype(float), labels.reshape(1, -1).astype(int))
+    return sets
+
+
+def load_digits_low_high(test_fraction=0.25, seed=0):
+    """All ten digits, labelled by size: 0 for a digit from 0 to 4, 1 for one from 5 to 9.
+
+    The images are scikit-learn's 1797 handwritten digits, scaled to [0, 1], in the column
+    convention (weeks 2 to 5): one flattened 8x8 image per column. The split is stratified by
+    digit (each digit keeps its share in both sets) and reproducible: the same arguments
+    always give the same images in the same order. With the defaults there are 1347 training
+    images and 450 test images. Weeks 2 and 4 use this task and split to compare logistic
+    regression with a deep network.
+
+    Args:
+        test_fraction: share of each digit's images held out for testing, in (0, 1).
+        seed: seed of the shuffle that makes the split, a non-negative integer.
+
+    Returns:
+        ``(X_train, Y_train, X_test, Y_test)``: ``X_*`` float arrays of shape (64, m), pixel
+        values in [0, 1], where ``X[:, i].reshape(8, 8)`` is image ``i``; ``Y_*`` float
+        arrays of shape (1, m) holding 0.0 (digits 0-4) or 1.0 (digits 5-9).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (it fixes the split), got {seed!r}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float, np.number)):
+        raise ValueError(f"test_fraction must be a number between 0 and 1, got {test_fraction!r}")
+    X, target, train_idx, test_idx = _split_digits(range(10), test_fraction, seed)
+    Y = (target >= 5).astype(float).reshape(1, -1)
+    X_train, X_test = np.ascontiguousarray(X[train_idx].T), np.ascontiguousarray(X[test_idx].T)
+    return X_train, Y[:, train_idx], X_test, Y[:, test_idx]

@@ -7,10 +7,18 @@ returns what it drew on, so notebooks can add titles or save the figure.
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
+from matplotlib.colors import ListedColormap
 
 from course import activations
 
-__all__ = ["draw_network", "plot_activations", "plot_timings", "show_digits"]
+__all__ = [
+    "draw_network",
+    "plot_activations",
+    "plot_timings",
+    "show_digits",
+    "plot_costs",
+    "plot_decision_boundary",
+]
 
 _ACTIVATIONS = {
     "linear": (activations.linear, lambda z: np.ones_like(z)),
@@ -233,31 +241,69 @@ def plot_timings(sizes, timings, *, ax=None, xlabel="number of examples m"):
     return ax
 
 
-def show_digits(images, labels=None, predictions=None, *, n_cols=8, image_shape=(8, 8), ax=None):
+def show_digits(
+    images,
+    labels=None,
+    predictions=None,
+    *,
+    n_cols=8,
+    image_shape=(8, 8),
+    convention="row",
+    signed=False,
+    ax=None,
+):
     """Show images as one tiled picture, each captioned with its label and prediction.
 
     The tiles are drawn as a single image (fast even for many tiles); a caption whose
-    prediction differs from the label is red.
+    prediction differs from the label is red. With ``signed=True`` the values are drawn on a
+    colour scale centred on 0 (red positive, blue negative, white 0) with a colour bar: the
+    way to look at a weight vector as an image.
 
     Args:
-        images: array of shape (k, h*w) or (k, h, w).
-        labels: optional sequence of k labels.
-        predictions: optional sequence of k predicted labels.
-        n_cols: tiles per row.
+        images: with ``convention="row"``, an array of shape (k, h*w) or (k, h, w), one image
+            per row (week 1); with ``convention="column"``, an array of shape (h*w, k), one
+            flattened image per column, like ``X`` from week 2 on (a weight vector ``w`` of
+            shape (h*w, 1) is one image).
+        labels: optional k labels: a sequence, or an array of shape (k,) or (1, k).
+        predictions: optional k predicted labels, in the same forms as ``labels``.
+        n_cols: most tiles per row (fewer when there are fewer images).
         image_shape: (h, w) used to reshape flattened images.
+        convention: ``"row"`` or ``"column"``, as above.
+        signed: draw on a symmetric red-white-blue scale with a colour bar, for values of
+            both signs (weights); otherwise grey levels, darker for larger values.
         ax: Axes to draw on; a new figure when None.
 
     Returns:
-        The matplotlib Axes; its texts are the captions, in image order.
+        The matplotlib Axes; its image is the tiled picture and its texts are the captions,
+        in image order.
     """
-    images = np.asarray(images, dtype=float).reshape(-1, *image_shape)
+    if convention not in ("row", "column"):
+        raise ValueError(f"convention must be 'row' or 'column', got {convention!r}")
+    if isinstance(n_cols, bool) or not isinstance(n_cols, (int, np.integer)) or n_cols < 1:
+        raise ValueError(f"n_cols must be a positive integer, got {n_cols!r}")
+    h, w = image_shape
+    images = np.asarray(images, dtype=float)
+    if convention == "column":
+        if images.ndim != 2 or images.shape[0] != h * w:
+            raise ValueError(
+                f"with convention='column', images must have shape ({h * w}, k), one image per "
+                f"column, got shape {images.shape}"
+            )
+        images = images.T
+    elif images.size % (h * w):
+        raise ValueError(
+            f"images of shape {images.shape} cannot be cut into {h}x{w} images; "
+            "with one image per column, pass convention='column'"
+        )
+    images = images.reshape(-1, h, w)
     k = len(images)
+    labels, predictions = (None if v is None else np.ravel(v) for v in (labels, predictions))
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values is not None and len(values) != k:
             raise ValueError(f"got {len(values)} {name} for {k} images")
     if k == 0:
         raise ValueError("no images to show")
-    h, w = image_shape
+    n_cols = min(n_cols, k)
     n_rows = -(-k // n_cols)
     gap = 1
     mosaic = np.full((n_rows * (h + gap) - gap, n_cols * (w + gap) - gap), np.nan)
@@ -265,15 +311,27 @@ def show_digits(images, labels=None, predictions=None, *, n_cols=8, image_shape=
         r, c = divmod(i, n_cols)
         mosaic[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image
     if ax is None:
-        _, ax = plt.subplots(figsize=(1.1 * n_cols, 1.35 * n_rows))
-    ax.imshow(np.ma.masked_invalid(mosaic), cmap="gray_r", interpolation="nearest")
+        scale = max(1.0, 3.0 / (1.1 * n_cols))  # a few tiles are drawn larger
+        _, ax = plt.subplots(figsize=(1.1 * n_cols * scale, 1.35 * n_rows * scale))
+    if signed:
+        top = float(np.max(np.abs(images))) or 1.0
+        picture = ax.imshow(
+            np.ma.masked_invalid(mosaic),
+            cmap="RdBu_r",
+            vmin=-top,
+            vmax=top,
+            interpolation="nearest",
+        )
+        ax.figure.colorbar(picture, ax=ax, fraction=0.046, pad=0.04)
+    else:
+        ax.imshow(np.ma.masked_invalid(mosaic), cmap="gray_r", interpolation="nearest")
     for i in range(k):
         r, c = divmod(i, n_cols)
         parts = []
         if labels is not None:
-            parts.append(f"label {labels[i]}")
+            parts.append(f"label {_caption_value(labels[i])}")
         if predictions is not None:
-            parts.append(f"pred {predictions[i]}")
+            parts.append(f"pred {_caption_value(predictions[i])}")
         wrong = labels is not None and predictions is not None and labels[i] != predictions[i]
         ax.text(
             c * (w + gap) + w / 2 - 0.5,
@@ -285,4 +343,134 @@ def show_digits(images, labels=None, predictions=None, *, n_cols=8, image_shape=
             color="red" if wrong else "black",
         )
     ax.axis("off")
+    return ax
+
+
+def _caption_value(value):
+    """A label as a caption shows it: 1.0 (a float label in the column convention) as 1."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# Class 0 red, class 1 blue: points in full colour, the regions they fall in in light tints.
+_CLASS_COLOURS = ("#d62728", "#1f77b4")
+_REGION_COLOURS = ("#f6c9c9", "#c6dcef")
+
+
+def plot_decision_boundary(predict_fn, X, Y, ax=None, *, resolution=200):
+    """Colour the plane by a binary classifier's prediction, and show the labelled points.
+
+    The classifier is evaluated on a ``resolution`` x ``resolution`` grid that covers the
+    points with a margin; the grid's classes are drawn as an image (light red for 0, light
+    blue for 1) with a black line where the prediction changes, and the points on top
+    (red for label 0, blue for label 1). Column convention throughout.
+
+    Args:
+        predict_fn: function mapping a (2, k) array of points, one per column, to a (1, k)
+            array of 0/1 (or False/True) predictions.
+        X: the points, shape (2, m).
+        Y: their labels, shape (1, m), each 0 or 1.
+        ax: matplotlib Axes to draw on; a new figure when None.
+        resolution: grid points per axis, at least 2.
+
+    Returns:
+        The matplotlib Axes. Its first image holds the grid's predicted classes (use its
+        extent to map a point of the plane to a pixel); its scatter holds the m points.
+    """
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y)
+    if X.ndim != 2 or X.shape[0] != 2:
+        raise ValueError(
+            f"X must have shape (2, m), one point per column, got shape {X.shape}"
+            + (" (transposed? try X.T)" if X.ndim == 2 and X.shape[1] == 2 else "")
+        )
+    if Y.shape != (1, X.shape[1]):
+        raise ValueError(f"Y must have shape (1, {X.shape[1]}) to match X, got shape {Y.shape}")
+    if not np.isin(Y, (0, 1)).all():
+        raise ValueError(f"Y must hold only 0 and 1, got values {np.unique(Y)[:5]}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2, got {resolution!r}")
+
+    pad = 0.1 * np.ptp(X, axis=1) + 0.25
+    low, high = X.min(axis=1) - pad, X.max(axis=1) + pad
+    xx, yy = np.meshgrid(
+        np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
+    )
+    grid = np.vstack([xx.ravel(), yy.ravel()])
+    classes = np.asarray(predict_fn(grid))
+    if classes.shape != (1, grid.shape[1]):
+        raise ValueError(
+            f"predict_fn must map a (2, k) array to a (1, k) array; for k = {grid.shape[1]} it "
+            f"returned shape {classes.shape}"
+        )
+    if not np.isin(classes, (0, 1)).all():
+        raise ValueError("predict_fn must return only 0 and 1 (or False and True)")
+    classes = classes.astype(int).reshape(resolution, resolution)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    ax.imshow(
+        classes,
+        origin="lower",
+        extent=(low[0], high[0], low[1], high[1]),
+        cmap=ListedColormap(_REGION_COLOURS),
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+        aspect="auto",
+    )
+    if 0 < classes.mean() < 1:  # a boundary exists only when both classes are predicted
+        ax.contour(xx, yy, classes, levels=[0.5], colors="k", linewidths=0.8)
+    ax.scatter(
+        X[0],
+        X[1],
+        c=[_CLASS_COLOURS[label] for label in Y[0].astype(int)],
+        s=14,
+        edgecolors="white",
+        linewidths=0.3,
+    )
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    return ax
+
+
+def plot_costs(costs, *, every=100, ax=None, title=None):
+    """Plot the cost recorded during training against the iteration, one line per run.
+
+    Args:
+        costs: the costs of one run, recorded at iterations 0, ``every``, ``2 * every``, ...
+            (a sequence of numbers); or a dict mapping each run's label (e.g.
+            ``"learning rate 0.01"``) to such a sequence, to compare runs on one plot.
+        every: the recording interval, a positive integer: iterations between two recorded
+            costs.
+        ax: Axes to draw on; a new figure when None.
+        title: optional title of the plot.
+
+    Returns:
+        The matplotlib Axes: one line per run, x in iterations, y the cost, and a legend
+        when the runs are labelled.
+    """
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"every must be a positive integer (iterations per record), got {every!r}")
+    runs = costs if isinstance(costs, dict) else {None: costs}
+    if not runs:
+        raise ValueError("no runs to plot: costs is an empty dict")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for label, run in runs.items():
+        run = np.asarray(run, dtype=float)
+        if run.ndim != 1 or run.size == 0:
+            name = "costs" if label is None else f"the costs of {label!r}"
+            raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {run.shape}")
+        ax.plot(np.arange(run.size) * every, run, ".-", label=label)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost")
+    ax.grid(True, alpha=0.3)
+    if None not in runs:
+        ax.legend()
+    if title:
+        ax.set_title(title)
     return ax

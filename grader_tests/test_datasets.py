@@ -90,6 +90,141 @@ def test_shipped_weights_come_from_the_recipe_and_still_work():
     assert accuracy(shipped, X_test, y_test) >= 0.98
 
 
+def assert_two_balanced_classes(X, Y, m):
+    assert X.shape == (2, m) and Y.shape == (1, m)
+    assert X.dtype == float and np.issubdtype(Y.dtype, np.integer)
+    assert np.isfinite(X).all()
+    assert np.bincount(Y[0], minlength=2).tolist() == [m // 2, m // 2]
+
+
+def test_planar_flower_shapes_classes_and_seeds():
+    X, Y = datasets.load_planar_dataset()
+    assert_two_balanced_classes(X, Y, 400)
+    # the petals reach about 4 from the centre, and the classes take turns around it
+    radius = np.hypot(X[0], X[1])
+    assert 3.5 < radius.max() < 5 and np.median(radius) < 3.5
+    again = datasets.load_planar_dataset()
+    assert np.array_equal(X, again[0]) and np.array_equal(Y, again[1])
+    other = datasets.load_planar_dataset(seed=1)
+    assert not np.allclose(X, other[0])
+    small = datasets.load_planar_dataset(m=10, noise=0.0, seed=3)
+    assert_two_balanced_classes(*small, 10)
+
+
+def test_planar_flower_petals_follow_the_colour_pattern():
+    X, Y = datasets.load_planar_dataset(m=800, noise=0.0)
+    # without noise every point lies on its petal: the angle's eighth of the circle is the
+    # petal, and the petal's class is the pattern's
+    petal = np.round(np.arctan2(X[1], X[0]) / (np.pi / 4)).astype(int) % 8
+    pattern = np.array([0, 0, 1, 0, 1, 1, 0, 1])
+    assert np.array_equal(pattern[petal], Y[0])
+    assert np.hypot(X[0], X[1]).max() <= 4.0 + 1e-12
+
+
+def test_planar_flower_defeats_a_straight_line():
+    # a least-squares linear classifier (the best a line does, roughly) is near chance
+    X, Y = datasets.load_planar_dataset()
+    design = np.vstack([X, np.ones((1, X.shape[1]))]).T
+    w, *_ = np.linalg.lstsq(design, 2.0 * Y[0] - 1.0, rcond=None)
+    assert np.mean((design @ w > 0) == Y[0]) < 0.6
+
+
+def test_2d_datasets_shapes_classes_and_seeds():
+    sets = datasets.load_2d_datasets()
+    assert sorted(sets) == ["blobs", "circles", "gaussian_quantiles", "moons"]
+    for X, Y in sets.values():
+        assert_two_balanced_classes(X, Y, 200)
+    again, other = datasets.load_2d_datasets(), datasets.load_2d_datasets(seed=1)
+    for name, (X, Y) in sets.items():
+        assert np.array_equal(X, again[name][0]) and np.array_equal(Y, again[name][1])
+        assert not np.allclose(X, other[name][0]), name
+    for X, Y in datasets.load_2d_datasets(m=6, seed=2).values():
+        assert_two_balanced_classes(X, Y, 6)
+
+
+def test_2d_blobs_are_an_xor_pattern():
+    X, Y = datasets.load_2d_datasets(m=400)["blobs"]
+    same_sign = np.sign(X[0]) == np.sign(X[1])
+    assert np.mean(same_sign == (Y[0] == 0)) > 0.95
+
+
+@pytest.mark.parametrize("m", [0, 3, 401, -2, 2.0, "400", True])
+def test_planar_data_sets_reject_bad_m(m):
+    with pytest.raises(ValueError, match="m must be an even integer"):
+        datasets.load_planar_dataset(m=m)
+    with pytest.raises(ValueError, match="m must be an even integer"):
+        datasets.load_2d_datasets(m=m)
+
+
+@pytest.mark.parametrize("noise", [-0.1, float("nan"), "a lot", None])
+def test_planar_flower_rejects_bad_noise(noise):
+    with pytest.raises(ValueError, match="noise must be a number >= 0"):
+        datasets.load_planar_dataset(noise=noise)
+
+
+def test_digits_low_high_shapes_labels_and_column_convention():
+    X_train, Y_train, X_test, Y_test = datasets.load_digits_low_high()
+    assert X_train.shape == (64, 1347) and Y_train.shape == (1, 1347)
+    assert X_test.shape == (64, 450) and Y_test.shape == (1, 450)
+    for array in (X_train, Y_train, X_test, Y_test):
+        assert array.dtype == float
+    assert X_train.min() == 0 and X_train.max() == 1
+    assert set(np.unique(Y_train)) == set(np.unique(Y_test)) == {0.0, 1.0}
+    # one image per column, labelled by whether its digit is 5 or more
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    digit_of = {(row / 16.0).tobytes(): digit for row, digit in zip(data.data, data.target)}
+    digits_test = np.array([digit_of[X_test[:, i].tobytes()] for i in range(450)])
+    np.testing.assert_array_equal(Y_test[0], digits_test >= 5)
+    # stratified by digit: each digit's test share is a quarter of its images
+    assert np.bincount(digits_test).tolist() == [44, 46, 44, 46, 45, 46, 45, 45, 44, 45]
+
+
+def test_digits_low_high_split_is_fixed_and_disjoint():
+    X_train, Y_train, X_test, Y_test = datasets.load_digits_low_high()
+    train_columns = {X_train[:, i].tobytes() for i in range(X_train.shape[1])}
+    assert not any(X_test[:, i].tobytes() in train_columns for i in range(X_test.shape[1]))
+    again = datasets.load_digits_low_high()
+    assert all(np.array_equal(a, b) for a, b in zip(again, (X_train, Y_train, X_test, Y_test)))
+    other = datasets.load_digits_low_high(seed=1)
+    assert other[2].shape == (64, 450) and not np.array_equal(other[2], X_test)
+    half = datasets.load_digits_low_high(test_fraction=0.5)
+    assert abs(half[0].shape[1] - half[2].shape[1]) <= 10
+
+
+def test_digits_low_high_is_hard_for_logistic_regression():
+    # what weeks 2 and 4 promise: logistic regression (week 2's model) is good, not perfect
+    X_train, Y_train, X_test, Y_test = datasets.load_digits_low_high()
+    w, b, m = np.zeros((64, 1)), 0.0, X_train.shape[1]
+    for _ in range(2000):
+        dZ = sigmoid(w.T @ X_train + b) - Y_train
+        w -= 0.5 * (X_train @ dZ.T) / m
+        b -= 0.5 * float(np.sum(dZ)) / m
+    test_accuracy = np.mean((sigmoid(w.T @ X_test + b) > 0.5) == Y_test)
+    assert 0.85 < test_accuracy < 0.96
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"test_fraction": 0}, "between 0 and 1"),
+        ({"test_fraction": 1.5}, "between 0 and 1"),
+        ({"test_fraction": float("nan")}, "between 0 and 1"),
+        ({"test_fraction": "0.3"}, "between 0 and 1"),
+        ({"test_fraction": None}, "between 0 and 1"),
+        ({"test_fraction": 0.001}, "leaves no test image of digit 0"),
+        ({"test_fraction": 0.999}, "leaves no training image of digit 0"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"seed": 1.5}, "seed must be a non-negative integer"),
+        ({"seed": None}, "seed must be a non-negative integer"),
+    ],
+)
+def test_digits_low_high_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.load_digits_low_high(**kwargs)
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         sys.exit("usage: python grader_tests/test_datasets.py --write")

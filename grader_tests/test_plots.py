@@ -117,3 +117,152 @@ def test_plot_timings_and_show_digits():
     assert ax.texts[2].get_color() == "red" and ax.texts[1].get_color() == "black"
     with pytest.raises(ValueError, match="4 labels for 5 images"):
         plots.show_digits(images, labels=[0, 1, 1, 0])
+
+
+def class_at(ax, x, y):
+    """The class the decision-boundary image shows at the point (x, y) of the plane."""
+    (picture,) = ax.images
+    classes = picture.get_array()
+    left, right, bottom, top = picture.get_extent()
+    rows, cols = classes.shape
+    col = int((x - left) / (right - left) * cols)
+    row = int((y - bottom) / (top - bottom) * rows)  # origin="lower": row 0 at the bottom
+    return int(classes[row, col])
+
+
+def test_plot_decision_boundary_regions_points_and_boundary():
+    X = np.array([[-2.0, -1.0, 1.0, 2.0, 0.5], [1.0, -1.0, 1.0, -1.0, 2.0]])
+    Y = np.array([[0, 0, 1, 1, 1]])
+    seen = []
+
+    def right_half(P):  # class 1 where x1 > 0, in the column convention
+        seen.append(P.shape)
+        return (P[0:1] > 0).astype(int)
+
+    ax = plots.plot_decision_boundary(right_half, X, Y)
+    assert seen and seen[0][0] == 2  # called once, on points in columns
+    assert class_at(ax, 1.5, 0.0) == 1 and class_at(ax, -1.5, 0.0) == 0
+    assert class_at(ax, 0.2, 1.8) == 1 and class_at(ax, -0.2, -1.0) == 0
+    # the image covers every point
+    left, right, bottom, top = ax.images[0].get_extent()
+    assert left < X[0].min() and right > X[0].max() and bottom < X[1].min() and top > X[1].max()
+    # one scatter with the m points where they are, coloured by label
+    (points,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    np.testing.assert_allclose(points.get_offsets(), X.T)
+    colours = points.get_facecolors()
+    assert len(colours) == 5
+    assert np.allclose(colours[0], colours[1]) and np.allclose(colours[2], colours[4])
+    assert not np.allclose(colours[0], colours[2])
+    assert colours[0][0] > colours[0][2] and colours[2][2] > colours[2][0]  # red 0, blue 1
+    # a boundary line at x1 = 0
+    (boundary,) = [c for c in ax.collections if hasattr(c, "levels")]
+    assert list(boundary.levels) == [0.5]
+    vertices = np.concatenate([p.vertices for p in boundary.get_paths() if len(p.vertices)])
+    assert np.abs(vertices[:, 0]).max() < 0.1
+
+
+def test_plot_decision_boundary_one_class_and_given_axes():
+    X = np.random.default_rng(0).standard_normal((2, 30))
+    Y = (X[0:1] > 0).astype(int)
+    _, ax = plt.subplots()
+    out = plots.plot_decision_boundary(lambda P: np.zeros((1, P.shape[1])), X, Y, ax=ax)
+    assert out is ax
+    assert not ax.images[0].get_array().any()
+    assert not [c for c in ax.collections if hasattr(c, "levels")]  # no class change, no line
+
+
+def test_plot_decision_boundary_rejects_bad_input():
+    X, Y = np.zeros((2, 4)), np.array([[0, 1, 0, 1]])
+    ok = lambda P: np.ones((1, P.shape[1]))  # noqa: E731
+    with pytest.raises(ValueError, match=r"X must have shape \(2, m\).*try X.T"):
+        plots.plot_decision_boundary(ok, X.T, Y)
+    with pytest.raises(ValueError, match=r"Y must have shape \(1, 4\)"):
+        plots.plot_decision_boundary(ok, X, Y.ravel())
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        plots.plot_decision_boundary(ok, X, Y + 1)
+    with pytest.raises(ValueError, match=r"returned shape \(40000,\)"):
+        plots.plot_decision_boundary(lambda P: np.ones(P.shape[1]), X, Y)
+    with pytest.raises(ValueError, match="predict_fn must return only 0 and 1"):
+        plots.plot_decision_boundary(lambda P: np.full((1, P.shape[1]), 0.7), X, Y)
+
+
+def test_plot_costs_several_runs_in_iterations():
+    runs = {"learning rate 0.5": [0.69, 0.3, 0.25], "learning rate 0.01": [0.69, 0.6, 0.55]}
+    ax = plots.plot_costs(runs, every=100, title="three runs")
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == list(runs)
+    for line, costs in zip(lines, runs.values()):
+        np.testing.assert_array_equal(line.get_xdata(), [0, 100, 200])
+        np.testing.assert_allclose(line.get_ydata(), costs)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == list(runs)
+    assert ax.get_xlabel() == "iteration" and ax.get_ylabel() == "cost"
+    assert ax.get_title() == "three runs"
+
+
+def test_plot_costs_one_run_other_interval_and_given_axes():
+    _, ax = plt.subplots()
+    out = plots.plot_costs(np.array([1.0, 0.5, 0.4, 0.35]), every=1000, ax=ax)
+    assert out is ax
+    (line,) = ax.get_lines()
+    np.testing.assert_array_equal(line.get_xdata(), [0, 1000, 2000, 3000])
+    assert ax.get_legend() is None  # one unlabelled run needs no legend
+
+
+def test_plot_costs_rejects_bad_input():
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        plots.plot_costs([1.0, 0.5], every=0)
+    with pytest.raises(ValueError, match="every must be a positive integer"):
+        plots.plot_costs([1.0, 0.5], every=2.5)
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        plots.plot_costs([])
+    with pytest.raises(ValueError, match=r"the costs of 'b' must be a non-empty 1-D"):
+        plots.plot_costs({"a": [1.0], "b": [[1.0, 2.0]]})
+    with pytest.raises(ValueError, match="empty dict"):
+        plots.plot_costs({})
+
+
+def test_show_digits_column_convention_and_labels_as_row_arrays():
+    rng = np.random.default_rng(1)
+    X = rng.random((64, 3))  # three images, one per column
+    Y = np.array([[1.0, 0.0, 1.0]])
+    ax = plots.show_digits(
+        X, labels=Y, predictions=np.array([[1.0, 1.0, 1.0]]), convention="column"
+    )
+    (picture,) = ax.images
+    assert picture.get_array().shape == (8, 3 * 8 + 2)  # fewer images than n_cols: one row of 3
+    np.testing.assert_allclose(picture.get_array()[:, 9:17], X[:, 1].reshape(8, 8))
+    assert picture.get_cmap().name == "gray_r"
+    assert [t.get_text() for t in ax.texts] == [
+        "label 1  pred 1",
+        "label 0  pred 1",
+        "label 1  pred 1",
+    ]
+    assert [t.get_color() for t in ax.texts] == ["black", "red", "black"]
+    # the same images in rows give the same picture
+    rows = plots.show_digits(X.T, labels=Y[0], predictions=[1, 1, 1])
+    np.testing.assert_array_equal(rows.images[0].get_array(), picture.get_array())
+
+
+def test_show_digits_signed_weight_image():
+    w = np.linspace(-2.0, 1.0, 64).reshape(64, 1)  # a weight vector, column convention
+    ax = plots.show_digits(w, convention="column", signed=True)
+    (picture,) = ax.images
+    np.testing.assert_allclose(picture.get_array(), w.reshape(8, 8))
+    assert picture.get_cmap().name == "RdBu_r"
+    assert picture.get_clim() == (-2.0, 2.0)  # symmetric: white is exactly 0
+    assert len(ax.figure.axes) == 2  # the picture and its colour bar
+    assert [t.get_text() for t in ax.texts] == [""]  # no labels: an empty caption
+
+
+def test_show_digits_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"must have shape \(64, k\)"):
+        plots.show_digits(np.zeros((3, 64)), convention="column")
+    with pytest.raises(ValueError, match="convention='column'"):
+        plots.show_digits(np.zeros((65, 2)))
+    with pytest.raises(ValueError, match="convention must be"):
+        plots.show_digits(np.zeros((1, 64)), convention="rows")
+    with pytest.raises(ValueError, match="n_cols"):
+        plots.show_digits(np.zeros((1, 64)), n_cols=0)
+    with pytest.raises(ValueError, match="2 labels for 3 images"):
+        plots.show_digits(np.zeros((64, 3)), labels=np.array([[0, 1]]), convention="column")

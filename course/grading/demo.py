@@ -20,6 +20,10 @@ from course.grading.results import format_class_table, format_summary
 # plausible mistake per assignment, made by ``demo-mistake``
 MISTAKES = {
     "week1": ("my_dense_v forgets the bias", {"my_dense_v": ("A_in @ W + b", "A_in @ W")}),
+    "week2": (
+        "propagate forgets 1/m in dw",
+        {"propagate": ("dw = (X @ dZ.T) / m", "dw = X @ dZ.T")},
+    ),
 }
 
 
