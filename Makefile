@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab release test lint format demo bench attacks weights clean
+.PHONY: help install lab release test lint format demo bench attacks mutants weights clean
 
 help: ## list the targets
 	@echo "Neural Networks from Scratch - make targets:"
@@ -47,7 +47,7 @@ format: install ## reformat the code with ruff
 	$(BIN)/ruff check --fix course grader_tests
 	$(BIN)/ruff format course grader_tests
 
-demo: install ## release week 1, autograde a sample class, print the scores
+demo: install ## release, autograde a sample class, print the scores, write class reports
 	$(BIN)/python -m course.grading.demo
 
 bench: install ## time course autograde against nbgrader autograde on the same classes
@@ -55,6 +55,9 @@ bench: install ## time course autograde against nbgrader autograde on the same c
 
 attacks: install ## run the attack suite against course autograde and plain nbgrader
 	$(BIN)/python grader_tests/attacks.py
+
+mutants: install ## grade the mutation catalog (ARGS="week1 --show-messages" to narrow and explain)
+	$(BIN)/python grader_tests/mutants.py $(ARGS)
 
 weights: install ## retrain week 1's pre-trained digit weights (course/data/)
 	$(BIN)/python grader_tests/test_datasets.py --write

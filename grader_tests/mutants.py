@@ -1,0 +1,266 @@
+"""The mutation catalog: plausible wrong versions of every graded function, and their grading.
+
+A *mutant* is the reference solution of one graded function with one mistake a student
+could make (``W`` transposed, the bias missing, ``1/m`` applied twice, the inputs modified
+in place, the visible answer returned as a constant, ...). Each mutant is handed in as a
+copy of the release notebook whose other solution cells hold the reference, and graded by
+the engine ``course grade`` uses (all mutants of an assignment in one class run). A mutant
+is *caught* when it loses points on its own function's test cells; a building block's
+mutant must lose no point elsewhere (a composite function is tested with the reference
+blocks substituted, so one mistake is not punished twice).
+
+The copies keep the notebook's set-up cells, the solution cells and the test cells, and
+drop the demonstrations in between (test cells may not use their names: see the README's
+rules for test-cell authors), so that a catalog of hundreds grades in minutes.
+
+``make mutants`` runs this file: a table per notebook and overall, ``--show-messages`` adds
+the message each mutant got; ``test_mutants.py`` fails if one escapes.
+"""
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nbformat
+
+from course.grading import engine
+from course.grading import nbgrader_driver as driver
+from course.grading.notebooks import (
+    exercise_of,
+    exercises,
+    fill_solutions,
+    nbgrader_meta,
+    read_notebook,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One wrong version of a graded function.
+
+    Attributes:
+        function: the graded function.
+        mistake: what is wrong, as a teacher would say it.
+        old, new: the reference solution with ``old`` replaced by ``new`` (``old`` must occur).
+        code: or a whole definition that replaces the solution.
+    """
+
+    function: str
+    mistake: str
+    old: str = ""
+    new: str = ""
+    code: str = ""
+
+    @property
+    def student(self):
+        """A student id naming the mutant (letters, digits, dashes)."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.mistake.lower()).strip("-")[:60]
+        return f"{self.function}--{slug}"
+
+
+def _m(function, mistake, old="", new="", code=""):
+    return Mutant(function, mistake, old, new, code)
+
+
+CATALOG = {
+    "week1": [
+        # my_dense: one example, a loop over the units
+        _m("my_dense", "row j of W instead of column j", "W[:, j]", "W[j, :]"),
+        _m("my_dense", "the bias is missing", "W[:, j]) + b[j]", "W[:, j])"),
+        _m("my_dense", "the bias is added twice", "+ b[j]", "+ 2 * b[j]"),
+        _m("my_dense", "the activation is not applied", "a_out[j] = g(z)", "a_out[j] = z"),
+        _m("my_dense", "sigmoid instead of the activation g", "= g(z)", "= sigmoid(z)"),
+        _m("my_dense", "the loop stops one unit early", "range(units)", "range(units - 1)"),
+        _m("my_dense", "the weights are changed in place", "z = np.dot(a_in, W[:, j]) + b[j]",
+           "W[:, j] += b[j]\n        z = np.dot(a_in, W[:, j])"),
+        _m("my_dense", "the visible answer returned as a constant",
+           code="def my_dense(a_in, W, b, g):\n"
+                "    return np.array([0.54735762, 0.57932425, 0.61063923])"),
+        # my_sequential: three layers
+        _m("my_sequential", "the last layer is skipped", "return a3", "return a2"),
+        _m("my_sequential", "the first layer's output is returned", "return a3", "return a1"),
+        _m("my_sequential", "layer 2 is fed x instead of a1", "my_dense(a1, W2", "my_dense(x, W2"),
+        _m("my_sequential", "relu in the first layer", "my_dense(x, W1, b1, sigmoid)",
+           "my_dense(x, W1, b1, relu)"),
+        _m("my_sequential", "no activation in the output layer", "my_dense(a2, W3, b3, sigmoid)",
+           "my_dense(a2, W3, b3, linear)"),
+        _m("my_sequential", "the bias of layer 2 is left out", "my_dense(a1, W2, b2,",
+           "my_dense(a1, W2, 0 * b2,"),
+        _m("my_sequential", "the visible answer returned as a constant",
+           code="def my_sequential(x, W1, b1, W2, b2, W3, b3):\n    return np.array([0.44497598])"),
+        # my_dense_v: a batch in one product
+        _m("my_dense_v", "the bias is missing", "A_in @ W + b", "A_in @ W"),
+        _m("my_dense_v", "an elementwise product instead of the matrix product", "A_in @ W + b",
+           "(A_in * W.sum(axis=1)).sum(axis=1, keepdims=True) + b"),
+        _m("my_dense_v", "the activation is not applied", "A_out = g(Z)", "A_out = Z"),
+        _m("my_dense_v", "sigmoid instead of the activation g", "A_out = g(Z)",
+           "A_out = sigmoid(Z)"),
+        _m("my_dense_v", "only the first example is computed", "Z = A_in @ W + b",
+           "Z = A_in[:1] @ W + b"),
+        _m("my_dense_v", "the output is transposed", "return A_out", "return A_out.T"),
+        _m("my_dense_v", "the input is changed in place", "Z = A_in @ W + b",
+           "A_in *= 2\n    Z = A_in @ W / 2 + b"),
+        # my_sequential_v: three layers on a batch
+        _m("my_sequential_v", "the last layer is skipped", "return A3", "return A2"),
+        _m("my_sequential_v", "layer 2 is fed X instead of A1", "my_dense_v(A1, W2",
+           "my_dense_v(X, W2"),
+        _m("my_sequential_v", "relu in the first layer", "my_dense_v(X, W1, b1, sigmoid)",
+           "my_dense_v(X, W1, b1, relu)"),
+        _m("my_sequential_v", "no activation in the output layer",
+           "my_dense_v(A2, W3, b3, sigmoid)", "my_dense_v(A2, W3, b3, linear)"),
+        _m("my_sequential_v", "the output is flattened to a rank-1 array", "return A3",
+           "return A3.ravel()"),
+        _m("my_sequential_v", "only the first example is computed", "my_dense_v(X, W1",
+           "my_dense_v(X[:1], W1"),
+    ],
+}  # fmt: skip
+
+
+@dataclass
+class Verdict:
+    """How the grader treated one mutant."""
+
+    mutant: Mutant
+    own: float  # points on its own function's test cells
+    own_max: float
+    elsewhere_lost: dict  # {other function: points lost}
+    messages: list  # the own cells' messages
+
+    @property
+    def caught(self):
+        return self.own < self.own_max
+
+
+def _slim(nb):
+    """The notebook without the demonstration cells after the set-up cells."""
+    cells, started = [], False
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        started = started or bool(meta.get("solution"))
+        if not started or meta.get("solution") or meta.get("grade"):
+            cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def submission(mutant, source, release):
+    """The release notebook with every reference filled in and ``mutant`` in its cell."""
+    if mutant.code:
+        nb = fill_solutions(release, source)
+        for cell in nb.cells:
+            if nbgrader_meta(cell).get("grade_id") == mutant.function:
+                cell.source = mutant.code
+    else:
+        nb = fill_solutions(release, source, replace={mutant.function: (mutant.old, mutant.new)})
+    return _slim(nb)
+
+
+def grade(assignment, mutants, workdir):
+    """Grade ``mutants`` of ``assignment`` in one class run; ``{student: Verdict}``."""
+    root = Path(workdir) / assignment
+    root.mkdir(parents=True)
+    shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "source" / assignment, root / "source" / assignment)
+    driver.release(root, [assignment])
+    notebook = driver.notebook_of(root, assignment)
+    source = read_notebook(root / "source" / assignment / f"{notebook}.ipynb")
+    release = read_notebook(root / "release" / assignment / f"{notebook}.ipynb")
+    names = exercises(source)
+    stamp = datetime.now(UTC).strftime(driver.TIMESTAMP_FORMAT)
+    students = {}
+    for mutant in mutants:
+        if mutant.function not in names:
+            raise ValueError(f"{mutant.function} is not an exercise of {assignment}: {names}")
+        folder = root / "submitted" / mutant.student / assignment
+        if mutant.student in students:
+            raise ValueError(f"two mutants of {mutant.function} are both named {mutant.mistake!r}")
+        folder.mkdir(parents=True)
+        nbformat.write(submission(mutant, source, release), folder / f"{notebook}.ipynb")
+        (folder / "timestamp.txt").write_text(stamp)
+        students[mutant.student] = mutant
+    summary = engine.autograde(root, assignment, list(students))
+    if summary.errors:
+        raise RuntimeError(f"mutants that could not be graded: {summary.errors}")
+    verdicts = {}
+    for student, mutant in students.items():
+        result = summary.results[student]
+        per = result.by_exercise()
+        own, own_max = per[mutant.function]
+        elsewhere = {
+            f: hi - got for f, (got, hi) in per.items() if f != mutant.function and got < hi
+        }
+        messages = [
+            c.message for c in result.cells
+            if exercise_of(c.grade_id, names) == mutant.function and c.status != "passed"
+        ]  # fmt: skip
+        verdicts[student] = Verdict(mutant, own, own_max, elsewhere, messages)
+    return verdicts
+
+
+def report(verdicts_by_assignment, show_messages=False):
+    """The table ``make mutants`` prints."""
+    lines = []
+    total = caught = 0
+    for assignment, verdicts in verdicts_by_assignment.items():
+        lines.append(f"\n{assignment}")
+        by_function = {}
+        for v in verdicts.values():
+            by_function.setdefault(v.mutant.function, []).append(v)
+        for function, group in by_function.items():
+            n = sum(v.caught for v in group)
+            lines.append(f"  {function:<28} {n:>3} of {len(group):<3} mutants caught")
+            for v in group:
+                mark = "caught " if v.caught else "ESCAPED"
+                extra = f"; also lost {v.elsewhere_lost}" if v.elsewhere_lost else ""
+                lines.append(f"    {mark} {v.mutant.mistake} ({v.own:g}/{v.own_max:g}){extra}")
+                if show_messages and v.messages:
+                    lines.append(f"            message: {v.messages[0].splitlines()[0][:300]}")
+        n = sum(v.caught for v in verdicts.values())
+        lines.append(f"  {assignment}: {n} of {len(verdicts)} mutants caught")
+        total, caught = total + len(verdicts), caught + n
+    lines.append(f"\noverall: {caught} of {total} mutants caught")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Grade the mutation catalog and print it.")
+    parser.add_argument("assignments", nargs="*", help="default: every assignment in the catalog")
+    parser.add_argument(
+        "--show-messages", action="store_true", help="print the message each mutant got"
+    )
+    parser.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    args = parser.parse_args(argv)
+    unknown = set(args.assignments) - set(CATALOG)
+    if unknown:
+        parser.error(f"no mutants for {sorted(unknown)}; the catalog has {sorted(CATALOG)}")
+    chosen = args.assignments or list(CATALOG)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="course-mutants-") as tmp:
+        for assignment in chosen:
+            print(
+                f"grading {len(CATALOG[assignment])} mutants of {assignment} ...", file=sys.stderr
+            )
+            results[assignment] = grade(assignment, CATALOG[assignment], tmp)
+    if args.json:
+        print(json.dumps({
+            a: [{"function": v.mutant.function, "mistake": v.mutant.mistake, "caught": v.caught,
+                 "own": v.own, "own_max": v.own_max, "elsewhere_lost": v.elsewhere_lost,
+                 "messages": v.messages} for v in verdicts.values()]
+            for a, verdicts in results.items()
+        }, indent=2))  # fmt: skip
+    else:
+        print(report(results, args.show_messages))
+    escaped = [v for verdicts in results.values() for v in verdicts.values() if not v.caught]
+    return 1 if escaped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
