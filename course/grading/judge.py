@@ -10,7 +10,9 @@ run here, where the student's code cannot reach them.
 A test cell that rebinds an exercise's name (``my_dense = _reference_dense``, to test
 ``my_sequential`` without counting a wrong ``my_dense`` twice) has the same effect in the
 student's process during the calls it makes: the student's ``my_sequential`` calls the
-test's reference through a handle.
+test's reference through a handle. The rebinding ends with the cell: after every test cell
+the judge binds each exercise's name to the student's function again, so a check that
+failed before the cell could restore the name cannot make later cells test the reference.
 
 Test cells may use the prefix's names, earlier test cells' names and the exercises; nothing
 else from the notebook exists here. Hidden tests must not draw from NumPy's global random
@@ -25,6 +27,8 @@ from course.grading.wire import RemoteFunction
 
 __all__ = ["install", "run_test_cell"]
 
+_HANDLES = {}  # exercise name -> its RemoteFunction, in this judge (one per submission)
+
 
 def install(shell, peer, exercises):
     """Bind each exercise's name in the judge's namespace to the student's function.
@@ -33,7 +37,8 @@ def install(shell, peer, exercises):
     reference functions), for the duration of the call.
     """
     namespace = shell.user_ns
-    handles = {}
+    handles = _HANDLES
+    handles.clear()
     for name in exercises:
         handles[name] = namespace[name] = RemoteFunction(peer, {"name": name}, name)
 
@@ -72,7 +77,10 @@ def run_test_cell(shell, source, hidden, timeout):
         class name, or None).
     """
     start = time.perf_counter()
-    result = forkserver.run_cell(shell, source, timeout)
+    try:
+        result = forkserver.run_cell(shell, source, timeout)
+    finally:
+        shell.user_ns.update(_HANDLES)  # a test's rebinding of an exercise ends here
     error = forkserver.LAST_ERROR
     line = _statement_line(error)
     result["visible_ok"] = error is None or (line is not None and line in set(hidden))
