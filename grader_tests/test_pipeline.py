@@ -126,11 +126,10 @@ WEEKS = {
             "model": 3,
         },
         mistakes={
-            # the visible tests of optimize and model run the student's propagate (1 point
-            # each); their hidden tests substitute a correct one
+            # optimize and model are graded with a correct propagate: one mistake, one loss
             "fails_propagate_no_one_over_m": (
                 {"propagate": ("dw = (X @ dZ.T) / m", "dw = X @ dZ.T")},
-                {"propagate": 0, "optimize": 2, "model": 2},
+                {"propagate": 0},
             ),
             "fails_optimize_modifies_w_in_place": (
                 {
