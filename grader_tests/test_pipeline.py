@@ -93,6 +93,21 @@ def week2_claims(text):
     assert float(slow[1]) > 0.4 and float(slow[2]) < 90.0
 
 
+def week3_claims(text):
+    baseline = printed_percent(text, "logistic regression train accuracy")
+    assert baseline < 60.0  # "barely better than a coin toss"
+    gradient = float(re.findall(r"largest relative difference: ([0-9.e+-]+)", text)[0])
+    assert gradient < 1e-6
+    assert printed_percent(text, "train accuracy with n_h = 4") >= 90.0
+    sweep = {
+        int(n): float(a) for n, a in re.findall(r"n_h = (\d+): train accuracy ([0-9.]+)%", text)
+    }
+    assert sorted(sweep) == [1, 2, 3, 4, 5, 20, 50]
+    assert sweep[1] > baseline and all(sweep[n] > 90.0 for n in sweep if n >= 3)
+    for name in ("moons", "circles", "blobs", "gaussian_quantiles"):
+        assert printed_percent(text, f"{name}: train accuracy") >= 90.0
+
+
 WEEKS = {
     "week1": Week(
         notebook="dense_layers",
@@ -147,6 +162,32 @@ WEEKS = {
         },
         plots={"data_load", "train", "learning_rates", "mistakes", "weights"},
         claims=week2_claims,
+    ),
+    "week3": Week(
+        notebook="shallow_network",
+        points={
+            "layer_sizes": 2,
+            "initialize_parameters": 3,
+            "forward_propagation": 3,
+            "compute_cost": 3,
+            "backward_propagation": 5,
+            "update_parameters": 3,
+            "nn_model": 3,
+            "predict": 2,
+        },
+        mistakes={
+            # nn_model and predict are graded with correct blocks: one mistake, one loss
+            "fails_backward_tanh_derivative": (
+                {"backward_propagation": ("(1 - A1**2)", '(1 - cache["Z1"] ** 2)')},
+                {"backward_propagation": 0},
+            ),
+            "fails_forward_sigmoid_hidden_layer": (
+                {"forward_propagation": ("A1 = np.tanh(Z1)", "A1 = sigmoid(Z1)")},
+                {"forward_propagation": 0},
+            ),
+        },
+        plots={"baseline", "boundary", "network", "sweep", "other"},
+        claims=week3_claims,
     ),
 }
 

@@ -1,4 +1,4 @@
-"""``make demo``: release every assignment, hand in a small sample class, autograde it.
+"""``make demo``: release every assignment, hand in a sample class, autograde it, report.
 
 Run as ``python -m course.grading.demo`` from the course directory. The sample students are
 named ``demo-...`` so that they are easy to tell from (and never overwrite) a real class.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from course.grading import engine
+from course.grading import engine, report
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import exercises, fill_solutions, read_notebook
 from course.grading.results import format_class_table, format_summary
@@ -23,6 +23,10 @@ MISTAKES = {
     "week2": (
         "propagate forgets 1/m in dw",
         {"propagate": ("dw = (X @ dZ.T) / m", "dw = X @ dZ.T")},
+    ),
+    "week3": (
+        "backward_propagation takes tanh's derivative from Z1",
+        {"backward_propagation": ("(1 - A1**2)", '(1 - cache["Z1"] ** 2)')},
     ),
 }
 
@@ -96,6 +100,11 @@ def main():
         f"\nGrades are in {root / 'gradebook.db'}; graded notebooks in "
         f"{root / 'autograded'}/<student>/<assignment>/."
     )
+    print(f"\n{len(assignments) + 2}. class reports (course report): open them in a browser")
+    for assignment in assignments:
+        folder, errors = report.write_report(root, assignment)
+        print(f"   {assignment}: {folder / 'index.html'}")
+        failed = failed or bool(errors)
     return 1 if failed else 0
 
 
