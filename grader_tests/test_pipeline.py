@@ -38,8 +38,8 @@ pytestmark = pytest.mark.slow
 
 
 def printed_percent(text, label):
-    """The percentage printed after ``label: `` (e.g. ``test accuracy: 98.9%``)."""
-    found = re.findall(rf"{re.escape(label)}: *([0-9.]+)%", text)
+    """The percentage printed after ``label`` (e.g. ``test accuracy: 98.9%``)."""
+    found = re.findall(rf"{re.escape(label)}:? *([0-9.]+)%", text)
     assert found, f"the notebook does not print '{label}: ...%'"
     return float(found[-1])
 
@@ -476,8 +476,9 @@ def run_grade(repo, path):
     )
 
 
-@pytest.mark.parametrize("name", WEEKS)
-def test_course_grade_json_on_source_and_release(repo, name):
+def test_course_grade_json_on_source_and_release(repo):
+    """The command line's contract, on week 1 (every week is graded by the same engine above)."""
+    name = "week1"
     week = WEEKS[name]
     full = run_grade(repo, repo / "source" / name / f"{week.notebook}.ipynb")
     assert full.returncode == 0, full.stderr
