@@ -306,6 +306,35 @@ CATALOG = {
 }  # fmt: skip
 
 
+# A sample of mutants and words the message of their first failing test cell must contain:
+# messages name the likely mistake, found by comparing with the reference and known mutants.
+TEACHES = {
+    ("week1", "my_dense", "the bias is missing"): "the bias b is not added",
+    ("week1", "my_dense_v", "the output is transposed"): "looks transposed",
+    ("week1", "my_sequential_v", "the output is flattened to a rank-1 array"): "rank-1 array",
+    ("week2", "normalize_rows", "the columns are normalized (axis=0)"): "axis=0 instead of axis=1",
+    ("week2", "L1", "the mean instead of the sum"): "the mean was taken instead of the sum",
+    ("week2", "initialize_with_zeros", "b is the int 0"): "write b = 0.0",
+    ("week2", "propagate", "1/m is missing in dw"): "the 1/m factor is missing",
+    ("week2", "propagate", "the cost has the wrong sign"): "the minus sign",
+    ("week2", "optimize", "the caller's w is changed in place"): "modified in place",
+    ("week2", "predict", "a probability of exactly 0.5 counts as 1"): "not >= 0.5",
+    ("week2", "model", "trained on the test set"): "trained on the test set",
+    ("week3", "initialize_parameters", "W2 is drawn before W1"): "drawn before W1",
+    (
+        "week3",
+        "forward_propagation",
+        "sigmoid in the hidden layer",
+    ): "sigmoid is used in the hidden",
+    ("week3", "compute_cost", "1/m is missing"): "not divided by m",
+    ("week3", "backward_propagation", "tanh's derivative from Z1 instead of A1"): "1 - A1**2",
+    ("week3", "backward_propagation", "keepdims is missing in db1"): "keepdims=True",
+    ("week3", "backward_propagation", "1/m is applied twice"): "1/m is applied twice",
+    ("week3", "update_parameters", "the gradient is added"): "added instead of subtracted",
+    ("week3", "predict", "a probability of exactly 0.5 counts as 1"): "A2 >= 0.5",
+}
+
+
 @dataclass
 class Verdict:
     """How the grader treated one mutant."""

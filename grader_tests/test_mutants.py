@@ -1,7 +1,7 @@
 """Every mutant of the catalog (``mutants.py``) loses points on its own function's tests."""
 
 import pytest
-from mutants import CATALOG, grade
+from mutants import CATALOG, TEACHES, grade
 
 from course.grading.notebooks import exercises, read_notebook
 
@@ -36,3 +36,26 @@ def test_every_graded_function_has_at_least_six_mutants(repo):
 def test_every_mutant_is_caught(verdicts, assignment):
     escaped = [v.mutant.mistake for v in verdicts(assignment).values() if not v.caught]
     assert escaped == []
+
+
+def test_the_teaching_sample_names_real_mutants():
+    known = {(a, m.function, m.mistake) for a, mutants in CATALOG.items() for m in mutants}
+    assert set(TEACHES) - known == set()
+
+
+@pytest.mark.parametrize("assignment", sorted(CATALOG))
+def test_messages_name_the_mistake(verdicts, assignment):
+    for v in verdicts(assignment).values():
+        words = TEACHES.get((assignment, v.mutant.function, v.mutant.mistake))
+        if words:
+            assert any(words in message for message in v.messages), (v.mutant, v.messages)
+
+
+@pytest.mark.parametrize("assignment", sorted(CATALOG))
+def test_a_wrong_function_costs_only_its_own_points(verdicts, assignment):
+    collateral = {
+        v.mutant.mistake: v.elsewhere_lost
+        for v in verdicts(assignment).values()
+        if v.elsewhere_lost
+    }
+    assert collateral == {}
