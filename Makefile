@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab release test lint format demo bench attacks mutants weights clean
+.PHONY: help install browser lab release test lint format demo bench attacks mutants weights clean
 
 help: ## list the targets
 	@echo "Neural Networks from Scratch - make targets:"
@@ -30,13 +30,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)"
 	@touch $(STAMP)
 
+browser: ## Debian's chromium, which the browser test drives (installed when run as root)
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); } \
+	  || echo "note: install chromium (apt-get install chromium) for grader_tests/test_browser.py"
+
 lab: install ## open JupyterLab on release/ with the course's environment as the kernel
 	$(BIN)/jupyter lab --notebook-dir=release $(if $(filter 0,$(shell id -u)),--allow-root)
 
 release: install ## regenerate release/ from source/ (nbgrader generate_assignment)
 	$(BIN)/course release
 
-test: install ## run the test suite (slow tests included)
+test: install browser ## run the test suite (slow tests included)
 	$(BIN)/python -m pytest grader_tests
 
 lint: install ## check style with ruff
@@ -63,6 +68,6 @@ weights: install ## retrain week 1's pre-trained digit weights (course/data/)
 	$(BIN)/python grader_tests/test_datasets.py --write
 
 clean: ## remove what grading and testing wrote (keeps .venv; `rm -rf .venv` for that)
-	rm -rf submitted feedback reports gradebook.db .pytest_cache .ruff_cache
+	rm -rf submitted feedback reports artifacts gradebook.db .pytest_cache .ruff_cache
 	find autograded -mindepth 1 ! -name README.md -exec rm -rf {} +
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +

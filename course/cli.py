@@ -2,12 +2,18 @@
 
 import argparse
 import json
+import os
 import sys
 
-from course.grading import engine
+from course.grading import check, engine, feedback, report
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import UngradableNotebook
-from course.grading.results import format_class_table, format_result, format_summary
+from course.grading.results import (
+    format_check,
+    format_class_table,
+    format_result,
+    format_summary,
+)
 
 EXIT_UNGRADABLE = 2
 
@@ -24,6 +30,11 @@ def _sandbox_choice(args):
     return not args.unsafe_no_sandbox
 
 
+def _colour():
+    """Colour the tables on a terminal, not when piped (nor with NO_COLOR set)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def _cmd_grade(args):
     result = engine.grade_notebook(
         args.notebook, assignment=args.assignment, sandboxed=_sandbox_choice(args)
@@ -31,7 +42,16 @@ def _cmd_grade(args):
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(format_result(result))
+        print(format_result(result, colour=_colour()))
+    return 0
+
+
+def _cmd_check(args):
+    result = check.run_visible_tests(args.notebook, timeout=args.timeout or check.TIMEOUT)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(format_check(result, colour=_colour()))
     return 0
 
 
@@ -46,9 +66,14 @@ def _cmd_release(args):
 
 
 class _ProgressBar:
-    """A tqdm progress bar with ETA on stderr (hidden when stderr is not a terminal)."""
+    """A tqdm progress bar with ETA on stderr (hidden when stderr is not a terminal).
 
-    def __init__(self):
+    Args:
+        doing: what is done per student, for the line an error prints (``"grade"``).
+    """
+
+    def __init__(self, doing):
+        self.doing = doing
         self.bar = None
 
     def __call__(self, event, student, total=None):
@@ -59,7 +84,7 @@ class _ProgressBar:
             return
         self.bar.update(1)
         if event == "error":
-            self.bar.write(f"could not grade {student} (see the summary)", file=sys.stderr)
+            self.bar.write(f"could not {self.doing} {student} (see the summary)", file=sys.stderr)
 
     def close(self):
         if self.bar is not None:
@@ -68,7 +93,7 @@ class _ProgressBar:
 
 def _cmd_autograde(args):
     root = driver.find_course_root()
-    bar = _ProgressBar()
+    bar = _ProgressBar("grade")
     try:
         summary = engine.autograde(
             root,
@@ -100,6 +125,36 @@ def _cmd_autograde(args):
         print(format_class_table(summary.results))
         print(format_summary(summary))
     return 1 if summary.errors else 0
+
+
+def _cmd_feedback(args):
+    root = driver.find_course_root()
+    bar = _ProgressBar("write the feedback of")
+    try:
+        written, errors = feedback.write_feedback(root, args.assignment, args.student, progress=bar)
+    finally:
+        bar.close()
+    for student, path in sorted(written.items()):
+        print(f"{student}: {path.relative_to(root)}")
+    print(f"{args.assignment}: {len(written)} feedback pages written")
+    for student, message in sorted(errors.items()):
+        print(f"  no feedback for {student}: {message}")
+    return 1 if errors else 0
+
+
+def _cmd_report(args):
+    root = driver.find_course_root()
+    bar = _ProgressBar("read the grades of")
+    try:
+        folder, errors = report.write_report(root, args.assignment, progress=bar)
+    finally:
+        bar.close()
+    for path in sorted(folder.iterdir()):
+        print(path.relative_to(root))
+    for student, message in sorted(errors.items()):
+        print(f"  not in the report: {student}: {message}")
+    print(f"open {(folder / 'index.html').relative_to(root)} in a browser")
+    return 1 if errors else 0
 
 
 def _positive_int(text):
@@ -147,6 +202,24 @@ def build_parser():
     grade.add_argument("--json", action="store_true", help="print one JSON object")
     _add_unsafe_flag(grade)
     grade.set_defaults(func=_cmd_grade)
+
+    check_ = sub.add_parser(
+        "check",
+        help="run one notebook's visible checks and show which exercises pass",
+        description="Run the visible checks of a notebook, as saved, and print one row per "
+        "exercise: whether its visible checks pass, the points it is worth, and the message "
+        "of the first check that fails. The hidden tests, which decide the grade, are not "
+        "run (`course grade` runs them). Coloured on a terminal, plain when piped.",
+    )
+    check_.add_argument("notebook", help="path to the .ipynb file to check")
+    check_.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="S",
+        help=f"seconds each cell may run (default: {check.TIMEOUT:g})",
+    )
+    check_.add_argument("--json", action="store_true", help="print one JSON object")
+    check_.set_defaults(func=_cmd_check)
 
     release = sub.add_parser(
         "release",
@@ -197,6 +270,34 @@ def build_parser():
     autograde.add_argument("--json", action="store_true", help="print one JSON object")
     _add_unsafe_flag(autograde)
     autograde.set_defaults(func=_cmd_autograde)
+
+    feedback_ = sub.add_parser(
+        "feedback",
+        help="write one HTML feedback page per autograded student",
+        description="Write feedback/<student>/ASSIGNMENT/<notebook>.html for every "
+        "autograded student: the score of each exercise, every test's result and message, "
+        "and the student's own code and outputs. Hidden tests' code and expected values are "
+        "never shown. Exits 1 if a page could not be written.",
+    )
+    feedback_.add_argument("assignment", metavar="ASSIGNMENT", help="assignment to report on")
+    feedback_.add_argument(
+        "--student",
+        action="append",
+        metavar="ID",
+        help="only this student (repeatable; default: everyone autograded)",
+    )
+    feedback_.set_defaults(func=_cmd_feedback)
+
+    report_ = sub.add_parser(
+        "report",
+        help="write the class report of an assignment under reports/",
+        description="Write reports/ASSIGNMENT/: grades.csv (the columns of `nbgrader "
+        "export`), a histogram of the total scores, a bar chart of each exercise's pass "
+        "rate, the most common failure messages per exercise, and index.html showing all "
+        "of it. Exits 1 if some autograded student's grades could not be read.",
+    )
+    report_.add_argument("assignment", metavar="ASSIGNMENT", help="assignment to report on")
+    report_.set_defaults(func=_cmd_report)
     return parser
 
 

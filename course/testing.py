@@ -2,12 +2,20 @@
 
 Each check looks at one thing, in the order a student should fix them: the type, then the
 shape, then the values. A failed check raises :class:`CheckFailed` (an ``AssertionError``)
-whose message says what is wrong and names the most likely mistake.
+whose message says what is wrong and names the most likely mistake. In Jupyter, a failed
+check shows that message in red, without a traceback through these helpers.
+
+:func:`check_notebook` runs every visible check of the saved notebook at once and shows a
+table (the last cell of every notebook calls it).
 
 Example:
     >>> check_array(np.zeros((3, 1)), np.zeros((3, 1)), "dW")
     >>> passed("my_dense passes the visible checks")  # prints a green line
 """
+
+import os
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -19,14 +27,32 @@ __all__ = [
     "check_array",
     "check_unchanged",
     "passed",
+    "check_notebook",
+    "colour",
 ]
 
-_GREEN = "\033[32m"
+_COLOURS = {"green": "\033[32m", "red": "\033[31m", "yellow": "\033[33m", "bold": "\033[1m"}
 _RESET = "\033[0m"
 
 
+def colour(text, name):
+    """``text`` in a terminal colour (``green``, ``red``, ``yellow`` or ``bold``)."""
+    if name not in _COLOURS:
+        raise ValueError(f"colour must be one of {sorted(_COLOURS)}, got {name!r}")
+    return f"{_COLOURS[name]}{text}{_RESET}"
+
+
 class CheckFailed(AssertionError):
-    """A check found a mistake; the message says which and what to try."""
+    """A check found a mistake; the message says which and what to try.
+
+    IPython (and so Jupyter) shows it as its message in red, instead of a traceback that
+    would lead through these helpers: the mistake is in the function being checked.
+    """
+
+    def _render_traceback_(self):
+        # IPython's hook for an exception's own display: a list of lines
+        lines = str(self).splitlines() or ["a check failed"]
+        return [colour(f"\u2717 {lines[0]}", "red"), *lines[1:]]
 
 
 def _fail(message):
@@ -145,7 +171,10 @@ def check_values(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None, 
             value matches one, the message names it.
         show_expected: include the expected values in the message (False in hidden tests).
     """
-    got = np.asarray(value, dtype=float)
+    try:
+        got = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        _fail(f"{name} should hold numbers but is a {type(value).__name__}: return a NumPy array.")
     expected = np.asarray(expected, dtype=float)
     if got.shape != expected.shape:
         check_shape(got, expected.shape, name)
@@ -168,7 +197,9 @@ def check_values(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None, 
         message += f": {hint}"
     if show_expected:
         with np.printoptions(precision=8, suppress=True):
-            message += f"\n  got:      {got}\n  expected: {expected}"
+            for label, array in (("got:      ", got), ("expected: ", expected)):
+                # rows of a matrix line up under the first one
+                message += f"\n  {label}{np.array2string(array, prefix='  ' + label)}"
     _fail(message)
 
 
@@ -206,4 +237,64 @@ def check_unchanged(before, after, name):
 
 def passed(message):
     """Print ``message`` as a green line with a check mark, e.g. after the visible checks."""
-    print(f"{_GREEN}\u2713 {message}{_RESET}")
+    print(colour(f"\u2713 {message}", "green"))
+
+
+def _this_notebook():
+    """The notebook this kernel runs, or None: JupyterLab names it in ``JPY_SESSION_NAME``."""
+    named = os.environ.get("JPY_SESSION_NAME", "")
+    if named.endswith(".ipynb") and Path(named).is_file():
+        return Path(named)
+    here = sorted(Path.cwd().glob("*.ipynb"))
+    return here[0] if len(here) == 1 else None
+
+
+def _ago(seconds):
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago"
+
+
+def check_notebook(path=None):
+    """Run every visible check of the notebook as last saved, and print a table of exercises.
+
+    The same as ``course check NOTEBOOK`` in a terminal. It reads the file, so save the
+    notebook first (Ctrl+S). While the notebook is being graded (nbgrader and the course's
+    grader set ``NBGRADER_EXECUTION``) it prints one line and does nothing else.
+
+    Args:
+        path: the notebook file (default: the notebook this kernel runs, as JupyterLab says,
+            or the only notebook in the current folder).
+    """
+    if os.environ.get("NBGRADER_EXECUTION"):
+        print("course check: skipped while the notebook is being graded")
+        return
+    notebook = Path(path) if path else _this_notebook()
+    if notebook is None or not notebook.is_file():
+        print(
+            colour(
+                f"course check: cannot find the saved notebook ({notebook or 'no file name'}): "
+                "call check_notebook('NAME.ipynb') with its file name, or run "
+                "`course check NAME.ipynb` in a terminal",
+                "yellow",
+            )
+        )
+        return
+    # deferred: the grader's machinery, which the checks themselves do not need
+    from course.grading.check import run_visible_tests
+    from course.grading.nbgrader_driver import CourseError
+    from course.grading.notebooks import UngradableNotebook
+    from course.grading.results import format_check
+
+    saved = _ago(max(0.0, time.time() - notebook.stat().st_mtime))
+    print(
+        f"Checking {notebook.name} as saved {saved}: save first (Ctrl+S) to check your "
+        "latest changes.\n"
+    )
+    try:
+        result = run_visible_tests(notebook)
+    except (UngradableNotebook, CourseError) as exc:
+        raise CheckFailed(f"course check: {exc}") from None
+    print(format_check(result, colour=True))

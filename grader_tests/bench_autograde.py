@@ -9,15 +9,20 @@ score is the same, and prints a table with the speed targets:
 * throughput: at least 5x nbgrader's on week 1, at least 2.3x on compute-bound weeks;
 * floor: wall time within 1.3x of ``sum of own times / workers``.
 
+It also times ``course check`` (the command a student runs: the visible checks of one
+correct notebook), the best of three runs: under 3 s on week 1.
+
 A submission's own time is the time its cells take to run, measured by the executor
 (the shared locked cells before the first exercise run once per worker, not per student).
 Usage: ``python grader_tests/bench_autograde.py [ASSIGNMENT...] [--size N]``.
 """
 
 import argparse
+import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +41,21 @@ SLOW_SECONDS = 0.5
 # assignments whose training cells make them compute-bound
 COMPUTE_BOUND = {"week2", "week3", "week4", "week5"}
 TARGETS = {"overhead": 0.15, "floor": 1.3}
+CHECK_SECONDS = {"week1": 3.0}  # `course check` targets, per assignment
+
+
+def time_check(notebook, runs=3):
+    """Best wall time of the ``course check`` command on ``notebook`` (all must pass)."""
+    command = [str(Path(sys.executable).parent / "course"), "check", str(notebook), "--json"]
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        best = min(best, time.perf_counter() - start)
+        report = json.loads(done.stdout)
+        if report["passed"] != len(report["exercises"]):
+            raise RuntimeError(f"course check failed a correct notebook: {done.stdout}")
+    return best
 
 
 def build_class(root, assignment, size):
@@ -81,6 +101,8 @@ def bench(assignment, size, workdir):
     summary = engine.autograde(ours, assignment)
     our_seconds = time.perf_counter() - start
     same = driver.gradebook_scores(ours, assignment) == driver.gradebook_scores(theirs, assignment)
+    notebook_id = driver.notebook_of(ours, assignment)
+    check = time_check(ours / "submitted" / "correct-000" / assignment / f"{notebook_id}.ipynb")
     n = len(summary.graded)
     own = sum(summary.own_seconds.values())
     floor = own / summary.workers
@@ -96,20 +118,21 @@ def bench(assignment, size, workdir):
         "to_floor": our_seconds / floor if floor else float("inf"),
         "same": same and not errors and not summary.errors,
         "workers": summary.workers,
+        "check": check,
     }
 
 
 def report(rows):
     header = (
         "| assignment | submissions | nbgrader s | course s | speed-up | overhead s/sub "
-        "| floor s | wall/floor | same scores |"
+        "| floor s | wall/floor | same scores | check s |"
     )
-    lines = [header, "|" + "---|" * 9]
+    lines = [header, "|" + "---|" * 10]
     for r in rows:
         lines.append(
             f"| {r['assignment']} | {r['submissions']} | {r['nbgrader']:.1f} | {r['ours']:.1f} "
             f"| {r['ratio']:.1f}x | {r['overhead']:.3f} | {r['floor']:.1f} "
-            f"| {r['to_floor']:.2f} | {'yes' if r['same'] else 'NO'} |"
+            f"| {r['to_floor']:.2f} | {'yes' if r['same'] else 'NO'} | {r['check']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -124,6 +147,9 @@ def verdicts(rows):
             f"wall/floor <= {TARGETS['floor']}": r["to_floor"] <= TARGETS["floor"],
             "identical scores": r["same"],
         }
+        if r["assignment"] in CHECK_SECONDS:
+            target = CHECK_SECONDS[r["assignment"]]
+            checks[f"course check < {target:g} s"] = r["check"] < target
         for name, ok in checks.items():
             print(f"  {r['assignment']}: {name}: {'ok' if ok else 'MISSED'}")
             if not ok:

@@ -82,6 +82,9 @@ def test_package_defines_no_graded_function(repo):
     assert offenders == {}, f"the package must not define graded functions: {offenders}"
 
 
+COMMANDS = ["grade", "check", "release", "autograde", "feedback", "report"]
+
+
 def run_course(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "course", *args],
@@ -95,15 +98,27 @@ def run_course(*args, cwd=None):
 def test_help_lists_every_command():
     out = run_course("--help")
     assert out.returncode == 0
-    for command in ("grade", "release", "autograde"):
+    for command in COMMANDS:
         assert command in out.stdout
 
 
-@pytest.mark.parametrize("command", ["grade", "release", "autograde"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command):
     out = run_course(command, "--help")
     assert out.returncode == 0
     assert "usage: course" in out.stdout and len(out.stdout.splitlines()) > 4
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from course.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(commands.choices) == sorted(COMMANDS)
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            assert action.help, f"course {name}: {action.dest} has no help text"
 
 
 def test_console_script_is_installed():

@@ -86,6 +86,11 @@ def test_value_messages_name_the_mistake():
     )
 
 
+def test_values_that_are_not_numbers_fail_with_a_message():
+    fails_with("should hold numbers but is a dict", check_values, {"a": 1.0}, EXPECTED, "A")
+    fails_with("should hold numbers but is a str", check_values, "1.0 2.0", EXPECTED, "A")
+
+
 def test_expected_values_are_shown_only_when_allowed():
     secret = np.array([0.123456, 0.654321])
     visible = fails_with("wrong values", check_values, np.array([0.3, 0.1]), secret, "a")
@@ -107,6 +112,11 @@ def test_check_unchanged_catches_in_place_edits():
     after = EXPECTED.copy()
     after[0, 0] = 99
     fails_with("W was modified in place", check_unchanged, before, after, "W")
+
+
+def test_a_failed_check_shows_itself_in_ipython_as_its_message_in_red():
+    shown = CheckFailed("dW has wrong values\n  got: 1")._render_traceback_()
+    assert shown == ["\033[31m\u2717 dW has wrong values\033[0m", "  got: 1"]
 
 
 def test_passed_prints_a_green_line(capsys):

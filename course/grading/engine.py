@@ -30,10 +30,10 @@ import nbformat
 
 from course.grading import executor, sandbox
 from course.grading import nbgrader_driver as driver
-from course.grading.notebooks import UngradableNotebook, exercises, nbgrader_meta, read_notebook
+from course.grading.notebooks import UngradableNotebook, exercises, read_notebook, setup_cells
 from course.grading.results import NotebookResult
 
-__all__ = ["Summary", "autograde", "grade_notebook", "MARKER_SUFFIX"]
+__all__ = ["Summary", "autograde", "grade_notebook", "extra_files", "MARKER_SUFFIX"]
 
 MARKER_SUFFIX = ".graded.json"
 
@@ -204,19 +204,7 @@ class _Pipeline:
         return self._apply(self.publish_steps, nb, student)
 
 
-def _prefix(sanitized_template):
-    """Sources of the locked code cells before the first cell a student may edit."""
-    prefix = []
-    for cell in sanitized_template.cells:
-        if cell.cell_type != "code":
-            continue
-        if not nbgrader_meta(cell).get("locked"):
-            break
-        prefix.append(cell.source)
-    return prefix
-
-
-def _extra_files(root, assignment):
+def extra_files(root, assignment):
     """The assignment's non-notebook files in source/, which every execution folder gets."""
     source = Path(root) / "source" / assignment
     return {
@@ -251,7 +239,7 @@ def _zero_missing_notebook(api, assignment, student, notebook_id):
         gb.db.commit()
 
 
-def _write_autograded(root, assignment, sub, nb, extra_files, permissions):
+def _write_autograded(root, assignment, sub, nb, files, permissions):
     """Write ``autograded/<student>/<assignment>/`` like nbgrader: files, then the notebook."""
     dest = Path(root) / "autograded" / sub.student / assignment
     if dest.exists():
@@ -265,7 +253,7 @@ def _write_autograded(root, assignment, sub, nb, extra_files, permissions):
             target = dest / path.relative_to(sub.folder)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-    for name, data in extra_files.items():
+    for name, data in files.items():
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -433,8 +421,8 @@ def _grade(api, notebook_id, released, todo, summary, runner, timeout, progress,
     template = pipeline.sanitize(
         nbformat.from_dict(json.loads(json.dumps(released))), "__template__"
     )
-    prefix, names = _prefix(template), exercises(template)
-    extra = _extra_files(root, assignment)
+    prefix, names = [c.source for c in setup_cells(template)], exercises(template)
+    extra = extra_files(root, assignment)
     permissions = 0o664 if api.coursedir.groupshared else 0o444  # nbgrader's defaults
     summary.workers = runner.workers
 

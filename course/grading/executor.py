@@ -27,9 +27,17 @@ import time
 
 from course.grading import sandbox
 from course.grading.forkserver import MAX_MESSAGE_BYTES, MessageReader, ProtocolError, write_message
-from course.grading.notebooks import split_hidden
+from course.grading.notebooks import has_code, split_hidden
 
-__all__ = ["WorkerLost", "execute_notebook", "prestart", "make_task", "shutdown", "TAMPERED"]
+__all__ = [
+    "WorkerLost",
+    "execute_notebook",
+    "run_cells",
+    "prestart",
+    "make_task",
+    "shutdown",
+    "TAMPERED",
+]
 
 # Imported once per server, before any submission: numpy, matplotlib and the course.
 WARM_MODULES = [
@@ -49,6 +57,7 @@ WARM_MODULES = [
 # The judge runs only the set-up cells and the tests: what they import is enough (the data
 # sets' scikit-learn, the slowest import, is left to the student's side).
 JUDGE_WARM_MODULES = ["numpy", "IPython", "course.activations", "course.testing"]
+ROLE_WARM_MODULES = {"student": WARM_MODULES, "judge": JUDGE_WARM_MODULES}
 
 SERVER_ENV = {
     # one thread per submission: submissions run in parallel instead
@@ -84,9 +93,12 @@ _STOPPED = {
 
 
 class ForkServer:
-    """A running ``python -m course.grading.forkserver`` (sandboxed or not) and its pipes."""
+    """A running ``python -m course.grading.forkserver`` (sandboxed or not) and its pipes.
 
-    def __init__(self, role, prefix, timeout, sandboxed):
+    ``warm`` lists the modules it imports before running anything (default: the role's).
+    """
+
+    def __init__(self, role, prefix, timeout, sandboxed, warm=None):
         self.role, self.prefix, self.timeout = role, prefix, timeout
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.forkserver"]
@@ -107,7 +119,7 @@ class ForkServer:
             {
                 "role": role,
                 "prefix": prefix,
-                "warm": WARM_MODULES if role == "student" else JUDGE_WARM_MODULES,
+                "warm": warm if warm is not None else ROLE_WARM_MODULES[role],
                 "timeout": timeout,
                 "env": {},
                 "limits": LIMITS,
@@ -269,8 +281,13 @@ def make_task(notebook_json, prefix, timeout, files=None, sandboxed=True, exerci
         "timeout": float(timeout),
         "sandboxed": bool(sandboxed),
         "exercises": list(exercises),
-        "files": {name: base64.b64encode(data).decode() for name, data in (files or {}).items()},
+        "files": _encode(files),
     }
+
+
+def _encode(files):
+    """``{name: bytes}`` as the plain data a task and a server's ``start`` carry."""
+    return {name: base64.b64encode(data).decode() for name, data in (files or {}).items()}
 
 
 def _error(ename, evalue):
@@ -371,11 +388,6 @@ def _is_answer(reply, nested):
     return ("return" in reply or "raise" in reply) if nested else "result" in reply
 
 
-def _has_code(source):
-    """Whether ``source`` holds more than comments and blank lines."""
-    return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
-
-
 def _timed_out(result):
     return any(o.get("ename") == "CellTimeoutError" for o in result["outputs"])
 
@@ -413,7 +425,7 @@ def _run_session(session, cells, tests, first_cell):
         try:
             if i in tests:
                 visible, hidden = tests[i]
-                if _has_code(visible):
+                if has_code(visible):
                     inside = session.run("student", {"cell": visible})["result"]
                 else:  # a hidden-only cell: nothing to run inside, nothing that could pass
                     inside = {"outputs": [], "execution_count": None, "seconds": 0.0}
@@ -493,3 +505,34 @@ def execute_notebook(task):
         cell["outputs"] = result["outputs"]
         cell["execution_count"] = result["execution_count"]
     return {"notebook": json.dumps(nb), "seconds": seconds, "status": session.dead or "ok"}
+
+
+def run_cells(sources, timeout, files=None):
+    """Run code cells one after the other in a fresh process, without a sandbox.
+
+    This is ``course check``: a student runs their own code, as their kernel would, in a
+    process of its own (so that an endless loop or ``exit()`` ends only that process). Cells
+    after one that ended the process get an error saying they were not run.
+
+    Args:
+        sources: the cells' code, in order.
+        timeout: seconds each cell may run.
+        files: ``{relative path: bytes}`` the cells' working folder holds.
+
+    Returns:
+        One ``{"source", "outputs", "execution_count"}`` dict per cell (nbformat outputs).
+
+    Raises:
+        WorkerLost: the process could not be started.
+    """
+    cells = [{"cell_type": "code", "source": source, "outputs": []} for source in sources]
+    limit = timeout * max(1, len(cells))
+    # nothing warmed up: one notebook, whose cells import what they need
+    server = ForkServer("student", [], timeout, sandboxed=False, warm=[])
+    try:
+        server.start(timeout, limit, _encode(files))
+        server.started(timeout)
+        _run_session(_Session(server, None, timeout, wall_seconds=limit), cells, {}, 0)
+    finally:
+        server.close()
+    return cells

@@ -32,6 +32,7 @@ __all__ = [
     "notebook_of",
     "check_assignment",
     "submitters",
+    "autograded_students",
     "in_gradebook",
     "match_source",
     "nbgrader_autograde",
@@ -203,6 +204,33 @@ def submitters(root, assignment, students=None):
             f"no submissions of {assignment}: expected {submitted}/<student>/{assignment}/*.ipynb"
         )
     return present
+
+
+def autograded_students(root, assignment, students=None):
+    """The students with an autograded notebook of ``assignment``, sorted.
+
+    Raises:
+        CourseError: an asked-for student has none, or nobody has.
+    """
+    notebook_id = notebook_of(root, assignment)
+    found = sorted(
+        p.parents[1].name
+        for p in (Path(root) / "autograded").glob(f"*/{assignment}/{notebook_id}.ipynb")
+    )
+    if students:
+        absent = [s for s in students if s not in found]
+        if absent:
+            raise CourseError(
+                f"no autograded {assignment} for {', '.join(absent)}: run "
+                f"`course autograde {assignment} --student ID` first"
+            )
+        return list(dict.fromkeys(students))
+    if not found:
+        raise CourseError(
+            f"nothing of {assignment} is autograded yet (no autograded/<student>/{assignment}/"
+            f"{notebook_id}.ipynb): run `course autograde {assignment}` first"
+        )
+    return found
 
 
 def notebook_of(root, assignment):

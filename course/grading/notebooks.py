@@ -19,6 +19,8 @@ __all__ = [
     "nbgrader_meta",
     "exercises",
     "graded_cells",
+    "setup_cells",
+    "has_code",
     "exercise_of",
     "solution_code",
     "split_hidden",
@@ -106,6 +108,27 @@ def exercises(nb):
 def graded_cells(nb):
     """The graded code cells (nbgrader ``grade: true``), in notebook order."""
     return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
+
+
+def setup_cells(nb):
+    """The set-up cells: the locked code cells before the first code cell a student may edit.
+
+    Every submission starts with them unchanged, so the grader runs them once per server,
+    and test cells may use the names they define (see :mod:`course.grading.judge`).
+    """
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if not nbgrader_meta(cell).get("locked"):
+            break
+        cells.append(cell)
+    return cells
+
+
+def has_code(source):
+    """Whether ``source`` holds more than comments and blank lines."""
+    return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
 
 
 def exercise_of(grade_id, names):

@@ -3,13 +3,20 @@
 from dataclasses import asdict, dataclass, field
 
 from course.grading.notebooks import exercise_of
+from course.testing import colour as paint
 
 __all__ = [
     "STATUSES",
     "CellResult",
     "NotebookResult",
+    "ExerciseCheck",
+    "CheckResult",
     "cell_status",
+    "status_label",
+    "revisit",
+    "exercise_names",
     "format_result",
+    "format_check",
     "format_class_table",
     "format_summary",
 ]
@@ -54,15 +61,23 @@ class NotebookResult:
     def max_score(self):
         return sum(c.max_score for c in self.cells)
 
-    def by_exercise(self):
-        """``{exercise: (score, max_score)}`` in exercise order."""
-        totals = {name: [0.0, 0.0] for name in self.exercises}
+    def cells_by_exercise(self):
+        """``{exercise: [CellResult, ...]}`` in exercise order.
+
+        A test cell that belongs to no exercise is an exercise of its own, named by its id.
+        """
+        groups = {name: [] for name in self.exercises}
         for cell in self.cells:
             name = exercise_of(cell.grade_id, self.exercises) or cell.grade_id
-            total = totals.setdefault(name, [0.0, 0.0])
-            total[0] += cell.score
-            total[1] += cell.max_score
-        return {name: tuple(t) for name, t in totals.items()}
+            groups.setdefault(name, []).append(cell)
+        return groups
+
+    def by_exercise(self):
+        """``{exercise: (score, max_score)}`` in exercise order."""
+        return {
+            name: (sum(c.score for c in cells), sum(c.max_score for c in cells))
+            for name, cells in self.cells_by_exercise().items()
+        }
 
     def to_json(self):
         """The object ``course grade --json`` prints (DESIGN.md section 5)."""
@@ -72,6 +87,43 @@ class NotebookResult:
             "score": self.score,
             "max_score": self.max_score,
             "cells": [asdict(c) for c in self.cells],
+        }
+
+
+@dataclass
+class ExerciseCheck:
+    """The verdict of one exercise's visible checks (``course check``)."""
+
+    exercise: str
+    status: str
+    points: float  # what the exercise's test cells, hidden ones included, are worth
+    message: str = ""
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+
+@dataclass
+class CheckResult:
+    """The outcome of ``course check`` on one notebook: its exercises in notebook order."""
+
+    assignment: str
+    notebook: str
+    exercises: list[ExerciseCheck] = field(default_factory=list)
+
+    @property
+    def passed(self):
+        """How many exercises pass their visible checks."""
+        return sum(ex.status == "passed" for ex in self.exercises)
+
+    def to_json(self):
+        """The object ``course check --json`` prints."""
+        return {
+            "assignment": self.assignment,
+            "notebook": self.notebook,
+            "passed": self.passed,
+            "exercises": [asdict(ex) for ex in self.exercises],
         }
 
 
@@ -112,20 +164,129 @@ def _fmt_points(x):
     return f"{x:g}"
 
 
-def format_result(result):
-    """A readable table of one notebook's test cells, their messages and the total."""
-    rows = [("test cell", "status", "points")]
-    for c in result.cells:
-        rows.append((c.grade_id, c.status, f"{_fmt_points(c.score)}/{_fmt_points(c.max_score)}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"{result.assignment} / {result.notebook}"]
-    for i, row in enumerate(rows):
-        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-        if i and result.cells[i - 1].message:
-            first = result.cells[i - 1].message.splitlines()[0]
-            lines.append(f"    -> {first}")
-    lines.append(f"total: {_fmt_points(result.score)}/{_fmt_points(result.max_score)}")
+def status_label(status, message):
+    """How a status reads in a table: ``not done`` for code still raising the stub's error."""
+    return "not done" if status == "error" and message == _NOT_IMPLEMENTED else status
+
+
+def _label_colour(label):
+    return {"passed": "green", "not done": "yellow"}.get(label, "red")
+
+
+def _points_colour(score, max_score):
+    return "green" if score >= max_score else ("red" if score == 0 else "yellow")
+
+
+def _columns(rows, colour=False):
+    """Rows as lines of left-aligned columns, the first row a header underlined with dashes.
+
+    Args:
+        rows: lists of cells; a cell is a string or ``(string, colour name or None)``.
+        colour: paint the coloured cells (and the header in bold) for a terminal.
+    """
+    plain = [[c if isinstance(c, str) else c[0] for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in plain) for i in range(len(plain[0]))]
+    lines = []
+    for i, (row, texts) in enumerate(zip(rows, plain)):
+        cells = []
+        for cell, text, width in zip(row, texts, widths):
+            text = text.ljust(width)
+            name = "bold" if i == 0 else (None if isinstance(cell, str) else cell[1])
+            cells.append(paint(text, name) if colour and name else text)
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _message_lines(message, first_only):
+    """A message under its table row: ``-> first line``, then the others indented."""
+    lines = message.splitlines()[:1] if first_only else message.splitlines()
+    return [f"    -> {lines[0]}", *(f"       {line}" for line in lines[1:])] if lines else []
+
+
+def revisit(result):
+    """The exercises of ``result`` that lost points, as ``name (score/max)`` strings."""
+    return [
+        f"{name} ({_fmt_points(score)}/{_fmt_points(top)})"
+        for name, (score, top) in result.by_exercise().items()
+        if score < top
+    ]
+
+
+def format_result(result, colour=False):
+    """A readable table of one notebook's grade: per exercise, its test cells and messages.
+
+    Shows each test cell's status, points and the first line of its message (never a test's
+    source: hidden tests' messages name the mistake without the expected values), the total,
+    and the exercises to revisit.
+
+    Args:
+        result: a :class:`NotebookResult`.
+        colour: use terminal colours.
+    """
+    rows, messages = [["exercise / test cell", "result", "points"]], [""]
+    cells_of = result.cells_by_exercise()
+    for name, (score, top) in result.by_exercise().items():
+        points = f"{_fmt_points(score)}/{_fmt_points(top)}"
+        rows.append([(name, "bold"), "", (points, _points_colour(score, top))])
+        messages.append("")
+        for cell in cells_of[name]:
+            label = status_label(cell.status, cell.message)
+            cell_points = f"{_fmt_points(cell.score)}/{_fmt_points(cell.max_score)}"
+            rows.append([f"  {cell.grade_id}", (label, _label_colour(label)), cell_points])
+            messages.append(cell.message)
+    lines = [f"{result.assignment} / {result.notebook}: graded with the hidden tests", ""]
+    table = _columns(rows, colour)
+    lines += table[:2]
+    for line, message in zip(table[2:], messages[1:]):
+        lines += [line, *_message_lines(message, first_only=True)]
+    total = f"total: {_fmt_points(result.score)}/{_fmt_points(result.max_score)}"
+    lines += ["", paint(total, "bold") if colour else total]
+    todo = revisit(result)
+    lines.append(
+        f"revisit: {', '.join(todo)}" if todo else "nothing to revisit: every test cell passed"
+    )
     return "\n".join(lines)
+
+
+def format_check(result, colour=False):
+    """The table ``course check`` prints: per exercise, its visible checks' verdict.
+
+    Args:
+        result: a :class:`CheckResult`.
+        colour: use terminal colours.
+    """
+    rows = [["exercise", "result", "points"]]
+    for ex in result.exercises:
+        label = status_label(ex.status, ex.message)
+        rows.append([ex.exercise, (label, _label_colour(label)), _fmt_points(ex.points)])
+    lines = [
+        f"{result.assignment} / {result.notebook}: the visible checks (the hidden tests "
+        "decide the grade: `course grade` runs them)",
+        "",
+    ]
+    table = _columns(rows, colour)
+    lines += table[:2]
+    said = set()
+    for line, ex in zip(table[2:], result.exercises):
+        lines.append(line)
+        if ex.message not in said:  # "not done yet: ..." once, not under every exercise
+            lines += _message_lines(ex.message, first_only=False)
+            said.add(ex.message)
+    done = result.passed == len(result.exercises)
+    summary = f"{result.passed} of {len(result.exercises)} exercises pass their visible checks" + (
+        "." if done else "; the message under an exercise names the first check it fails."
+    )
+    lines += ["", paint(summary, "green" if done else "bold") if colour else summary]
+    return "\n".join(lines)
+
+
+def exercise_names(results):
+    """The exercises of some results (``{student: NotebookResult}``), in notebook order."""
+    names = []
+    for result in results.values():
+        names += [n for n in result.by_exercise() if n not in names]
+    return names
 
 
 def format_class_table(results):
@@ -137,11 +298,8 @@ def format_class_table(results):
     Returns:
         The table as a string.
     """
-    names = []
-    for result in results.values():
-        names += [n for n in result.by_exercise() if n not in names]
-    header = ["student", *names, "total"]
-    rows = []
+    names = exercise_names(results)
+    rows = [["student", *names, "total"]]
     for student, result in sorted(results.items()):
         per = result.by_exercise()
         cells = [
@@ -150,12 +308,7 @@ def format_class_table(results):
         rows.append(
             [student, *cells, f"{_fmt_points(result.score)}/{_fmt_points(result.max_score)}"]
         )
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(_columns(rows))
 
 
 def format_summary(summary):

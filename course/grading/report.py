@@ -1,0 +1,201 @@
+"""``course report``: what a class did on one assignment, in ``reports/<assignment>/``.
+
+* ``grades.csv``: written by nbgrader's own CSV exporter, so it has the columns (and rows)
+  of ``nbgrader export``;
+* ``scores.png``: a histogram of the autograded students' total scores;
+* ``pass_rates.png``: for each exercise, the share of students with all of its points;
+* ``index.html``: both figures, the numbers behind them, the most common failure messages
+  of each exercise with how many students got them (the mistakes the class makes), and a
+  table of every student's points per exercise.
+
+Only the first line of a message is counted and shown: a hidden test's message names the
+mistake without its expected values.
+"""
+
+from collections import Counter
+from pathlib import Path
+from statistics import mean, median
+
+from course.grading import nbgrader_driver as driver
+from course.grading import pages
+from course.grading.results import exercise_names
+
+__all__ = ["write_report", "failure_messages", "pass_rates", "TOP_MESSAGES"]
+
+TOP_MESSAGES = 5  # failure messages listed per exercise
+
+
+def pass_rates(results):
+    """``{exercise: share of students with all its points}``, in exercise order.
+
+    Args:
+        results: ``{student: NotebookResult}`` (not empty).
+    """
+    rates = {}
+    for name in exercise_names(results):
+        points = [r.by_exercise()[name] for r in results.values() if name in r.by_exercise()]
+        rates[name] = sum(score >= top for score, top in points) / len(points)
+    return rates
+
+
+def failure_messages(results):
+    """``{exercise: Counter({message: students})}``: who got which message, per exercise.
+
+    A student counts once per distinct message of an exercise, however many of its test
+    cells say it.
+    """
+    counts = {}
+    for result in results.values():
+        for name, cells in result.cells_by_exercise().items():
+            said = {c.message.splitlines()[0] for c in cells if c.status != "passed" and c.message}
+            counts.setdefault(name, Counter()).update(said)
+    return counts
+
+
+def _figures(folder, results, rates):
+    """Write ``scores.png`` and ``pass_rates.png``; return their file names."""
+    import numpy as np
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, nothing global
+
+    totals = [r.score for r in results.values()]
+    top = max(r.max_score for r in results.values())
+    fig = Figure(figsize=(6.4, 3.4), layout="constrained")
+    ax = fig.subplots()
+    ax.hist(totals, bins=np.arange(-0.5, top + 1.5, 1.0), color="#4878d0", edgecolor="white")
+    ax.set(xlabel=f"total score (out of {top:g})", ylabel="students", title="Total scores")
+    ax.set_xlim(-0.5, top + 0.5)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.savefig(folder / "scores.png", dpi=100)
+
+    names = list(rates)
+    fig = Figure(figsize=(6.4, 0.45 * len(names) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    shares = [100 * rates[n] for n in names]
+    ax.barh(names, shares, color="#6acc64")
+    for y, share in enumerate(shares):
+        ax.text(min(share + 1, 88), y, f"{share:.0f}%", va="center")
+    ax.set(xlim=(0, 100), xlabel="students with all the exercise's points (%)")
+    ax.set_title("Pass rate per exercise")
+    ax.invert_yaxis()  # the first exercise on top
+    fig.savefig(folder / "pass_rates.png", dpi=100)
+    return "scores.png", "pass_rates.png"
+
+
+def _html(assignment, notebook, results, rates, messages, errors):
+    totals = [r.score for r in results.values()]
+    top = max(r.max_score for r in results.values())
+    title = f"{assignment} / {notebook}: class report"
+    body = [
+        f"<h1>{pages.escape(title)}</h1>",
+        f'<p class="meta">{len(results)} students autograded; scores out of {top:g}. '
+        'Every grade, as <code>nbgrader export</code> writes it: <a href="grades.csv">'
+        "grades.csv</a>.</p>",
+        pages.table(
+            ["mean", "median", "lowest", "highest"],
+            [[f"{mean(totals):.2f}", *(f"{f(totals):g}" for f in (median, min, max))]],
+        ),
+        '<img src="scores.png" alt="histogram of the total scores">',
+        "<h2>Exercises</h2>",
+        '<img src="pass_rates.png" alt="pass rate of each exercise">',
+    ]
+    rows = []
+    for name, rate in rates.items():
+        points = [r.by_exercise()[name] for r in results.values() if name in r.by_exercise()]
+        rows.append(
+            [
+                pages.escape(name),
+                f"{points[0][1]:g}",
+                f"{100 * rate:.0f}%",
+                f"{mean(score for score, _ in points):.2f}",
+            ]
+        )
+    body.append(pages.table(["exercise", "points", "pass rate", "mean points"], rows))
+    body.append("<h2>The most common failure messages</h2>")
+    body.append(
+        '<p class="meta">Per exercise, how many students got each message (the first line '
+        "of the failing test's message).</p>"
+    )
+    for name in rates:
+        common = messages.get(name, Counter()).most_common(TOP_MESSAGES)
+        body.append(f"<h3>{pages.escape(name)}</h3>")
+        if common:
+            body.append(
+                pages.table(["students", "message"], [[str(n), pages.escape(m)] for m, n in common])
+            )
+        else:
+            body.append("<p>Every student passed every test of this exercise.</p>")
+    body.append("<h2>Students</h2>")
+    names = list(rates)
+    student_rows = []
+    for student, result in sorted(results.items()):
+        per = result.by_exercise()
+        cells = [f"{per[n][0]:g}" if n in per else "-" for n in names]
+        student_rows.append([pages.escape(student), *cells, f"{result.score:g}"])
+    body.append(pages.table(["student", *names, "total"], student_rows))
+    if errors:
+        body.append("<h2>Not in this report</h2>")
+        body.append(
+            pages.table(
+                ["student", "why"],
+                [[pages.escape(s), pages.escape(why)] for s, why in sorted(errors.items())],
+            )
+        )
+    return pages.page(title, "\n".join(body))
+
+
+def _export_csv(api, assignment, path):
+    """``grades.csv`` by nbgrader's own exporter (``nbgrader export``), for one assignment."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    exporter = CsvExportPlugin(to=str(path), assignment=[assignment])
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        exporter.export(gb)
+
+
+def write_report(root, assignment, progress=None):
+    """Write ``reports/<assignment>/``: grades.csv, two figures and index.html.
+
+    Args:
+        root: the course directory.
+        assignment: the assignment's name.
+        progress: optional callable ``progress(event, student, total=None)`` with ``event``
+            one of ``"start"``, ``"done"``, ``"error"``.
+
+    Returns:
+        ``(folder, errors)``: the report's folder, and ``{student: why they are not in
+        it}`` for autograded students whose grades could not be read.
+
+    Raises:
+        CourseError: the assignment is unknown or nothing of it is autograded.
+    """
+    root = Path(root)
+    driver.check_assignment(root, assignment)
+    notebook_id = driver.notebook_of(root, assignment)
+    students = driver.autograded_students(root, assignment)
+    folder = root / "reports" / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    results, errors = {}, {}
+    if progress:
+        progress("start", None, len(students))
+    with driver.nbgrader_api(root) as api:
+        for student in students:
+            try:
+                results[student] = driver.submission_result(api, assignment, student, notebook_id)
+            except Exception as exc:  # one student's odd files never stop the report
+                errors[student] = f"{type(exc).__name__}: {exc}"
+                if progress:
+                    progress("error", student)
+                continue
+            if progress:
+                progress("done", student)
+        if not results:
+            raise driver.CourseError(
+                f"no grades of {assignment} could be read: run `course autograde {assignment}`"
+            )
+        _export_csv(api, assignment, folder / "grades.csv")
+    rates = pass_rates(results)
+    _figures(folder, results, rates)
+    page = _html(assignment, notebook_id, results, rates, failure_messages(results), errors)
+    (folder / "index.html").write_text(page, encoding="utf-8")
+    return folder, errors
