@@ -100,11 +100,13 @@ def load_dense_weights():
         return {key: npz[key].copy() for key in _DENSE_KEYS}
 
 
-# The flower's colour pattern, petal by petal counter-clockwise from the positive x axis:
-# six runs of one colour (two petals, one, one, two, one, one), which three lines through
-# the centre can separate but one line cannot.
-_FLOWER_PATTERN = (0, 0, 1, 0, 1, 1, 0, 1)
+# The flower's colour pattern, petal by petal counter-clockwise from the positive x axis: two
+# petals of one class, two of the other, and again. Petal k + 4 is petal k turned by half a
+# turn and has its class, so each class is symmetric about the centre (see the docstring).
+_FLOWER_PATTERN = (0, 0, 1, 1, 0, 0, 1, 1)
 _FLOWER_RADIUS = 4.0
+# Standard deviation of the angle's noise, in radians per unit of ``noise``.
+_FLOWER_ANGLE_NOISE = 0.9
 
 
 def _check_even_m(m):
@@ -116,12 +118,20 @@ def load_planar_dataset(m=400, noise=0.2, seed=0):
     """The "flower": two classes of points on eight petals around the origin (week 3).
 
     Each petal is an arch of the polar curve ``r = 4 sin(pi u)``: a point at position
-    ``u`` in (0, 1) along petal ``k`` has angle ``(k + u - 1/2) * pi/4`` and radius
+    ``u`` in (0, 1) along petal ``k`` (k = 0, ..., 7) has angle ``(k + u) * pi/4`` and radius
     ``4 sin(pi u)``, so it starts at the centre, reaches a tip at distance 4 and comes back.
-    Petals alternate in runs of two, one, one, two, one, one petals of the same class, so no
-    straight line separates the classes, but three lines through the centre do. Gaussian
-    noise is added to every radius (standard deviation ``noise``) and every angle
-    (``noise / 2`` radians). Each class has ``m / 2`` points, spread evenly over its four
+    Going round, the petals' classes are 0, 0, 1, 1, 0, 0, 1, 1: class 0 fills the first and
+    third quadrants, class 1 the second and fourth, an XOR pattern drawn as a flower.
+
+    No straight line separates the classes, and none does better than a coin toss: a half
+    turn about the centre maps petal ``k`` onto petal ``k + 4``, of the same class, so each
+    class is symmetric about the centre. Every line through the centre leaves as much of
+    each class on one side as on the other, and moving the line off the centre gains nothing
+    on the whole. Logistic regression scores about 50% (49.5% with the default arguments,
+    under a coin toss); two lines through the centre, the axes, separate the classes.
+
+    Gaussian noise is added to every radius (standard deviation ``noise``) and every angle
+    (``0.9 * noise`` radians). Each class has ``m / 2`` points, spread evenly over its four
     petals; the columns are shuffled.
 
     Args:
@@ -141,10 +151,11 @@ def load_planar_dataset(m=400, noise=0.2, seed=0):
     per_class = m // 2
     X, Y = np.zeros((2, m)), np.zeros((1, m), dtype=int)
     for label in (0, 1):
+        # the class's four petals in turn, so that each gets (almost) the same number of points
         petals = np.flatnonzero(np.array(_FLOWER_PATTERN) == label)
         petal = petals[np.arange(per_class) % len(petals)]
         u = rng.uniform(0.0, 1.0, per_class)
-        angle = (petal + u - 0.5) * width + 0.5 * noise * rng.standard_normal(per_class)
+        angle = (petal + u) * width + _FLOWER_ANGLE_NOISE * noise * rng.standard_normal(per_class)
         radius = _FLOWER_RADIUS * np.sin(np.pi * u) + noise * rng.standard_normal(per_class)
         columns = slice(label * per_class, (label + 1) * per_class)
         X[:, columns] = radius * np.cos(angle), radius * np.sin(angle)

@@ -4,6 +4,7 @@ Every function draws on a matplotlib Axes (a new figure when ``ax`` is not given
 returns what it drew on, so notebooks can add titles or save the figure.
 """
 
+import matplotlib.patches as mpatches
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
@@ -18,6 +19,8 @@ __all__ = [
     "show_digits",
     "plot_costs",
     "plot_decision_boundary",
+    "draw_data_flow",
+    "plot_contours",
 ]
 
 _ACTIVATIONS = {
@@ -471,6 +474,262 @@ def plot_costs(costs, *, every=100, ax=None, title=None):
     ax.grid(True, alpha=0.3)
     if None not in runs:
         ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+_BOX_WIDTH, _BOX_HEIGHT = 1.9, 0.95  # data units of the boxes of draw_data_flow
+_FLOW_COLOURS = {"forward": "#dbe9f6", "backward": "#fbe3d6", "cost": "#e6e6e6"}
+_FLOW_STYLES = {  # edge kind -> (line style, colour)
+    "forward": ("-", "#1f4e79"),
+    "parameter": ("-", "0.45"),
+    "cache": ("--", "0.45"),
+    "backward": ("-", "#a33a0b"),
+    "gradient": ("-", "0.45"),
+    "label": ("-", "0.45"),
+}
+
+
+def draw_data_flow(n_layers=3, *, hidden="relu", output="sigmoid", ax=None, title=None):
+    """Draw the forward and the backward pass of an L-layer network as boxes and arrows.
+
+    The top row is the forward pass: ``X = A^[0]`` enters layer 1 (a box "LINEAR -> RELU"),
+    whose output ``A^[1]`` enters layer 2, and so on to ``A^[L] = Y-hat``, which goes with the
+    labels ``Y`` into the cost. The bottom row is the backward pass, right to left: the cost
+    sends ``dA^[L]`` to layer L's backward box ("LINEAR' <- SIGMOID'"), which sends
+    ``dA^[L-1]`` to layer L-1's, down to ``dA^[0]``. Each forward box takes its parameters
+    ``W^[l], b^[l]`` from above and hands its cache down (dashed) to its backward box, which
+    gives out ``dW^[l], db^[l]``.
+
+    Args:
+        n_layers: the number of layers L with parameters (hidden layers plus the output
+            layer), a positive integer.
+        hidden: the name of the hidden layers' activation, as shown in the boxes.
+        output: the name of the output layer's activation.
+        ax: matplotlib Axes to draw on; a new figure when None.
+        title: optional title of the plot.
+
+    Returns:
+        The matplotlib Axes. Its ``flow_graph`` attribute holds the drawn networkx DiGraph:
+        nodes ``"X"``, ``"Y"``, ``"cost"``, ``"dA0"``, ``("forward", l)``,
+        ``("backward", l)``, ``("parameters", l)`` and ``("gradients", l)`` for l = 1..L,
+        each with its ``label``; edges with ``kind`` (``forward``, ``parameter``, ``cache``,
+        ``backward``, ``gradient`` or ``label``) and ``label`` (the array that travels).
+    """
+    if isinstance(n_layers, bool) or not isinstance(n_layers, (int, np.integer)) or n_layers < 1:
+        raise ValueError(f"n_layers must be a positive integer, got {n_layers!r}")
+    for name, value in (("hidden", hidden), ("output", output)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be an activation's name, got {value!r}")
+    L = int(n_layers)
+    step, top, bottom = 2.7, 1.6, -1.6
+
+    def activation(layer):
+        return (output if layer == L else hidden).upper()
+
+    graph = nx.DiGraph()
+    graph.add_node("X", label="input $X$", pos=(0.0, top), box=None)
+    graph.add_node("dA0", label="(unused)", pos=(0.0, bottom), box=None)
+    graph.add_node("cost", label="cost $J$", pos=(step * (L + 1), 0.0), box="cost")
+    graph.add_node("Y", label="$Y$", pos=(step * (L + 1), top + 0.2), box=None)
+    for layer in range(1, L + 1):
+        x, act = step * layer, activation(layer)
+        graph.add_node(
+            ("forward", layer), label=f"layer {layer}\nLINEAR → {act}", pos=(x, top), box="forward"
+        )
+        graph.add_node(
+            ("backward", layer),
+            label=f"layer {layer} backward\nLINEAR' ← {act}'",
+            pos=(x, bottom),
+            box="backward",
+        )
+        graph.add_node(
+            ("parameters", layer),
+            label=f"$W^{{[{layer}]}}, b^{{[{layer}]}}$",
+            pos=(x, top + 1.35),
+            box=None,
+        )
+        graph.add_node(
+            ("gradients", layer),
+            label=f"$dW^{{[{layer}]}}, db^{{[{layer}]}}$",
+            pos=(x, bottom - 1.35),
+            box=None,
+        )
+
+    def a(layer):
+        return rf"$A^{{[{layer}]}}$"
+
+    def da(layer):
+        return rf"$dA^{{[{layer}]}}$"
+
+    graph.add_edge("X", ("forward", 1), kind="forward", label=a(0))
+    for layer in range(1, L + 1):
+        if layer < L:
+            graph.add_edge(
+                ("forward", layer), ("forward", layer + 1), kind="forward", label=a(layer)
+            )
+        graph.add_edge(("parameters", layer), ("forward", layer), kind="parameter", label="")
+        graph.add_edge(
+            ("forward", layer), ("backward", layer), kind="cache", label=f"cache$^{{[{layer}]}}$"
+        )
+        graph.add_edge(("backward", layer), ("gradients", layer), kind="gradient", label="")
+        if layer > 1:
+            graph.add_edge(
+                ("backward", layer), ("backward", layer - 1), kind="backward", label=da(layer - 1)
+            )
+    graph.add_edge(("forward", L), "cost", kind="forward", label=rf"$A^{{[{L}]}} = \hat{{Y}}$")
+    graph.add_edge("Y", "cost", kind="label", label="")
+    graph.add_edge("cost", ("backward", L), kind="backward", label=da(L))
+    graph.add_edge(("backward", 1), "dA0", kind="backward", label=da(0))
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.3 * (L + 2) + 1, 5.6))
+    half = {"box": (_BOX_WIDTH / 2, _BOX_HEIGHT / 2), None: (0.45, 0.2)}
+    for _, data in graph.nodes(data=True):
+        x, y = data["pos"]
+        if data["box"]:
+            ax.add_patch(
+                mpatches.FancyBboxPatch(
+                    (x - _BOX_WIDTH / 2, y - _BOX_HEIGHT / 2),
+                    _BOX_WIDTH,
+                    _BOX_HEIGHT,
+                    boxstyle="round,pad=0.02,rounding_size=0.12",
+                    facecolor=_FLOW_COLOURS[data["box"]],
+                    edgecolor="0.3",
+                )
+            )
+        ax.text(x, y, data["label"], ha="center", va="center", fontsize=9)
+
+    def border(node, towards):
+        """Where the segment from ``node``'s centre towards ``towards`` leaves its outline."""
+        (x, y), (tx, ty) = graph.nodes[node]["pos"], towards
+        hw, hh = half["box" if graph.nodes[node]["box"] else None]
+        dx, dy = tx - x, ty - y
+        scale = min(hw / abs(dx) if dx else np.inf, hh / abs(dy) if dy else np.inf)
+        return x + dx * scale, y + dy * scale
+
+    for u, v, data in graph.edges(data=True):
+        start = border(u, graph.nodes[v]["pos"])
+        end = border(v, graph.nodes[u]["pos"])
+        style, colour = _FLOW_STYLES[data["kind"]]
+        ax.annotate(
+            "",
+            xy=end,
+            xytext=start,
+            arrowprops={"arrowstyle": "-|>", "linestyle": style, "color": colour, "lw": 1.3},
+        )
+        if data["label"]:
+            (x0, y0), (x1, y1) = start, end
+            horizontal = abs(y1 - y0) < 1e-9
+            # labels above the forward arrows, below the backward ones, right of the others
+            dx, dy = (0.0, {"forward": 0.18, "backward": -0.22}.get(data["kind"], 0.0))
+            if not horizontal:
+                dx, dy = 0.12, 0.0
+            ax.text(
+                (x0 + x1) / 2 + dx,
+                (y0 + y1) / 2 + dy,
+                data["label"],
+                ha="center" if horizontal else "left",
+                va="center",
+                fontsize=9,
+                color=colour,
+            )
+
+    ax.text(-0.9, top + 0.75, "forward propagation", fontsize=10, fontweight="bold", ha="left")
+    ax.text(-0.9, bottom - 0.75, "backward propagation", fontsize=10, fontweight="bold", ha="left")
+    ax.text(
+        -0.9,
+        bottom - 2.3,
+        r"cache$^{[l]} = ((A^{[l-1]}, W^{[l]}, b^{[l]}), Z^{[l]})$: what layer l's "
+        r"backward step needs;   $dA^{[L]} = -\left(\frac{Y}{A^{[L]}} - "
+        r"\frac{1 - Y}{1 - A^{[L]}}\right)$",
+        fontsize=9,
+        ha="left",
+        va="center",
+    )
+    ax.set_xlim(-1.0, step * (L + 1) + 1.2)
+    ax.set_ylim(bottom - 2.6, top + 1.8)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    ax.flow_graph = graph
+    return ax
+
+
+def plot_contours(
+    f,
+    x_range,
+    y_range,
+    *,
+    paths=None,
+    levels=10,
+    resolution=60,
+    ax=None,
+    xlabel="$w_1$",
+    ylabel="$w_2$",
+    title=None,
+):
+    """Draw the contour lines of a function of two numbers, and paths walked across them.
+
+    Made to show a cost as a map over two parameters, with the steps gradient descent
+    takes: ``f`` is evaluated on a ``resolution`` x ``resolution`` grid, and each path is
+    drawn as a line through its points, with a star on its last point.
+
+    Args:
+        f: function of two floats ``(x, y)`` returning a number (e.g. the cost at
+            ``w1 = x, w2 = y``).
+        x_range: ``(low, high)`` of the horizontal axis, ``low < high``.
+        y_range: ``(low, high)`` of the vertical axis, ``low < high``.
+        paths: optional dict mapping a label to the points of one path, an array of shape
+            (k, 2) with one ``(x, y)`` point per row, in the order they were visited.
+        levels: the number of contour lines, or the increasing values to draw them at.
+        resolution: grid points per axis, at least 2.
+        ax: Axes to draw on; a new figure when None.
+        xlabel, ylabel: axis labels.
+        title: optional title of the plot.
+
+    Returns:
+        The matplotlib Axes. Its ``contour_set`` attribute holds the drawn contours; its
+        lines are the paths, in the order given, each followed by its end marker.
+    """
+    ranges = []
+    for name, bounds in (("x_range", x_range), ("y_range", y_range)):
+        bounds = tuple(np.asarray(bounds, dtype=float).ravel())
+        if len(bounds) != 2 or not np.all(np.isfinite(bounds)) or not bounds[0] < bounds[1]:
+            raise ValueError(f"{name} must be (low, high) with low < high, got {bounds!r}")
+        ranges.append(bounds)
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
+        raise ValueError(f"resolution must be an integer of at least 2, got {resolution!r}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be an integer of at least 2, got {resolution!r}")
+    checked = {}
+    for label, points in (paths or {}).items():
+        points = np.asarray(points, dtype=float)
+        if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+            raise ValueError(
+                f"the path {label!r} must have shape (k, 2), one (x, y) point per row, "
+                f"got shape {points.shape}"
+            )
+        checked[label] = points
+
+    xs = np.linspace(*ranges[0], resolution)
+    ys = np.linspace(*ranges[1], resolution)
+    values = np.array([[float(f(x, y)) for x in xs] for y in ys])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    ax.contour_set = ax.contour(xs, ys, values, levels=levels, cmap="viridis", linewidths=0.9)
+    handles = []
+    for label, points in checked.items():
+        (line,) = ax.plot(points[:, 0], points[:, 1], ".-", ms=3, lw=1, label=label)
+        ax.plot(points[-1, 0], points[-1, 1], "*", ms=12, color=line.get_color())
+        handles.append(line)
+    ax.set_xlim(*ranges[0])
+    ax.set_ylim(*ranges[1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if handles:
+        ax.legend(handles=handles, fontsize=8)
     if title:
         ax.set_title(title)
     return ax

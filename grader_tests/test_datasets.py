@@ -113,20 +113,48 @@ def test_planar_flower_shapes_classes_and_seeds():
 
 def test_planar_flower_petals_follow_the_colour_pattern():
     X, Y = datasets.load_planar_dataset(m=800, noise=0.0)
-    # without noise every point lies on its petal: the angle's eighth of the circle is the
-    # petal, and the petal's class is the pattern's
-    petal = np.round(np.arctan2(X[1], X[0]) / (np.pi / 4)).astype(int) % 8
-    pattern = np.array([0, 0, 1, 0, 1, 1, 0, 1])
+    # without noise every point lies on its petal: the angle's eighth of the circle (counted
+    # from the positive x axis) is the petal, and the petal's class is the pattern's
+    angle = np.mod(np.arctan2(X[1], X[0]), 2 * np.pi)
+    petal = np.floor(angle / (np.pi / 4)).astype(int) % 8
+    pattern = np.array([0, 0, 1, 1, 0, 0, 1, 1])
     assert np.array_equal(pattern[petal], Y[0])
-    assert np.hypot(X[0], X[1]).max() <= 4.0 + 1e-12
+    # an XOR of the quadrants: class 1 where x1 and x2 have opposite signs
+    assert np.array_equal(Y[0], (X[0] * X[1] < 0).astype(int))
+    # every petal gets its share: 100 points on each of the eight
+    assert np.bincount(petal, minlength=8).tolist() == [100] * 8
+    radius = np.hypot(X[0], X[1])
+    assert radius.max() <= 4.0 + 1e-12 and radius.max() > 3.99
+    # the petal is the arch r = 4 sin(pi u), u being the position along the petal
+    u = angle / (np.pi / 4) - petal
+    assert np.allclose(radius, 4.0 * np.sin(np.pi * u))
 
 
-def test_planar_flower_defeats_a_straight_line():
-    # a least-squares linear classifier (the best a line does, roughly) is near chance
+def test_planar_flower_classes_are_symmetric_about_the_centre():
+    # a half turn maps each petal onto one of the same class: without noise, the points of a
+    # class turned by a half turn lie on that class's petals again
+    X, Y = datasets.load_planar_dataset(m=800, noise=0.0)
+    turned = -X
+    angle = np.mod(np.arctan2(turned[1], turned[0]), 2 * np.pi)
+    petal = np.floor(angle / (np.pi / 4)).astype(int) % 8
+    assert np.array_equal(np.array([0, 0, 1, 1, 0, 0, 1, 1])[petal], Y[0])
+
+
+def test_planar_flower_defeats_logistic_regression():
+    # the default flower: balanced classes, and a logistic regression (the best line by its
+    # cost) does worse than a coin toss, what the week 3 notebook's baseline shows
+    from sklearn.linear_model import LogisticRegression
+
     X, Y = datasets.load_planar_dataset()
+    assert np.bincount(Y[0], minlength=2).tolist() == [200, 200]
+    baseline = LogisticRegression().fit(X.T, Y.ravel())
+    assert baseline.score(X.T, Y.ravel()) < 0.5
+    # a least-squares linear classifier is near chance too
     design = np.vstack([X, np.ones((1, X.shape[1]))]).T
     w, *_ = np.linalg.lstsq(design, 2.0 * Y[0] - 1.0, rcond=None)
-    assert np.mean((design @ w > 0) == Y[0]) < 0.6
+    assert np.mean((design @ w > 0) == Y[0]) < 0.55
+    # while the two axes, an XOR of the quadrants, get most points right
+    assert np.mean(Y[0] == (X[0] * X[1] < 0)) > 0.85
 
 
 def test_2d_datasets_shapes_classes_and_seeds():

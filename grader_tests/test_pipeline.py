@@ -95,7 +95,7 @@ def week2_claims(text):
 
 def week3_claims(text):
     baseline = printed_percent(text, "logistic regression train accuracy")
-    assert baseline < 60.0  # "barely better than a coin toss"
+    assert baseline < 50.0  # "under 50%, no better than a coin toss"
     gradient = float(re.findall(r"largest relative difference: ([0-9.e+-]+)", text)[0])
     assert gradient < 1e-6
     assert printed_percent(text, "train accuracy with n_h = 4") >= 90.0
@@ -103,9 +103,52 @@ def week3_claims(text):
         int(n): float(a) for n, a in re.findall(r"n_h = (\d+): train accuracy ([0-9.]+)%", text)
     }
     assert sorted(sweep) == [1, 2, 3, 4, 5, 20, 50]
-    assert sweep[1] > baseline and all(sweep[n] > 90.0 for n in sweep if n >= 3)
+    assert sweep[1] > baseline  # one unit beats logistic regression's line
+    assert sweep[2] < 90.0 and sweep[3] < 90.0  # "two and three units ... stay under 90%"
+    assert all(sweep[n] > 90.0 for n in sweep if n >= 4)  # "from 4 units on ... over 90%"
     for name in ("moons", "circles", "blobs", "gaussian_quantiles"):
         assert printed_percent(text, f"{name}: train accuracy") >= 90.0
+
+
+def week4_claims(text):
+    rows = dict(
+        re.findall(r"^(logistic regression|2-layer network|L-layer network): (.*)$", text, re.M)
+    )
+    accuracy = {
+        name: [float(x) for x in re.findall(r"(?:train|test) ([0-9.]+)%", row)]
+        for name, row in rows.items()
+    }
+    assert 88.0 <= accuracy["logistic regression"][1] <= 94.0  # the same split as week 2
+    for network in ("2-layer network", "L-layer network"):
+        train, test = accuracy[network]
+        assert train >= 99.0 and test >= 95.0
+    # the deep network beats logistic regression, making under a third of its test mistakes
+    assert 100 - accuracy["L-layer network"][1] < (100 - accuracy["logistic regression"][1]) / 3
+    gradient = float(re.findall(r"largest relative difference: ([0-9.e+-]+)", text)[0])
+    assert gradient < 1e-7
+    assert "every dW[l] and db[l] has the shape of W[l] and b[l]: True" in text
+    assert "0.01 initialization: the 1347 outputs range from 0.500000 to 0.500000" in text
+
+
+def week5_claims(text):
+    def number(pattern):
+        return float(re.findall(pattern, text)[0])
+
+    assert number(r"gradient check, correct backprop: ([0-9.e+-]+)") < 1e-7
+    assert number(r"gradient check, planted bug: ([0-9.e+-]+)") > 1e-3
+    zeros = r"start from zeros: first cost [0-9.]+, final cost [0-9.]+, train accuracy ([0-9.]+)%"
+    assert number(zeros) == 50.0  # zeros never break the symmetry
+    assert number(r"start from He: first cost [0-9.]+, final cost ([0-9.]+)") < 0.05
+    unnormalized, standardized = re.findall(
+        r"iterations to reach cost 0.30: unnormalized (\d+), standardized (\d+)", text
+    )[0]
+    assert int(standardized) < 10 < int(unnormalized)
+    assert number(r"no clipping: largest gradient norm ([0-9.e+-]+)") > 1e40
+    assert (
+        number(r"clipped at norm 1: largest gradient norm [0-9.e+-]+, final cost ([0-9.]+)") < 0.01
+    )
+    assert "mini-batch sizes: [64, 64, 64, 64, 44]" in text
+    assert number(r"Adam: final cost ([0-9.]+)") < 0.08
 
 
 WEEKS = {
@@ -113,11 +156,10 @@ WEEKS = {
         notebook="dense_layers",
         points={"my_dense": 3, "my_sequential": 3, "my_dense_v": 3, "my_sequential_v": 3},
         mistakes={
-            # my_sequential_v's visible test runs the student's my_dense_v (1 point lost); its
-            # hidden test swaps in a correct my_dense_v, so the mistake is not punished twice.
+            # my_sequential_v is graded with a correct my_dense_v: one mistake, one loss
             "fails_my_dense_v_no_bias": (
                 {"my_dense_v": ("A_in @ W + b", "A_in @ W")},
-                {"my_dense_v": 0, "my_sequential_v": 2},
+                {"my_dense_v": 0},
             ),
         },
         plots={"activations_plot", "timing", "network_diagram", "digits_predict"},
@@ -188,6 +230,69 @@ WEEKS = {
         },
         plots={"baseline", "boundary", "network", "sweep", "other"},
         claims=week3_claims,
+    ),
+    "week4": Week(
+        notebook="deep_network",
+        points={
+            "initialize_parameters_deep": 3,
+            "linear_forward": 2,
+            "linear_activation_forward": 3,
+            "L_model_forward": 3,
+            "compute_cost": 2,
+            "linear_backward": 3,
+            "linear_activation_backward": 3,
+            "L_model_backward": 5,
+            "update_parameters": 3,
+            "two_layer_model": 3,
+            "L_layer_model": 3,
+        },
+        mistakes={
+            # every function that calls linear_backward is graded with a correct one
+            "fails_linear_backward_no_one_over_m": (
+                {"linear_backward": ("dW = dZ @ A_prev.T / m", "dW = dZ @ A_prev.T")},
+                {"linear_backward": 0},
+            ),
+        },
+        plots={"data_flow", "data", "costs_plot", "mistakes", "network", "try_it"},
+        claims=week4_claims,
+        hardcoded=(
+            "linear_forward",
+            "def linear_forward(A, W, b):\n"
+            "    return np.array([[-0.1, -1.55], [1.5, -0.6]]), (A, W, b)",
+        ),
+    ),
+    "week5": Week(
+        notebook="practical_aspects",
+        points={
+            "initialize_parameters_he": 2,
+            "initialize_parameters_xavier": 2,
+            "standardize": 3,
+            "batchnorm_forward": 3,
+            "clip_by_global_norm": 3,
+            "gradient_check": 3,
+            "random_mini_batches": 3,
+            "initialize_velocity": 2,
+            "update_parameters_with_momentum": 3,
+            "initialize_adam": 2,
+            "update_parameters_with_adam": 3,
+            "exponential_decay": 2,
+        },
+        mistakes={
+            "fails_adam_without_bias_correction": (
+                {"update_parameters_with_adam": (" / (1 - beta1**t)", "")},
+                {"update_parameters_with_adam": 0},
+            ),
+            "fails_standardize_without_constant_features": (
+                {"standardize": ("sigma = np.where(sigma == 0, 1.0, sigma)", "pass")},
+                {"standardize": 0},
+            ),
+        },
+        plots={"init_experiment", "symmetry", "scales", "exploding", "optimizers", "decay_demo"},
+        claims=week5_claims,
+        hardcoded=(
+            "exponential_decay",
+            "def exponential_decay(alpha0, beta, t):\n    return 0.3645",
+        ),
     ),
 }
 
@@ -325,9 +430,10 @@ def all_outputs_text(nb):
 
 @pytest.mark.parametrize("name", WEEKS)
 def test_source_executes_top_to_bottom_and_shows_what_the_prose_promises(
-    course_dir, notebooks, name
+    course_dir, notebooks, name, monkeypatch
 ):
     week = WEEKS[name]
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # as the grader runs it: steady timings
     nb = nbformat.from_dict(json.loads(json.dumps(notebooks[name][0])))
     NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(course_dir)}}

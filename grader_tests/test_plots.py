@@ -1,5 +1,6 @@
 """Plots render with Agg, and draw what they say they draw."""
 
+import matplotlib.patches as mpatches
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -266,3 +267,135 @@ def test_show_digits_rejects_bad_input():
         plots.show_digits(np.zeros((1, 64)), n_cols=0)
     with pytest.raises(ValueError, match="2 labels for 3 images"):
         plots.show_digits(np.zeros((64, 3)), labels=np.array([[0, 1]]), convention="column")
+
+
+def flow_arrows(ax):
+    """The arrows drawn by draw_data_flow: (start, end, line style) of each annotation."""
+    return [
+        (t.xyann, t.xy, t.arrow_patch.get_linestyle())
+        for t in ax.texts
+        if getattr(t, "arrow_patch", None) is not None
+    ]
+
+
+def test_draw_data_flow_three_layers_boxes_arrows_and_labels():
+    ax = plots.draw_data_flow(3, title="L = 3")
+    graph = ax.flow_graph
+    assert graph.number_of_nodes() == 4 + 4 * 3  # X, Y, cost, dA0; 4 per layer
+    kinds = [kind for _, _, kind in graph.edges(data="kind")]
+    assert {k: kinds.count(k) for k in set(kinds)} == {
+        "forward": 4,  # X -> 1 -> 2 -> 3 -> cost
+        "parameter": 3,
+        "cache": 3,
+        "backward": 4,  # cost -> 3 -> 2 -> 1 -> dA0
+        "gradient": 3,
+        "label": 1,  # Y -> cost
+    }
+    assert graph.edges[("forward", 2), ("forward", 3)]["label"] == "$A^{[2]}$"
+    assert graph.edges[("backward", 3), ("backward", 2)]["label"] == "$dA^{[2]}$"
+    assert graph.edges["cost", ("backward", 3)]["label"] == "$dA^{[3]}$"
+    # what was drawn: a box per layer and pass plus the cost, an arrow per edge
+    boxes = [p for p in ax.patches if isinstance(p, mpatches.FancyBboxPatch)]
+    assert len(boxes) == 2 * 3 + 1
+    arrows = flow_arrows(ax)
+    assert len(arrows) == graph.number_of_edges()
+    assert sum(style == "--" for _, _, style in arrows) == 3  # the caches, dashed
+    texts = drawn_texts(ax)
+    for label in [
+        "layer 1\nLINEAR → RELU",
+        "layer 3\nLINEAR → SIGMOID",
+        "layer 2 backward\nLINEAR' ← RELU'",
+        "layer 3 backward\nLINEAR' ← SIGMOID'",
+        "cost $J$",
+        "$W^{[3]}, b^{[3]}$",
+        "$dW^{[1]}, db^{[1]}$",
+        "$A^{[0]}$",
+        "$A^{[3]} = \\hat{Y}$",
+        "$dA^{[0]}$",
+        "cache$^{[2]}$",
+    ]:
+        assert label in texts, label
+    assert ax.get_title() == "L = 3"
+    # the forward row runs left to right above the backward row, which runs right to left
+    pos = {node: xy for node, xy in graph.nodes(data="pos")}
+    for layer in (1, 2, 3):
+        assert pos[("forward", layer)][1] > pos[("backward", layer)][1]
+    for (x0, y0), (x1, y1), _ in arrows:
+        if y0 == y1 and y0 == pos[("forward", 1)][1]:
+            assert x1 > x0
+        if y0 == y1 and y0 == pos[("backward", 1)][1]:
+            assert x1 < x0
+
+
+def test_draw_data_flow_one_layer_and_given_axes():
+    _, ax = plt.subplots()
+    out = plots.draw_data_flow(1, hidden="tanh", ax=ax)
+    assert out is ax
+    texts = drawn_texts(ax)
+    assert "layer 1\nLINEAR → SIGMOID" in texts
+    assert not any("TANH" in t or "RELU" in t for t in texts)  # no hidden layer
+    assert len(flow_arrows(ax)) == ax.flow_graph.number_of_edges() == 8
+
+
+def test_draw_data_flow_rejects_bad_input():
+    for bad in (0, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="n_layers must be a positive integer"):
+            plots.draw_data_flow(bad)
+    with pytest.raises(ValueError, match="hidden must be an activation's name"):
+        plots.draw_data_flow(2, hidden="")
+
+
+def test_plot_contours_levels_paths_and_end_markers():
+    calls = []
+
+    def bowl(x, y):
+        calls.append((x, y))
+        return x**2 + 4 * y**2
+
+    paths = {"gradient descent": [[2.0, 1.0], [1.0, 0.2], [0.5, 0.0]], "one step": [[-1.0, -1.0]]}
+    ax = plots.plot_contours(
+        bowl, (-2, 3), (-1.5, 1.5), paths=paths, levels=[0.5, 1, 2, 4], resolution=5, title="t"
+    )
+    # f is evaluated on the whole grid, corners included
+    assert len(calls) == 25
+    assert (-2.0, -1.5) in calls and (3.0, 1.5) in calls
+    np.testing.assert_allclose(ax.contour_set.levels, [0.5, 1, 2, 4])
+    assert ax.contour_set in ax.collections
+    # each path: its line through every point, then a star on its last point, same colour
+    lines = ax.get_lines()
+    assert len(lines) == 4
+    for (label, points), line, star in zip(paths.items(), lines[::2], lines[1::2]):
+        points = np.asarray(points)
+        assert line.get_label() == label
+        np.testing.assert_allclose(line.get_xdata(), points[:, 0])
+        np.testing.assert_allclose(line.get_ydata(), points[:, 1])
+        assert star.get_marker() == "*" and star.get_color() == line.get_color()
+        np.testing.assert_allclose([star.get_xdata()[0], star.get_ydata()[0]], points[-1])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(paths)
+    assert ax.get_xlim() == (-2.0, 3.0) and ax.get_ylim() == (-1.5, 1.5)
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("$w_1$", "$w_2$", "t")
+
+
+def test_plot_contours_without_paths_on_given_axes():
+    _, ax = plt.subplots()
+    out = plots.plot_contours(lambda x, y: x + y, (0, 1), (0, 2), levels=3, ax=ax, xlabel="a")
+    assert out is ax
+    assert len(ax.contour_set.levels) >= 3
+    assert ax.get_lines() == [] and ax.get_legend() is None
+    assert ax.get_xlabel() == "a"
+
+
+def test_plot_contours_rejects_bad_input():
+    f = lambda x, y: x * y  # noqa: E731
+    for bad in [(1, 0), (0, 0), (0, 1, 2), (0, np.inf)]:
+        with pytest.raises(ValueError, match="x_range must be"):
+            plots.plot_contours(f, bad, (0, 1))
+    with pytest.raises(ValueError, match="y_range must be"):
+        plots.plot_contours(f, (0, 1), (2, 1))
+    for bad in (1, 2.5, True):
+        with pytest.raises(ValueError, match="resolution must be"):
+            plots.plot_contours(f, (0, 1), (0, 1), resolution=bad)
+    with pytest.raises(ValueError, match=r"the path 'p' must have shape \(k, 2\)"):
+        plots.plot_contours(f, (0, 1), (0, 1), paths={"p": [[0.0, 1.0, 2.0]]})
+    with pytest.raises(ValueError, match=r"the path 'p' must have shape \(k, 2\)"):
+        plots.plot_contours(f, (0, 1), (0, 1), paths={"p": np.zeros((0, 2))})

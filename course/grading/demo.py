@@ -28,6 +28,14 @@ MISTAKES = {
         "backward_propagation takes tanh's derivative from Z1",
         {"backward_propagation": ("(1 - A1**2)", '(1 - cache["Z1"] ** 2)')},
     ),
+    "week4": (
+        "linear_backward forgets 1/m in dW",
+        {"linear_backward": ("dW = dZ @ A_prev.T / m", "dW = dZ @ A_prev.T")},
+    ),
+    "week5": (
+        "Adam has no bias correction of the first moment",
+        {"update_parameters_with_adam": (" / (1 - beta1**t)", "")},
+    ),
 }
 
 
