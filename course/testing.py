@@ -145,6 +145,8 @@ def _values_hint(got, expected, atol, rtol):
     if nonzero.any() and np.all(np.abs(got[~nonzero]) <= atol):
         ratios = got[nonzero] / expected[nonzero]
         if np.allclose(ratios, ratios.flat[0], rtol=1e-6) and not np.isclose(ratios.flat[0], 1):
+            if ratios.flat[0] == 0:
+                return "every value is 0: is the result computed and stored where it is returned?"
             return f"every value is off by the same factor {ratios.flat[0]:.6g}."
     shift = got - expected
     if np.allclose(shift, shift.flat[0], atol=atol) and expected.size > 1:

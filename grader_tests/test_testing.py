@@ -71,6 +71,7 @@ def test_value_messages_name_the_mistake():
     )
     fails_with("wrong sign", check_values, -EXPECTED, EXPECTED, "A")
     fails_with("off by the same factor 0.5", check_values, EXPECTED / 2, EXPECTED, "dW")
+    fails_with("every value is 0: is the result", check_values, EXPECTED * 0, EXPECTED, "A")
     fails_with(
         "off by the same amount 0.1: check the bias", check_values, EXPECTED + 0.1, EXPECTED, "Z"
     )
