@@ -6,8 +6,7 @@ in a namespace set up by the notebook's own import cell, as the notebook runs th
 
 import numpy as np
 import pytest
-
-from course.grading.notebooks import nbgrader_meta, read_notebook, solution_code
+from reference import load_solutions
 
 NOTEBOOK = "source/week3/shallow_network.ipynb"
 EXERCISES = ("forward_propagation", "compute_cost", "backward_propagation")
@@ -17,13 +16,7 @@ PARAMETER_KEYS = ("W1", "b1", "W2", "b2")
 @pytest.fixture(scope="module")
 def reference(repo):
     """The notebook's forward_propagation, compute_cost and backward_propagation."""
-    nb = read_notebook(repo / NOTEBOOK)
-    cells = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells}
-    namespace = {}
-    exec(cells["imports"].source, namespace)  # numpy, course.activations, ... as in the notebook
-    for name in EXERCISES:
-        assert nbgrader_meta(cells[name]).get("solution"), f"{name} is not a solution cell"
-        exec(solution_code(cells[name]), namespace)
+    namespace = load_solutions(repo / NOTEBOOK, EXERCISES)
     return {name: namespace[name] for name in EXERCISES}
 
 

@@ -7,8 +7,7 @@ the notebook runs them.
 
 import numpy as np
 import pytest
-
-from course.grading.notebooks import nbgrader_meta, read_notebook, solution_code
+from reference import load_solutions
 
 NOTEBOOK = "source/week4/deep_network.ipynb"
 EXERCISES = (
@@ -24,13 +23,7 @@ EXERCISES = (
 
 def load_reference(repo, **rebind):
     """The notebook's solutions, exec'd after its import cell; ``rebind`` then overrides names."""
-    nb = read_notebook(repo / NOTEBOOK)
-    cells = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells}
-    namespace = {}
-    exec(cells["imports"].source, namespace)  # numpy, course.activations, ... as in the notebook
-    for name in EXERCISES:
-        assert nbgrader_meta(cells[name]).get("solution"), f"{name} is not a solution cell"
-        exec(solution_code(cells[name]), namespace)
+    namespace = load_solutions(repo / NOTEBOOK, EXERCISES)
     namespace.update(rebind)
     return namespace
 
