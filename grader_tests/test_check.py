@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from course_cli import course
 from nbclient import NotebookClient
 
 from course.grading import engine
@@ -40,18 +41,6 @@ def save(nb, folder, name="dense_layers.ipynb"):
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, folder / name)
     return folder / name
-
-
-def course(*args, cwd=None):
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    return subprocess.run(
-        [sys.executable, "-m", "course", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
 
 
 def rows(stdout):

@@ -5,7 +5,6 @@ or expected values: every line of a hidden region is looked for in what they sho
 """
 
 import html
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import matplotlib.image
 import nbformat
 import pytest
+from course_cli import course
 
 from course.grading import engine, notebooks
 from course.grading import nbgrader_driver as driver
@@ -22,18 +22,6 @@ from course.grading.results import CellResult, NotebookResult, format_result
 NO_BIAS = {"my_dense_v": ("A_in @ W + b", "A_in @ W")}
 BIAS_MESSAGE = "it looks like the bias b is not added"
 NOT_DONE = "not done yet: write your code where it says # YOUR CODE HERE"
-
-
-def course(*args, cwd):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        [sys.executable, "-m", "course", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=600,
-    )
 
 
 def hidden_lines(source):
