@@ -80,7 +80,8 @@ _SILENCE_SECONDS = 15  # past a cell's timeout, how long a silent server is wait
 # What one submission may use (on top of what the server itself already uses).
 LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2, "processes": 64}
 
-TAMPERED = "TamperingDetected"  # the ename of a test cell that passed inside but not outside
+TAMPERED = "TamperingDetected"
+DEFAULT_HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")  # nbgrader's defaults  # the ename of a test cell that passed inside but not outside
 
 # why a child stopped -> (error name, what the cells it did not run say)
 _STOPPED = {
@@ -262,7 +263,17 @@ def _is_test(cell):
     return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
 
 
-def make_task(notebook_json, prefix, timeout, files=None, sandboxed=True, exercises=()):
+def make_task(
+    notebook_json,
+    prefix,
+    timeout,
+    files=None,
+    sandboxed=True,
+    exercises=(),
+    *,
+    common_files=None,
+    hidden_markers=DEFAULT_HIDDEN_MARKERS,
+):
     """The plain-data task for :func:`execute_notebook`.
 
     Args:
@@ -270,18 +281,26 @@ def make_task(notebook_json, prefix, timeout, files=None, sandboxed=True, exerci
             wrote them: nbgrader restores them from the gradebook).
         prefix: sources of the locked code cells every submission starts with (may be
             empty); the judge always starts from them.
-        timeout: seconds each cell may run.
-        files: ``{relative path: bytes}`` the notebook's folder holds (data files).
+        timeout: seconds each cell may run, or None for no per-cell limit (nbgrader's
+            ``Execute.timeout = None``; the submission's wall-clock limit still holds).
+        files: ``{relative path: bytes}``: the whole folder the notebook runs in, as
+            nbgrader prepares ``autograded/<student>/<assignment>/`` (without notebooks).
         sandboxed: run the student's code inside the bubblewrap sandbox.
         exercises: names of the graded functions, which the judge calls in the sandbox.
+        common_files: the part of ``files`` that every submission shares (the source
+            folder's files): the warm servers run the prefix in a folder holding them.
+        hidden_markers: ``(begin, end)`` of the hidden-test regions (``ClearHiddenTests``'
+            ``begin_test_delimeter`` and ``end_test_delimeter``).
     """
     return {
         "notebook": notebook_json,
         "prefix": list(prefix),
-        "timeout": float(timeout),
+        "timeout": None if timeout is None else float(timeout),
         "sandboxed": bool(sandboxed),
         "exercises": list(exercises),
         "files": _encode(files),
+        "common_files": _encode(common_files),
+        "hidden_markers": list(hidden_markers),
     }
 
 
