@@ -278,8 +278,8 @@ class _LocalRunner:
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
 
-    def prestart(self, prefix, timeout, sandboxed):
-        executor.prestart(prefix, timeout, self.workers, sandboxed)
+    def prestart(self, prefix, timeout, sandboxed, files):
+        executor.prestart(prefix, timeout, self.workers, sandboxed, files)
 
     def submit(self, task):
         return self.pool.submit(executor.execute_notebook, task)
@@ -309,10 +309,10 @@ class _DaskRunner:
             ) from exc
         self.workers = max(1, sum(self.client.nthreads().values()))
 
-    def prestart(self, prefix, timeout, sandboxed):
+    def prestart(self, prefix, timeout, sandboxed, files):
         for address, threads in self.client.nthreads().items():
             self.client.run(
-                executor.prestart, prefix, timeout, threads, sandboxed, workers=[address]
+                executor.prestart, prefix, timeout, threads, sandboxed, files, workers=[address]
             )
 
     def submit(self, task):
@@ -431,7 +431,9 @@ def _grade(api, notebook_id, released, todo, summary, runner, timeout, progress,
         if progress:
             progress("error", sub.student)
 
-    runner.prestart(prefix, timeout, sandboxed)
+    source_nb = read_notebook(root / "source" / assignment / f"{notebook_id}.ipynb")
+    types = executor.sandbox_types(source_nb)
+    runner.prestart(prefix, timeout, sandboxed, extra)
     futures = {}
     for sub in todo:
         try:
@@ -453,7 +455,16 @@ def _grade(api, notebook_id, released, todo, summary, runner, timeout, progress,
         except Exception as exc:  # nbgrader rejects some tampered metadata by raising
             fail(sub, f"cannot be graded: {type(exc).__name__}: {exc}")
             continue
-        task = executor.make_task(json.dumps(nb), prefix, timeout, extra, sandboxed, names)
+        task = executor.make_task(
+            json.dumps(nb),
+            prefix,
+            timeout,
+            extra,
+            sandboxed,
+            names,
+            common_files=extra,
+            sandbox_types=types,
+        )
         futures[runner.submit(task)] = sub
     for future in runner.as_completed(futures):
         sub = futures[future]

@@ -8,10 +8,15 @@ of cells, and reuses them for every submission: a *student* server, sandboxed, t
 submission's code, and a *judge* server that runs the test cells and calls the student's
 functions through the student server (:mod:`course.grading.wire`).
 
-For each test cell, the student's process first runs the cell's visible part, as the student
-saw it (the *inside* run); then the judge runs the whole cell (the *outside* run), and its
-outputs are the ones graded. A cell whose visible checks pass inside but fail outside was
-tampered with: it scores 0 and says so.
+For each test cell the judge runs the whole cell first (the *outside* run), on the state the
+student's cells left, and its outputs are the ones graded; then the student's process runs
+the cell's visible part, as the student's own kernel would (the *inside* run). A cell whose
+visible checks pass inside but fail outside is graded by the judge, with a note that
+explains the difference in plain words (a wrong building block the student's own function
+compensates for, randomness, ...): honest causes exist, so it is never called cheating.
+Where a value the test needs cannot leave the student's process (an instance of a class the
+notebook defines, ...), the whole cell runs there instead, as nbgrader would run it, and the
+cell's verdict says it was decided in the sandbox.
 """
 
 import base64
@@ -36,7 +41,8 @@ __all__ = [
     "prestart",
     "make_task",
     "shutdown",
-    "TAMPERED",
+    "sandbox_types",
+    "NO_TIMEOUT",
 ]
 
 # Imported once per server, before any submission: numpy, matplotlib and the course.
@@ -80,8 +86,7 @@ _SILENCE_SECONDS = 15  # past a cell's timeout, how long a silent server is wait
 # What one submission may use (on top of what the server itself already uses).
 LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2, "processes": 64}
 
-TAMPERED = "TamperingDetected"
-DEFAULT_HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")  # nbgrader's defaults  # the ename of a test cell that passed inside but not outside
+DEFAULT_HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")  # nbgrader's defaults
 
 # why a child stopped -> (error name, what the cells it did not run say)
 _STOPPED = {
@@ -99,11 +104,12 @@ class ForkServer:
     ``warm`` lists the modules it imports before running anything (default: the role's).
     """
 
-    def __init__(self, role, prefix, timeout, sandboxed, warm=None):
+    def __init__(self, role, prefix, timeout, sandboxed, warm=None, files=None):
         self.role, self.prefix, self.timeout = role, prefix, timeout
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.forkserver"]
         self.ipython_dir = tempfile.mkdtemp(prefix="ipython-")
+        self.workdir = tempfile.mkdtemp(prefix="notebook-")
         env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": self.ipython_dir}
         # the server, its supervisor and bubblewrap's own processes, plus the submission's
         self.group = sandbox.process_group(LIMITS["processes"] + 8)
@@ -122,11 +128,13 @@ class ForkServer:
                 "prefix": prefix,
                 "warm": warm if warm is not None else ROLE_WARM_MODULES[role],
                 "timeout": timeout,
-                "env": {},
                 "limits": LIMITS,
+                "workdir": self.workdir,
+                "files": files or {},
             }
         )
         self.prefix_results = None
+        self.produced = {}  # files the last submission wrote (student servers)
 
     def send(self, message):
         try:
@@ -150,11 +158,14 @@ class ForkServer:
         self.process.wait()
         if self.group:
             sandbox.remove_process_group(self.group)
-        self.log.seek(0)
-        tail = self.log.read().decode(errors="replace").strip().splitlines()[-3:]
         return f"the {self.role} execution server stopped (exit {self.process.returncode}): " + (
-            " | ".join(tail) or "no message"
+            self.log_tail() or "no message"
         )
+
+    def log_tail(self, lines=3):
+        """The last lines the server wrote to its standard error, on one line."""
+        self.log.seek(0)
+        return " | ".join(self.log.read().decode(errors="replace").strip().splitlines()[-lines:])
 
     def ready(self):
         """Wait until the server has run the prefix; return the prefix's cell results."""
@@ -163,7 +174,7 @@ class ForkServer:
             self.prefix_results = self.receive(timeout=budget)["cells"]
         return self.prefix_results
 
-    def start(self, timeout, cpu_seconds, files, exercises=()):
+    def start(self, timeout, cpu_seconds, files, exercises=(), sandbox_types=()):
         """Ask the server to fork the child of a new submission (see :meth:`started`)."""
         self.ready()
         self.send(
@@ -173,6 +184,7 @@ class ForkServer:
                     "cpu_seconds": cpu_seconds,
                     "files": files,
                     "exercises": list(exercises),
+                    "sandbox_types": list(sandbox_types),
                 }
             }
         )
@@ -186,12 +198,16 @@ class ForkServer:
         self.send({"end": True})
 
     def ended(self, timeout):
-        """Wait until the server is ready for the next submission."""
-        self._until("ended", timeout)
+        """Wait until the server is ready for the next submission; keep what it wrote."""
+        files = self._until("ended", timeout).get("files")
+        self.produced = files if isinstance(files, dict) else {}
 
     def _until(self, key, timeout):
-        while key not in self.receive(timeout=timeout + _SILENCE_SECONDS):
-            pass  # what the child said before it was stopped
+        while True:
+            message = self.receive(timeout=timeout + _SILENCE_SECONDS)
+            if key in message:
+                return message
+            # else: what the child said before it was stopped
 
     def close(self):
         """Stop the server (it holds nothing worth a graceful exit) and remove its traces."""
@@ -201,6 +217,7 @@ class ForkServer:
             pipe.close()
         self.log.close()
         shutil.rmtree(self.ipython_dir, ignore_errors=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
         if self.group:
             sandbox.remove_process_group(self.group)
 
@@ -209,12 +226,14 @@ _IDLE = {}  # (role, prefix key, timeout, sandboxed) -> idle servers of this pro
 _LOCK = threading.Lock()
 
 
-def _checkout(role, prefix, timeout, sandboxed):
-    key = (role, hashlib.sha256(json.dumps(prefix).encode()).hexdigest(), timeout, sandboxed)
+def _checkout(role, prefix, timeout, sandboxed, files=None):
+    """An idle server of this process for ``prefix`` run among ``files``, or a new one."""
+    digest = hashlib.sha256(json.dumps([prefix, files or {}], sort_keys=True).encode())
+    key = (role, digest.hexdigest(), timeout, sandboxed)
     with _LOCK:
         idle = _IDLE.setdefault(key, [])
         server = idle.pop() if idle else None
-    return key, server or ForkServer(role, prefix, timeout, sandboxed)
+    return key, server or ForkServer(role, prefix, timeout, sandboxed, files=files)
 
 
 def _checkin(key, server):
@@ -222,14 +241,22 @@ def _checkin(key, server):
         _IDLE.setdefault(key, []).append(server)
 
 
-def prestart(prefix, timeout, count, sandboxed=True):
+def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
     """Start ``count`` pairs of servers for ``prefix`` in this process, and wait for them.
+
+    Args:
+        prefix: the set-up cells' sources.
+        timeout: seconds each cell may run (None: no limit).
+        count: how many pairs.
+        sandboxed: start them in the sandbox.
+        common_files: ``{relative path: bytes}`` the set-up cells run among.
 
     Returns:
         The number of pairs started.
     """
+    timeout, files = _seconds(timeout), _encode(common_files)
     started = [
-        _checkout(role, prefix, timeout, sandboxed)
+        _checkout(role, prefix, timeout, sandboxed, files)
         for _ in range(count)
         for role in ("student", "judge")
     ]
@@ -273,6 +300,7 @@ def make_task(
     *,
     common_files=None,
     hidden_markers=DEFAULT_HIDDEN_MARKERS,
+    sandbox_types=(),
 ):
     """The plain-data task for :func:`execute_notebook`.
 
@@ -291,6 +319,9 @@ def make_task(
             folder's files): the warm servers run the prefix in a folder holding them.
         hidden_markers: ``(begin, end)`` of the hidden-test regions (``ClearHiddenTests``'
             ``begin_test_delimeter`` and ``end_test_delimeter``).
+        sandbox_types: the types the instructor's notebook defines (see
+            :func:`sandbox_types`): a test cell that needs a value of one of them is decided
+            in the student's process; any other value that cannot cross fails the test.
     """
     return {
         "notebook": notebook_json,
@@ -301,7 +332,50 @@ def make_task(
         "files": _encode(files),
         "common_files": _encode(common_files),
         "hidden_markers": list(hidden_markers),
+        "sandbox_types": sorted(sandbox_types),
     }
+
+
+def sandbox_types(source_nb):
+    """Types whose values a test cell of ``source_nb`` may need that cannot cross the wall.
+
+    The classes the instructor's notebook defines outside its test cells (a student writes
+    their own version of them), ``generator`` when it defines a generator function, and
+    open files when it opens one. Only these make a cell be decided in the student's
+    process: a submission cannot choose to be judged there by returning odd objects.
+
+    Args:
+        source_nb: the instructor's notebook (solutions in place).
+
+    Returns:
+        A set of type names.
+    """
+    import ast
+
+    found = set()
+    for cell in source_nb["cells"]:
+        if cell.get("cell_type") != "code" or _is_test(cell):
+            continue
+        try:
+            tree = ast.parse(_source(cell))
+        except SyntaxError:
+            continue  # IPython syntax (magics): no class definitions worth finding
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                found.add(node.name)
+            elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+                found.add("generator")
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open":
+                found.update({"TextIOWrapper", "BufferedReader", "BufferedWriter"})
+    return found
+
+
+NO_TIMEOUT = 24 * 3600.0  # what "no per-cell timeout" (nbgrader's None) means here
+
+
+def _seconds(timeout):
+    """A per-cell timeout as a number of seconds (None: :data:`NO_TIMEOUT`)."""
+    return NO_TIMEOUT if timeout is None else float(timeout)
 
 
 def _encode(files):
@@ -370,7 +444,10 @@ class _Session:
                 reply = self.servers[active].receive(timeout=self.timeout + _SILENCE_SECONDS)
             if "dead" in reply:
                 if active == "judge":
-                    raise WorkerLost(f"the judge's process stopped ({reply['dead']})")
+                    raise WorkerLost(
+                        f"the judge's process stopped ({reply['dead']}): "
+                        + (self.servers["judge"].log_tail() or "no message")
+                    )
                 self.dead = self.dead or str(reply["dead"])
                 if not waiting:
                     raise _Dead(self.dead)
@@ -411,32 +488,96 @@ def _timed_out(result):
     return any(o.get("ename") == "CellTimeoutError" for o in result["outputs"])
 
 
-def _inside_passed(result):
+def _passed(result):
     return not any(o.get("output_type") == "error" for o in result["outputs"])
 
 
-def _tampered(outputs):
-    """The judge's outputs with the tampering verdict first (so nbgrader scores 0)."""
-    first = next((o for o in outputs if o.get("output_type") == "error"), {})
-    why = f"{first.get('ename', '')}: {first.get('evalue', '')}".strip(": ")
+def _summaries(outputs):
+    """Outputs with each error's traceback cut to its one-line summary.
+
+    A cell decided in the student's process ran with its hidden tests: its tracebacks would
+    quote their lines.
+    """
     return [
-        _error(
-            TAMPERED,
-            "the visible checks of this cell passed inside the notebook but failed when the "
-            f"grader ran them outside it ({why.splitlines()[0] if why else 'no detail'}); "
-            "the cell scores 0",
-        ),
-        *outputs,
+        {**o, "traceback": [f"{o.get('ename', '')}: {o.get('evalue', '')}"]}
+        if o.get("output_type") == "error"
+        else o
+        for o in outputs
     ]
 
 
-def _run_session(session, cells, tests, first_cell):
+def _disagreement(outside, exercises):
+    """Why a cell whose visible checks pass in the student's run fails in the judge's."""
+    first = next((o for o in outside["outputs"] if o.get("output_type") == "error"), {})
+    why = f"{first.get('ename', '')}: {first.get('evalue', '')}".strip(": ").splitlines()
+    lead = "this cell's visible checks pass in your notebook but not when the grader runs them"
+    for name, replaced in outside.get("calls", []):
+        others = [n for n in replaced if n in exercises and n != name]
+        if others:
+            blocks = ", ".join(others)
+            detail = f" - {why[0]}" if why else ""
+            return (
+                f"{lead}: your {name} passes with your own {blocks} but not with a correct "
+                f"{blocks} (check what {name} expects of {blocks}){detail}"
+            )
+    return (
+        f"{lead} ({why[0] if why else 'no detail'}): the grader runs them on the state your "
+        "notebook's earlier cells left, with its own copy of every check; look for randomness "
+        "or for values that depend on the order the cells ran in"
+    )
+
+
+def _run_test_cell(session, cell, visible, hidden, exercises):
+    """Run one test cell: the judge decides; the student's process keeps its state.
+
+    The judge runs the whole cell first, on the state the student's cells left. Then the
+    student's process runs the cell's visible part, as the student's own kernel would (names
+    a test cell defines may be used by later cells). When a value the judge needs cannot
+    leave the student's process, the student's process runs the whole cell instead, as
+    nbgrader would, and that run decides.
+
+    Returns:
+        ``(seconds, {"decided": "judge" | "sandbox", "note": str})``.
+    """
+    outside = session.run("judge", {"cell": {"source": _source(cell), "hidden": sorted(hidden)}})[
+        "result"
+    ]
+    seconds = outside["seconds"]
+    if outside.get("undecidable"):
+        inside = session.run("student", {"cell": _source(cell)})["result"]
+        cell["outputs"] = _summaries(inside["outputs"])
+        cell["execution_count"] = inside["execution_count"]
+        note = (
+            f"decided in the notebook's own process: a value of type {outside['undecidable']} "
+            "cannot leave it to be checked by the grader"
+        )
+        return seconds + inside["seconds"], {"decided": "sandbox", "note": note}
+    cell["outputs"] = outside["outputs"]
+    cell["execution_count"] = None
+    verdict = {"decided": "judge", "note": ""}
+    stopped = outside.get("ename") in ("CellTimeoutError", "DeadKernelError")
+    if has_code(visible) and not stopped and not session.dead:
+        inside = session.run("student", {"cell": visible})["result"]
+        cell["execution_count"] = inside["execution_count"]
+        seconds += inside["seconds"]
+        if not _passed(outside) and _passed(inside) and not _timed_out(inside):
+            verdict["note"] = _disagreement(outside, exercises)
+    return seconds, verdict
+
+
+def _grade_id(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return str(meta.get("grade_id", "")) if isinstance(meta, dict) else ""
+
+
+def _run_session(session, cells, tests, first_cell, exercises=()):
     """Run ``cells`` (from index ``first_cell`` on) in ``session``; fill their outputs.
 
     Returns:
-        Seconds spent in the submission's cells (the student's and the judge's).
+        ``(seconds, verdicts)``: time spent in the submission's cells (the student's and the
+        judge's), and ``{grade_id: {"decided", "note"}}`` for the test cells.
     """
-    seconds = 0.0
+    seconds, verdicts = 0.0, {}
     for i, cell in enumerate(cells[first_cell:], start=first_cell):
         if session.dead:
             _not_run(cell, session.dead, first=False)
@@ -444,25 +585,9 @@ def _run_session(session, cells, tests, first_cell):
         try:
             if i in tests:
                 visible, hidden = tests[i]
-                if has_code(visible):
-                    inside = session.run("student", {"cell": visible})["result"]
-                else:  # a hidden-only cell: nothing to run inside, nothing that could pass
-                    inside = {"outputs": [], "execution_count": None, "seconds": 0.0}
-                if _timed_out(inside):  # it would only time out again: not worth the wait
-                    cell["outputs"] = inside["outputs"]
-                    cell["execution_count"] = inside["execution_count"]
-                    seconds += inside["seconds"]
-                    continue
-                outside = session.run(
-                    "judge", {"cell": {"source": _source(cell), "hidden": sorted(hidden)}}
-                )["result"]
-                outputs = outside["outputs"]
-                stopped = outside.get("ename") in ("CellTimeoutError", "DeadKernelError")
-                if _inside_passed(inside) and not outside["visible_ok"] and not stopped:
-                    outputs = _tampered(outputs)
-                cell["outputs"] = outputs
-                cell["execution_count"] = inside["execution_count"]
-                seconds += inside["seconds"] + outside["seconds"]
+                spent, verdict = _run_test_cell(session, cell, visible, hidden, exercises)
+                seconds += spent
+                verdicts[_grade_id(cell)] = verdict
             else:
                 result = session.run("student", {"cell": _source(cell)})["result"]
                 cell["outputs"] = result["outputs"]
@@ -470,7 +595,7 @@ def _run_session(session, cells, tests, first_cell):
                 seconds += result["seconds"]
         except _Dead as dead:
             _not_run(cell, dead.why, first=True)
-    return seconds
+    return seconds, verdicts
 
 
 def execute_notebook(task):
@@ -481,32 +606,45 @@ def execute_notebook(task):
 
     Returns:
         ``{"notebook": JSON text with outputs, "seconds": time spent in the submission's
-        cells, "status": "ok" or why the student's process stopped}``.
+        cells, "status": "ok" or why the student's process stopped, "cells": {grade_id:
+        {"decided": "judge" or "sandbox", "note": why the student's run and the judge's
+        disagree, or ""}}, "files": {relative path: base64} the notebook wrote}``.
 
     Raises:
         WorkerLost: a server died twice in a row.
     """
     nb = json.loads(task["notebook"])
     cells = _code_cells(nb)
-    prefix, timeout = task["prefix"], task["timeout"]
-    shares_prefix = [_source(c) for c in cells[: len(prefix)]] == prefix
+    prefix, timeout = task["prefix"], _seconds(task["timeout"])
+    files, common = task["files"], task.get("common_files", {})
+    markers = tuple(task.get("hidden_markers", DEFAULT_HIDDEN_MARKERS))
+    # the warm set-up ran among the shared files: it stands for this submission's only if
+    # the submission's folder holds the same files there
+    shares_prefix = [_source(c) for c in cells[: len(prefix)]] == prefix and all(
+        files.get(name) == data for name, data in common.items()
+    )
     first = len(prefix) if shares_prefix else 0
-    tests = {i: split_hidden(_source(c)) for i, c in enumerate(cells) if _is_test(c) and i >= first}
+    tests = {
+        i: split_hidden(_source(c), markers)
+        for i, c in enumerate(cells)
+        if _is_test(c) and i >= first
+    }
     limit = timeout * (len(cells) + len(tests))
+    exercises, sandbox_types = task["exercises"], task.get("sandbox_types", [])
     for attempt in (1, 2):
         student_key, student = _checkout(
-            "student", prefix if shares_prefix else [], timeout, task["sandboxed"]
+            "student", prefix if shares_prefix else [], timeout, task["sandboxed"], common
         )
-        judge_key, judge = _checkout("judge", prefix, timeout, task["sandboxed"])
+        judge_key, judge = _checkout("judge", prefix, timeout, task["sandboxed"], common)
         session = _Session(student, judge, timeout, wall_seconds=limit)
         try:
             prefix_results = student.ready() if shares_prefix else []
             judge.ready()
-            student.start(timeout, limit, task["files"])  # both fork at the same time
-            judge.start(timeout, limit, {}, task["exercises"])
+            student.start(timeout, limit, files)  # both fork at the same time
+            judge.start(timeout, limit, files, exercises, sandbox_types)
             student.started(timeout)
             judge.started(timeout)
-            seconds = _run_session(session, cells, tests, first)
+            seconds, verdicts = _run_session(session, cells, tests, first, exercises)
             student.end()
             judge.end()
             student.ended(timeout)
@@ -523,7 +661,13 @@ def execute_notebook(task):
     for cell, result in zip(cells, prefix_results):
         cell["outputs"] = result["outputs"]
         cell["execution_count"] = result["execution_count"]
-    return {"notebook": json.dumps(nb), "seconds": seconds, "status": session.dead or "ok"}
+    return {
+        "notebook": json.dumps(nb),
+        "seconds": seconds,
+        "status": session.dead or "ok",
+        "cells": verdicts,
+        "files": student.produced,
+    }
 
 
 def run_cells(sources, timeout, files=None):

@@ -19,18 +19,23 @@ Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed b
 JSON. The first message sets the server up::
 
     {"role": "student" | "judge", "prefix": [source, ...], "warm": [module, ...],
-     "timeout": seconds, "env": {...}, "limits": {...} or null}
+     "timeout": seconds, "limits": {...} or null, "workdir": path,
+     "files": {name: base64}}
+
+(the prefix runs in ``workdir``, which holds ``files``: the files every submission shares)
 
 and is answered with ``{"ready": true, "cells": [result, ...]}`` for the prefix cells. Then,
 per submission::
 
-    {"start": {"timeout": s, "cpu_seconds": s, "files": {name: base64}, "exercises": [...]}}
+    {"start": {"timeout": s, "cpu_seconds": s, "files": {name: base64}, "exercises": [...],
+               "sandbox_types": [...]}}
         -> {"started": true}
     {"cell": source}                       (student) -> {"result": result}
     {"cell": {"source": s, "hidden": [line, ...]}}  (judge) -> {"result": result}
     {"call": ...}, {"return": ...}, {"raise": ...}   calls between the two (see wire)
     {"kill": true}   stop the child now -> {"dead": "wall"}
-    {"end": true}    stop the child, clean up -> {"ended": true}
+    {"end": true}    stop the child -> {"ended": true, "files": {name: base64}}
+                     (the files the student's child created or changed in ``workdir``)
 
 The server relays messages between the grader and the child. When the child ends, or owes
 an answer for longer than its timeout plus a grace period, or sends a message larger than
@@ -50,6 +55,7 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import struct
 import sys
 import tempfile
@@ -276,7 +282,12 @@ def make_shell(judge=False):
     config = Config()
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "Linux"
-    shell = Shell.instance(config=config)
+    if judge:
+        from course.grading.judge import Namespace
+
+        shell = Shell.instance(config=config, user_ns=Namespace())
+    else:
+        shell = Shell.instance(config=config)
     shell.enable_matplotlib("inline")
     return shell
 
@@ -405,7 +416,7 @@ def _child_main(role, shell, reader, write, start):
     else:
         from course.grading import judge
 
-        judge.install(shell, peer, start.get("exercises", []))
+        judge.install(shell, peer, start.get("exercises", []), start.get("sandbox_types", []))
     while True:
         message = reader.read()
         if message is None:
@@ -438,7 +449,14 @@ def _supervise(role, shell, start, workdir, down_r, up_w, close_fds, limits):
             os.chdir(workdir)
             apply_limits(limits, float(start["cpu_seconds"]))
             reader = MessageReader(down_r)
-            _child_main(role, shell, reader, lambda m: write_message(up_w, m), start)
+            try:
+                _child_main(role, shell, reader, lambda m: write_message(up_w, m), start)
+            except BaseException:
+                if role == "judge":  # the grader's own failure: its log says why
+                    import traceback
+
+                    os.write(2, traceback.format_exc().encode())
+                raise
             os._exit(0)
         os.close(down_r)
         os.close(up_w)
@@ -475,7 +493,58 @@ def _write_until(fd, data, deadline):
     return True
 
 
-def run_session(role, shell, start, protocol, limits):
+def _fill_folder(folder, files):
+    """Empty ``folder``, then write ``files`` (``{relative path: base64}``) into it.
+
+    Returns:
+        ``{relative path: bytes}`` of what was written.
+    """
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
+    written = {}
+    for name, data in files.items():
+        path = os.path.realpath(os.path.join(folder, name))
+        if not path.startswith(os.path.realpath(folder) + os.sep):
+            continue  # a name that climbs out of the folder
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        written[name] = base64.b64decode(data)
+        with open(path, "wb") as f:
+            f.write(written[name])
+    return written
+
+
+_MAX_PRODUCED_BYTES = 16 * 1024 * 1024  # files a notebook writes that the grader keeps
+
+
+def _produced_files(folder, given):
+    """Regular files in ``folder`` that the run created or changed, as base64 (capped)."""
+    produced, total = {}, 0
+    for path, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in (".ipynb_checkpoints", "__pycache__")]
+        for name in sorted(names):
+            full = os.path.join(path, name)
+            relative = os.path.relpath(full, folder)
+            try:
+                fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue  # a link, or gone
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    continue
+                data = f.read(_MAX_PRODUCED_BYTES - total + 1)
+            if given.get(relative) == data:
+                continue
+            if total + len(data) > _MAX_PRODUCED_BYTES:
+                return produced  # the rest is not kept
+            total += len(data)
+            produced[relative] = base64.b64encode(data).decode()
+    return produced
+
+
+def run_session(role, shell, start, protocol, limits, workdir):
     """Serve one submission: fork its child, relay messages, stop it at ``end``.
 
     Args:
@@ -484,20 +553,15 @@ def run_session(role, shell, start, protocol, limits):
         start: the ``start`` request.
         protocol: ``(reader, write)`` of the server's own pipes to the grader.
         limits: resource limits of the child (see :func:`apply_limits`).
+        workdir: the server's working folder: it is emptied and given the submission's
+            files first, and what the submission wrote there is sent back at the end.
 
     Returns:
         False when the grader went away (the server should stop), else True.
     """
     coord, send = protocol
     timeout = float(start["timeout"])
-    workdir = tempfile.mkdtemp(prefix="submission-")
-    for name, data in start.get("files", {}).items():
-        path = os.path.realpath(os.path.join(workdir, name))
-        if not path.startswith(workdir + os.sep):
-            continue  # a name that climbs out of the folder
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(base64.b64decode(data))
+    given = _fill_folder(workdir, start.get("files", {}))
     down_r, down_w = os.pipe()
     up_r, up_w = os.pipe()
     pid = os.fork()
@@ -527,7 +591,10 @@ def run_session(role, shell, start, protocol, limits):
             message = coord.pop()
             if message is not None:
                 if "end" in message:
-                    send({"ended": True})
+                    _kill_group(pid)
+                    _reap_all()
+                    produced = _produced_files(workdir, given) if role == "student" else {}
+                    send({"ended": True, "files": produced})
                     return True
                 if dead is not None:
                     send({"dead": dead})
@@ -567,7 +634,6 @@ def run_session(role, shell, start, protocol, limits):
         _reap_all()
         os.close(down_w)
         os.close(up_r)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _reap_all():
@@ -606,11 +672,15 @@ def serve():
     setup = reader.read()
     if setup is None:
         return
-    os.environ.update(setup.get("env", {}))
     sys.stdout, sys.stderr = _StreamWriter("stdout"), _StreamWriter("stderr")
     signal.signal(signal.SIGALRM, _on_alarm)
     for module in setup.get("warm", []):
         __import__(module)
+    # the set-up cells run where the notebooks will: in a folder holding the shared files
+    workdir = setup.get("workdir") or tempfile.mkdtemp(prefix="notebook-")
+    os.makedirs(workdir, exist_ok=True)
+    _fill_folder(workdir, setup.get("files", {}))
+    os.chdir(workdir)
     shell = make_shell(judge=setup["role"] == "judge")
     prefix = [run_cell(shell, source, float(setup["timeout"])) for source in setup["prefix"]]
 
@@ -623,7 +693,8 @@ def serve():
         if request is None or "start" not in request:
             return
         protocol = (reader, send)
-        if not run_session(setup["role"], shell, request["start"], protocol, setup.get("limits")):
+        limits = setup.get("limits")
+        if not run_session(setup["role"], shell, request["start"], protocol, limits, workdir):
             return
 
 

@@ -1,55 +1,179 @@
 """The judge: runs the test cells, hidden tests included, outside the student's process.
 
 The judge is a fork-server child (:mod:`course.grading.forkserver`, role ``judge``) that
-starts from the notebook's shared prefix (imports, set-up) as the instructor wrote it. Each
-exercise's name is bound to a :class:`~course.grading.wire.RemoteFunction`: calling it runs
-the student's function in the sandbox on the arguments the test chose, and only plain data
-comes back. The checks (``numpy``, ``course.testing``, the reference code in hidden regions)
-run here, where the student's code cannot reach them.
+starts from the notebook's shared prefix (imports, set-up) as the instructor wrote it. A test
+cell may use any name the notebook defines before it, as under nbgrader: the judge's
+namespace (:class:`Namespace`) holds the prefix's names and what earlier test cells
+defined, and looks every other name up in the student's process when the cell first uses
+it: plain data crosses as data, functions as handles (calling one runs the student's
+function in the sandbox on the arguments the test chose, and only plain data comes back),
+modules by name (the judge imports its own copy of an installed module). The checks
+(``numpy``, ``course.testing``, the reference code in hidden regions) run here, where the
+student's code cannot reach them.
 
-A test cell that rebinds an exercise's name (``my_dense = _reference_dense``, to test
-``my_sequential`` without counting a wrong ``my_dense`` twice) has the same effect in the
-student's process during the calls it makes: the student's ``my_sequential`` calls the
-test's reference through a handle. The rebinding ends with the cell: after every test cell
-the judge binds each exercise's name to the student's function again, so a check that
-failed before the cell could restore the name cannot make later cells test the reference.
+What a test cell does to the student's names reaches the student's process for the duration
+of each call it makes: a name it rebinds (``my_dense = _reference_dense``, to test
+``my_sequential`` without counting a wrong ``my_dense`` twice) is bound there to the test's
+value, and a name it deletes (``del squares``, to check that ``sum_of_squares`` uses
+``squares``) is missing there. The rebinding ends with the cell: afterwards every student
+name is looked up afresh, so a check that failed before the cell could restore a name
+cannot make later cells test the reference.
 
-Test cells may use the prefix's names, earlier test cells' names and the exercises; nothing
-else from the notebook exists here. Hidden tests must not draw from NumPy's global random
-state after calling student code (use a local ``np.random.default_rng(seed)``): the global
-state comes back from the student's process, which could choose it.
+A value that cannot cross (an instance of a class the notebook defines, a generator, an
+open file) stops the judge's run of the cell with :class:`Undecidable` when the instructor's
+own notebook defines such a type (the coordinator then runs the cell in the student's
+process, as nbgrader would, and says so); otherwise the test fails with a message saying
+what could not be checked.
+
+Hidden tests must not draw from NumPy's global random state after calling student code (use
+a local ``np.random.default_rng(seed)``): the global state comes back from the student's
+process, which could choose it.
 """
 
+import builtins
 import time
 
 from course.grading import forkserver
-from course.grading.wire import RemoteFunction
+from course.grading.wire import RemoteError
 
-__all__ = ["install", "run_test_cell"]
-
-_HANDLES = {}  # exercise name -> its RemoteFunction, in this judge (one per submission)
+__all__ = ["Namespace", "Undecidable", "CannotCheck", "install", "run_test_cell"]
 
 
-def install(shell, peer, exercises):
-    """Bind each exercise's name in the judge's namespace to the student's function.
+class Undecidable(BaseException):  # noqa: N818 - not an error of the test: a verdict
+    """A value the test needs cannot leave the student's process: decide the cell there.
 
-    Every call through ``peer`` then also carries the names the test has rebound (to its own
-    reference functions), for the duration of the call.
+    A BaseException, so that a test's ``except Exception`` cannot swallow it.
+    """
+
+
+class CannotCheck(RemoteError):
+    """A value the test needs cannot leave the student's process, and need not (the
+    instructor's notebook has no such type): the test fails with this error."""
+
+    ename = "CannotCheck"
+
+
+_MISSING = object()
+
+
+class Namespace(dict):
+    """The judge's globals: names it does not hold are looked up in the student's process.
+
+    Attributes:
+        peer: the wire to the student's process (None until a submission starts).
+        student_names: what the student's namespace defines, as of the cell's start.
+        exercises: the graded functions' names (rebinding one always reaches the student).
+        fetched: ``{name: value}`` looked up during the current cell.
+        assigned: names the current cell bound.
+        deleted: student names the current cell deleted.
+        undecidable: the type that stopped the current cell, or None.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.peer = None
+        self.exercises = frozenset()
+        self.sandbox_types = frozenset()
+        self.student_names = frozenset()
+        self.in_cell = False
+        self.fetched, self.assigned, self.deleted = {}, set(), set()
+        self.undecidable = None
+
+    def __missing__(self, name):
+        if (
+            self.peer is None
+            or not self.in_cell
+            or name in self.deleted
+            or name not in self.student_names
+            or hasattr(builtins, name)
+        ):
+            raise KeyError(name)
+        try:
+            value = self.peer.lookup(name)
+        except NameError:
+            raise KeyError(name) from None
+        dict.__setitem__(self, name, value)
+        self.fetched[name] = value
+        return value
+
+    def __setitem__(self, name, value):
+        if self.in_cell:
+            self.assigned.add(name)
+            self.deleted.discard(name)
+        dict.__setitem__(self, name, value)
+
+    def __delitem__(self, name):
+        if self.in_cell and name in self.student_names and name not in self.deleted:
+            self.deleted.add(name)
+            self.assigned.discard(name)
+            dict.pop(self, name, None)
+            return
+        dict.__delitem__(self, name)
+
+    def _shadows(self, name):
+        """Whether ``name``, bound by the cell, stands for one of the student's names."""
+        return name in self.student_names or name in self.exercises
+
+    def overrides(self):
+        """``({name: value}, [deleted])``: the cell's changes to the student's names."""
+        changed = {}
+        for name in self.assigned:
+            value = dict.get(self, name, _MISSING)
+            if self._shadows(name) and value is not _MISSING:
+                if value is not self.fetched.get(name, _MISSING):
+                    changed[name] = value
+        return changed, sorted(self.deleted)
+
+    def start_cell(self):
+        """Before a test cell: learn the student's names (and random state)."""
+        self.fetched, self.assigned, self.deleted = {}, set(), set()
+        self.undecidable = None
+        self.student_names = frozenset()
+        if self.peer is not None:
+            try:
+                self.student_names = self.peer.names()
+            except RemoteError:  # the student's process is gone: nothing to look up
+                pass
+        self.in_cell = True
+
+    def end_cell(self):
+        """After a test cell: forget the student's values, end the cell's rebindings."""
+        self.in_cell = False
+        for name, value in self.fetched.items():
+            if dict.get(self, name, _MISSING) is value:
+                dict.pop(self, name)
+        for name in self.assigned:
+            if self._shadows(name):
+                dict.pop(self, name, None)
+
+    def cannot_cross(self, type_name, message):
+        """The exception for a value of ``type_name`` that could not leave the student."""
+        if type_name in self.sandbox_types:
+            self.undecidable = type_name
+            return Undecidable(type_name)
+        return CannotCheck(
+            f"a value of type {type_name} cannot be checked outside your notebook's process "
+            "(the grader checks plain data: numbers, strings, NumPy arrays, and lists, "
+            "tuples and dicts of them)"
+        )
+
+
+def install(shell, peer, exercises, sandbox_types=()):
+    """Connect the judge's namespace to the student's process through ``peer``.
+
+    Args:
+        shell: the judge's shell, whose ``user_ns`` is a :class:`Namespace`.
+        peer: the :class:`~course.grading.wire.Peer` to the student's process.
+        exercises: the graded functions' names.
+        sandbox_types: names of the types the instructor's notebook defines, whose values
+            make a cell be decided in the student's process.
     """
     namespace = shell.user_ns
-    handles = _HANDLES
-    handles.clear()
-    for name in exercises:
-        handles[name] = namespace[name] = RemoteFunction(peer, {"name": name}, name)
-
-    def overrides():
-        return {
-            name: namespace[name]
-            for name, handle in handles.items()
-            if name in namespace and namespace[name] is not handle
-        }
-
-    peer.overrides = overrides
+    namespace.peer = peer
+    namespace.exercises = frozenset(exercises)
+    namespace.sandbox_types = frozenset(sandbox_types)
+    peer.overrides = namespace.overrides
+    peer.uncrossable = namespace.cannot_cross
 
 
 def _statement_line(error):
@@ -73,17 +197,28 @@ def run_test_cell(shell, source, hidden, timeout):
 
     Returns:
         The cell's result (as :func:`course.grading.forkserver.run_cell`) plus
-        ``visible_ok`` (no error was raised by a visible line) and ``ename`` (the error's
-        class name, or None).
+        ``visible_ok`` (no error was raised by a visible line), ``ename`` (the error's
+        class name, or None), ``undecidable`` (the type that kept the cell from being
+        decided here, or None) and ``calls`` (``[name, [names the test had rebound or
+        deleted]]`` for each call of a student function).
     """
     start = time.perf_counter()
+    namespace, peer = shell.user_ns, shell.user_ns.peer
+    calls = []
+    if peer is not None:
+        peer.log = calls
     try:
+        namespace.start_cell()
         result = forkserver.run_cell(shell, source, timeout)
     finally:
-        shell.user_ns.update(_HANDLES)  # a test's rebinding of an exercise ends here
+        namespace.end_cell()
+        if peer is not None:
+            peer.log = None
     error = forkserver.LAST_ERROR
     line = _statement_line(error)
     result["visible_ok"] = error is None or (line is not None and line in set(hidden))
     result["ename"] = None if error is None else type(error).__name__
+    result["undecidable"] = namespace.undecidable
+    result["calls"] = [[name, names] for name, names in calls]
     result["seconds"] = time.perf_counter() - start
     return result

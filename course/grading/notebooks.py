@@ -153,7 +153,7 @@ def solution_code(cell):
     return "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
 
 
-def split_hidden(source):
+def split_hidden(source, markers=None):
     """A test cell's visible code, and the line numbers of its hidden tests.
 
     The regions are found as nbgrader's ``ClearHiddenTests`` finds them: from a line that
@@ -161,6 +161,8 @@ def split_hidden(source):
 
     Args:
         source: the cell's source, as the instructor wrote it.
+        markers: ``(begin, end)`` delimiters when the configuration changes them
+            (``ClearHiddenTests.begin_test_delimeter`` and ``end_test_delimeter``).
 
     Returns:
         ``(visible, hidden)``: the source without the hidden regions (what students see), and
@@ -169,7 +171,7 @@ def split_hidden(source):
     Raises:
         ValueError: a region is nested or never closed.
     """
-    begin, end = (marker.removeprefix("### ") for marker in HIDDEN_MARKERS)
+    begin, end = markers or (marker.removeprefix("### ") for marker in HIDDEN_MARKERS)
     visible, hidden, inside = [], set(), False
     for number, line in enumerate(source.split("\n"), start=1):
         if begin in line:

@@ -29,8 +29,13 @@ reference function called back by the student's code, for example).
 
 import base64
 import builtins
+import importlib
+import importlib.util
+import os
 import signal
+import sys
 import traceback
+import types
 
 import numpy as np
 
@@ -48,7 +53,18 @@ _REF_MODULES = ("course.activations",)  # functions that cross by name (and NumP
 
 
 class WireError(TypeError):
-    """A value that cannot cross between the student's process and the judge."""
+    """A value that cannot cross between the student's process and the judge.
+
+    ``type_name`` names the value's type when that is why (an instance of a class the
+    notebook defines, a generator, an open file, ...), else it is None.
+    """
+
+    def __init__(self, message, type_name=None):
+        super().__init__(message)
+        self.type_name = type_name
+
+
+CANNOT_CROSS = "CannotCross"  # the ename of a call whose answer could not cross the wall
 
 
 class RemoteError(Exception):
@@ -123,6 +139,55 @@ def _resolve_ref(ref):
     raise WireError(f"{ref} cannot be called across")
 
 
+# types that cross by name: Python's plain types and NumPy's scalar types
+_PLAIN_TYPES = {
+    t.__name__: t
+    for t in (bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset)
+}
+_PLAIN_TYPES.update(
+    {
+        f"numpy.{t.__name__}": t
+        for t in set(np.sctypeDict.values())
+        if issubclass(t, (np.number, np.bool_))
+    }
+)
+_PLAIN_TYPES["numpy.ndarray"] = np.ndarray
+_PLAIN_TYPES["NoneType"] = type(None)
+
+
+def _type_name(cls):
+    """The name a plain type crosses by (``numpy.`` before NumPy's), or None."""
+    name = getattr(cls, "__name__", None)
+    if getattr(cls, "__module__", None) == "numpy":
+        name = f"numpy.{name}"
+    return name if _PLAIN_TYPES.get(name) is cls else None
+
+
+def _import_module(name):
+    """The module ``name``, imported here, if it is installed code (never a local file).
+
+    A module crosses by name: the receiver imports its own copy. Only modules of Python's
+    standard library and of the installed packages qualify: a file in the notebook's folder
+    (which the student may have written) is never imported on the judge's side.
+    """
+    if not isinstance(name, str) or not all(p.isidentifier() for p in name.split(".")):
+        raise WireError(f"{str(name)[:80]!r} is not a module name")
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    origin = getattr(spec, "origin", None)
+    installed = (sys.prefix, sys.base_prefix, sys.exec_prefix)
+    if spec is None or not (
+        origin in ("built-in", "frozen")
+        or (origin and os.path.realpath(origin).startswith(installed))
+    ):
+        raise WireError(f"the module {name} is not an installed module", type_name="module")
+    return importlib.import_module(name)
+
+
 class RemoteFunction:
     """A function that lives on the other side: calling it is a call through ``peer``.
 
@@ -165,7 +230,12 @@ class Peer:
         self.namespace = namespace
         self.timeout = timeout
         self.capture = capture
-        self.overrides = None  # () -> {name: function} sent with every call (the judge's)
+        # () -> ({name: value}, [deleted names]) the callee applies during every call (the
+        # judge's: what the test cell rebound or deleted of the student's names)
+        self.overrides = None
+        # (type_name, message) -> the exception to raise when an answer could not cross
+        self.uncrossable = None
+        self.log = None  # a list: each call made is appended as (name, [overridden names])
         self.local = {}  # handle id -> a function of ours the other side may call
         self._ids = {}  # id(function) -> handle id
 
@@ -208,6 +278,22 @@ class Peer:
                     raise WireError(f"a dict key of type {type(key).__name__}")
                 items.append([self.encode(key), self.encode(item, depth + 1)])
             return {"$": "dict", "items": items}
+        if type(value) is complex:
+            return {"$": "complex", "re": value.real, "im": value.imag}
+        if type(value) is bytes:
+            return {"$": "bytes", "data": _b64(value)}
+        if type(value) in (set, frozenset):
+            kind = type(value).__name__
+            return {"$": kind, "items": [self.encode(v, depth + 1) for v in value]}
+        if isinstance(value, types.ModuleType):
+            return {"$": "module", "name": str(getattr(value, "__name__", ""))}
+        if isinstance(value, type):
+            if _type_name(value):
+                return {"$": "type", "name": _type_name(value)}
+            raise WireError(
+                f"the class {getattr(value, '__name__', '?')} cannot leave the student's process",
+                type_name=str(getattr(value, "__name__", "type")),
+            )
         if isinstance(value, RemoteFunction) and value._peer is self:
             return {"$": "fn", **value._handle}
         if callable(value):
@@ -222,7 +308,8 @@ class Peer:
             return {"$": "fn", "mine": key, "name": str(getattr(value, "__name__", "function"))}
         raise WireError(
             f"a value of type {type(value).__name__} cannot leave the student's process: "
-            "return NumPy arrays, numbers, strings, or tuples, lists and dicts of them"
+            "return NumPy arrays, numbers, strings, or tuples, lists and dicts of them",
+            type_name=type(value).__name__,
         )
 
     def decode(self, data, depth=0):
@@ -259,6 +346,20 @@ class Peer:
                 return out
             if kind == "fn":
                 return self._decode_function(data)
+            if kind == "complex":
+                return complex(float(data["re"]), float(data["im"]))
+            if kind == "bytes":
+                return base64.b64decode(data["data"], validate=True)
+            if kind in ("set", "frozenset"):
+                items = [self.decode(v, depth + 1) for v in data["items"]]
+                return set(items) if kind == "set" else frozenset(items)
+            if kind == "type":
+                plain = _PLAIN_TYPES.get(data["name"])
+                if plain is None:
+                    raise WireError(f"the type {str(data['name'])[:80]!r} cannot cross")
+                return plain
+            if kind == "module":
+                return _import_module(data["name"])
         except (KeyError, ValueError, TypeError) as exc:
             if isinstance(exc, WireError):
                 raise
@@ -309,14 +410,19 @@ class Peer:
         Raises:
             The remote exception's stand-in (see :func:`error_class`).
         """
+        deleted = []
         if overrides is None and self.overrides is not None:
-            overrides = self.overrides()
+            overrides, deleted = self.overrides()
+        overrides = overrides or {}
+        if self.log is not None:
+            self.log.append((fn.__name__, sorted([*overrides, *deleted])))
         message = {
             "call": {
                 "fn": fn._handle,
                 "args": self.encode(list(args)),
                 "kwargs": self.encode(dict(kwargs)),
-                "overrides": {k: self.encode(v) for k, v in (overrides or {}).items()},
+                "overrides": {k: self.encode(v) for k, v in overrides.items()},
+                "deleted": list(deleted),
                 "rng": self._rng_state(),
             }
         }
@@ -326,6 +432,24 @@ class Peer:
         finally:
             if paused[0]:
                 signal.setitimer(signal.ITIMER_REAL, *paused)
+
+    def lookup(self, name):
+        """The value the other side's namespace binds to ``name`` (functions as handles).
+
+        Raises:
+            NameError: the name is not defined there.
+            The exception :attr:`uncrossable` makes, when the value cannot cross.
+        """
+        message = {"call": {"fn": {"get": str(name)}, "rng": self._rng_state()}}
+        return self._wait([], {}, message)
+
+    def names(self):
+        """The names the other side's namespace defines; the random state comes with them.
+
+        The request carries no random state: the other side's is the one to continue from.
+        """
+        names = self._wait([], {}, {"call": {"fn": {"names": True}}})
+        return frozenset(n for n in names if type(n) is str) if type(names) is list else set()
 
     def _wait(self, args, kwargs, message):
         self.write(message)
@@ -339,12 +463,19 @@ class Peer:
             if "return" in reply:
                 answer = reply["return"]
                 self._absorb(answer)
-                _update_all(list(args), self.decode(answer.get("args", [])))
-                _update_all(kwargs, self.decode(answer.get("kwargs", {})))
+                if "args" in answer:
+                    _update_all(list(args), self.decode(answer["args"]))
+                if "kwargs" in answer:
+                    _update_all(kwargs, self.decode(answer["kwargs"]))
                 return self.decode(answer.get("value"))
             if "raise" in reply:
                 answer = reply["raise"]
                 self._absorb(answer)
+                if answer.get("ename") == CANNOT_CROSS and self.uncrossable is not None:
+                    raise self.uncrossable(
+                        str(answer.get("type") or "object")[:100],
+                        str(answer.get("evalue", ""))[:1000],
+                    )
                 cls = error_class(str(answer.get("ename", "RemoteError")))
                 error = cls(str(answer.get("evalue", "")))
                 lines = answer.get("traceback", [])
@@ -377,28 +508,11 @@ class Peer:
         restore = {}
         try:
             self._set_rng(request.get("rng"))
-            fn = self._decode_function(request.get("fn", {}))
-            args = self.decode(request.get("args", []))
-            kwargs = self.decode(request.get("kwargs", {}))
-            if type(args) is not list or type(kwargs) is not dict:
-                raise WireError("malformed call")
-            if self.namespace is not None:
-                for name, handle in request.get("overrides", {}).items():
-                    restore[name] = self.namespace.get(name, _MISSING)
-                    self.namespace[name] = self.decode(handle)
-            previous = signal.setitimer(signal.ITIMER_REAL, self.timeout) if self.timeout else None
-            try:
-                value = fn(*args, **kwargs)
-            finally:
-                if previous is not None:
-                    signal.setitimer(signal.ITIMER_REAL, *previous)
-            reply = {
-                "return": {
-                    "value": self.encode(value),
-                    "args": self.encode(args),
-                    "kwargs": self.encode(kwargs),
-                }
-            }
+            handle = request.get("fn", {})
+            if type(handle) is dict and ("get" in handle or "names" in handle):
+                reply = {"return": {"value": self._namespace_answer(handle)}}
+            else:
+                reply = self._serve_call(request, handle, restore)
             body = reply["return"]
         except BaseException as exc:  # the student's code may raise anything, even SystemExit
             reply = {"raise": _describe(exc)}
@@ -415,9 +529,51 @@ class Peer:
             self.capture.outputs, self.capture.chars = saved_outputs
         return reply
 
+    def _namespace_answer(self, handle):
+        """The answer to a lookup (``{"get": name}``) or to ``{"names": true}``."""
+        if self.namespace is None:
+            raise WireError("this side has no namespace to look names up in")
+        if "names" in handle:
+            return [n for n in self.namespace if type(n) is str][:_MAX_NAMES]
+        name = handle["get"]
+        if type(name) is not str or name not in self.namespace:
+            raise NameError(f"name {str(name)[:100]!r} is not defined")
+        return self.encode(self.namespace[name])
+
+    def _serve_call(self, request, handle, restore):
+        """Run the function a call names, with the call's overrides in place."""
+        fn = self._decode_function(handle)
+        args = self.decode(request.get("args", []))
+        kwargs = self.decode(request.get("kwargs", {}))
+        if type(args) is not list or type(kwargs) is not dict:
+            raise WireError("malformed call")
+        if self.namespace is not None:
+            for name, value in request.get("overrides", {}).items():
+                restore[name] = self.namespace.get(name, _MISSING)
+                self.namespace[name] = self.decode(value)
+            deleted = request.get("deleted", [])
+            for name in deleted if type(deleted) is list else []:
+                if type(name) is str and name in self.namespace:
+                    restore.setdefault(name, self.namespace[name])
+                    del self.namespace[name]
+        previous = signal.setitimer(signal.ITIMER_REAL, self.timeout) if self.timeout else None
+        try:
+            value = fn(*args, **kwargs)
+        finally:
+            if previous is not None:
+                signal.setitimer(signal.ITIMER_REAL, *previous)
+        return {
+            "return": {
+                "value": self.encode(value),
+                "args": self.encode(args),
+                "kwargs": self.encode(kwargs),
+            }
+        }
+
 
 _MISSING = object()
 _STREAMS = ("stdout", "stderr")
+_MAX_NAMES = 20_000  # names a namespace listing may hold
 
 
 def _describe(exc):
@@ -429,7 +585,10 @@ def _describe(exc):
     except BaseException:
         evalue = "(the exception's message could not be read)"
     lines = getattr(exc, "remote_traceback", None) or traceback.format_exception(exc)
-    return {"ename": str(ename), "evalue": evalue[:10_000], "traceback": list(lines)[-40:]}
+    described = {"ename": str(ename), "evalue": evalue[:10_000], "traceback": list(lines)[-40:]}
+    if isinstance(exc, WireError) and exc.type_name:
+        described.update(ename=CANNOT_CROSS, type=exc.type_name)
+    return described
 
 
 def _update(original, new):
