@@ -32,6 +32,8 @@ from course.grading.notebooks import nbgrader_meta, read_notebook
 FULL = sum(toy.POINTS.values())
 NBGRADER_PATIENCE = 60  # seconds plain nbgrader gets per student before it counts as hung
 ERROR_ROW = "error row"  # the submission gets a clear 'not graded' line, not a crash
+# what the grader says when the student's own run passes a cell that its judge fails
+DISAGREES = "pass in your notebook but not when the grader runs them"
 
 
 @dataclass
@@ -179,18 +181,18 @@ ATTACKS = [
            present="output cut", side_effect="notebook small"),
     # --- faking a score: every check that decides one runs outside the student's process
     Attack("patch_numpy_allclose", "np.allclose = lambda *a, **k: True\n" + _WRONG_G, cell="g",
-           outcome=FULL - 2, present="TamperingDetected"),
+           outcome=FULL - 2, present=DISAGREES),
     Attack("patch_the_course_check_helpers",
            "import course.testing\ncourse.testing.check_array = check_array = "
            "lambda *a, **k: None\n" + _WRONG_G, cell="g", outcome=FULL - 2,
-           present="TamperingDetected"),
+           present=DISAGREES),
     Attack("patch_builtins_for_partial_credit",  # sum() decides test_f_partial's score
            "import builtins\nbuiltins.sum = lambda *a, **k: 3\ndef f(x):\n    return -x",
            outcome=1 + 3),  # f(0) == 0 is right: 1 of 3 partial points, g's 3
     Attack("return_an_int_that_equals_anything",
            "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
            "    __hash__ = int.__hash__\n\ndef f(x):\n    return Liar(7)",
-           outcome=3, present="TamperingDetected"),
+           outcome=3, present=DISAGREES),
     Attack("return_a_lying_ndarray_subclass",
            "class Lie(np.ndarray):\n    def __eq__(self, other):\n"
            "        return np.ones(np.shape(other), bool)\n"
@@ -205,10 +207,31 @@ ATTACKS = [
            "    def __eq__(self, other):\n        return True\n\n"
            "def g(x):\n    return Fake() if np.ndim(x) else x * x",
            cell="g", outcome=FULL - 2, present="cannot leave the student's process"),
+    # --- the judge looks up the names a test uses in the student's process: a new surface
+    Attack("a_huge_nested_list_where_a_function_should_be",
+           "g = [list(range(10**6))] * 40", cell="g", outcome=FULL - 3,
+           present="sent more than the grader accepts"),
+    Attack("a_value_nested_too_deep",
+           "g = []\nfor _ in range(10000):\n    g = [g]", cell="g", outcome=FULL - 3,
+           present="nested more than"),
+    Attack("a_class_whose_methods_lie",
+           "class Liar:\n    def __eq__(self, other):\n        return True\n"
+           "    def __array__(self, dtype=None, copy=None):\n"
+           "        return np.array([0.0, 1.0, 4.0])\n"
+           "    def __call__(self, x):\n        return Liar()\n\ng = Liar()",
+           cell="g", outcome=FULL - 3, present="cannot be checked outside"),
+    Attack("a_module_that_is_not_installed",  # the judge must never import the student's file
+           "import sys\nopen('evil_mod.py', 'w').write(\"import sys\\nif 'course.grading.judge' "
+           "in sys.modules:\\n    print('JUDGE IMPORTED ME')\\n\")\nsys.path.insert(0, '.')\n"
+           "import evil_mod\ng = evil_mod", cell="g", outcome=FULL - 3,
+           present="is not an installed module", absent="JUDGE IMPORTED ME"),
+    Attack("a_module_name_that_is_not_a_name",
+           "import types\ng = types.ModuleType('os; import antigravity')", cell="g",
+           outcome=FULL - 3, present="is not a module name"),
     Attack("replace_ipython_run_cell",  # every later cell runs 'pass' inside the notebook
            "def f(x):\n    return -x\n\nip = get_ipython()\nreal_run_cell = ip.run_cell\n"
            "ip.run_cell = lambda raw_cell, *a, **k: real_run_cell('pass', *a, **k)",
-           outcome=1, present="TamperingDetected"),  # g never exists; f(0) == 0
+           outcome=1, present=DISAGREES),  # g never exists; f(0) == 0
     Attack("hard_code_the_visible_answer",
            "def g(x):\n    return np.array([0.0, 1.0, 4.0]) if np.ndim(x) else 9",
            cell="g", outcome=FULL - 2),  # the visible checks pass, the hidden ones do not

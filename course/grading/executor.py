@@ -562,6 +562,8 @@ def _run_test_cell(session, cell, visible, hidden, exercises):
         seconds += inside["seconds"]
         if not _passed(outside) and _passed(inside) and not _timed_out(inside):
             verdict["note"] = _disagreement(outside, exercises)
+            note = {"output_type": "stream", "name": "stdout", "text": f"{verdict['note']}\n"}
+            cell["outputs"] = [*cell["outputs"], note]
     return seconds, verdict
 
 

@@ -1,0 +1,143 @@
+"""The judge's namespace: a test cell sees the student's names as under nbgrader (fast tests).
+
+The "student" is a namespace served by a thread through the wire (``test_wire.Pair``); the
+judge's side is a :class:`course.grading.judge.Namespace` that test code is run in with
+``exec``, as the judge's shell runs a test cell.
+"""
+
+import numpy as np
+import pytest
+from test_wire import Pair
+
+from course.grading.judge import CannotCheck, Namespace, Undecidable
+from course.grading.wire import WireError
+
+STUDENT = """
+import numpy as np
+import json as js
+
+scores = [3, 4.5, "x"]
+weights = np.arange(4.0)
+counter = {"calls": 0}
+
+def squares(n):
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    return [i ** 2 for i in range(1, n + 1)]
+
+def sum_of_squares(n):
+    counter["calls"] += 1
+    return sum(squares(n))
+
+class Stack:
+    def __init__(self):
+        self.items = []
+
+def make_stack():
+    return Stack()
+
+def numbers():
+    yield 1
+"""
+
+
+@pytest.fixture
+def judge():
+    student = {}
+    exec(STUDENT, student)
+    pair = Pair(student)
+    namespace = Namespace()
+    namespace.peer = pair.caller
+    namespace.exercises = frozenset({"squares", "sum_of_squares"})
+    namespace.sandbox_types = frozenset({"Stack"})
+    pair.caller.overrides = namespace.overrides
+    pair.caller.uncrossable = namespace.cannot_cross
+    namespace.student = student
+    yield namespace
+    pair.close()
+
+
+def run(namespace, code):
+    """Run ``code`` as one test cell in the judge's namespace."""
+    namespace.start_cell()
+    try:
+        exec(code, namespace)
+    finally:
+        namespace.end_cell()
+
+
+def test_a_test_reads_the_students_variables_functions_and_modules(judge):
+    run(
+        judge,
+        "assert scores == [3, 4.5, 'x']\n"
+        "assert isinstance(weights, np.ndarray) and weights.sum() == 6.0\n"
+        "assert squares(3) == [1, 4, 9]\n"
+        "assert js.dumps([1]) == '[1]' and js.__name__ == 'json'\n"
+        "result = sum_of_squares(10)\n",
+    )
+    assert judge["result"] == 385  # what the cell defines stays in the judge
+    assert "scores" not in dict(judge)  # the student's values are looked up afresh per cell
+
+
+def test_an_unknown_name_is_a_name_error(judge):
+    with pytest.raises(NameError):
+        run(judge, "nobody_defined_this")
+
+
+def test_deleting_a_students_name_reaches_the_student_during_calls(judge):
+    # nbgrader's documentation course: sum_of_squares must rely on squares
+    run(
+        judge,
+        "orig_squares = squares\n"
+        "del squares\n"
+        "try:\n"
+        "    sum_of_squares(1)\n"
+        "except NameError:\n"
+        "    uses = True\n"
+        "else:\n"
+        "    uses = False\n"
+        "finally:\n"
+        "    squares = orig_squares\n",
+    )
+    assert judge["uses"] is True
+    assert judge.student["squares"](2) == [1, 4]  # the deletion ended with the call
+
+
+def test_a_rebinding_reaches_the_student_during_calls_and_ends_with_the_cell(judge):
+    run(judge, "squares = lambda n: [7] * n\nassert sum_of_squares(2) == 14")
+    run(judge, "assert sum_of_squares(2) == 5")  # the student's own squares again
+    assert judge.student["squares"](2) == [1, 4]
+
+
+def test_the_students_state_changes_are_seen_by_the_next_cell(judge):
+    run(judge, "sum_of_squares(1)\nsum_of_squares(1)")
+    run(judge, "assert counter == {'calls': 2}, counter")
+
+
+def test_a_value_that_cannot_cross_fails_the_test_unless_the_instructor_defines_its_type(
+    judge,
+):
+    with pytest.raises(CannotCheck, match="generator cannot be checked"):
+        run(judge, "next(numbers())")
+    with pytest.raises(Undecidable):
+        run(judge, "s = make_stack()")
+    with pytest.raises(Undecidable):
+        run(judge, "isinstance(1, Stack)")
+    assert judge.undecidable == "Stack"
+
+
+def test_a_module_crosses_only_as_an_installed_module(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from course.grading.wire import Peer
+
+    peer = Peer(None, None)
+    assert peer.decode(peer.encode(np)) is np
+    with pytest.raises(WireError, match="not a module name"):
+        peer.decode(peer.encode(types.ModuleType("os; import antigravity")))
+    (tmp_path / "planted.py").write_text("raise SystemExit('the judge imported me')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(WireError, match="not an installed module"):
+        peer.decode({"$": "module", "name": "planted"})
+    assert "planted" not in sys.modules
