@@ -206,11 +206,11 @@ ATTACKS = [
            "        return np.array([0.0, 1.0, 4.0])\n"
            "    def __eq__(self, other):\n        return True\n\n"
            "def g(x):\n    return Fake() if np.ndim(x) else x * x",
-           cell="g", outcome=FULL - 2, present="cannot leave the student's process"),
+           cell="g", outcome=FULL - 2, present="cannot be checked outside"),
     # --- the judge looks up the names a test uses in the student's process: a new surface
     Attack("a_huge_nested_list_where_a_function_should_be",
-           "g = [list(range(10**6))] * 40", cell="g", outcome=FULL - 3,
-           present="sent more than the grader accepts"),
+           "g = [list(range(10**6))] * 12", cell="g", outcome=FULL - 3,
+           present="DeadKernelError"),  # too slow to send, or too large: the process stops
     Attack("a_value_nested_too_deep",
            "g = []\nfor _ in range(10000):\n    g = [g]", cell="g", outcome=FULL - 3,
            present="nested more than"),
@@ -218,7 +218,7 @@ ATTACKS = [
            "class Liar:\n    def __eq__(self, other):\n        return True\n"
            "    def __array__(self, dtype=None, copy=None):\n"
            "        return np.array([0.0, 1.0, 4.0])\n"
-           "    def __call__(self, x):\n        return Liar()\n\ng = Liar()",
+           "\ndef g(x):\n    return Liar()",
            cell="g", outcome=FULL - 3, present="cannot be checked outside"),
     Attack("a_module_that_is_not_installed",  # the judge must never import the student's file
            "import sys\nopen('evil_mod.py', 'w').write(\"import sys\\nif 'course.grading.judge' "
