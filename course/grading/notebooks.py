@@ -114,13 +114,14 @@ def setup_cells(nb):
     """The set-up cells: the locked code cells before the first code cell a student may edit.
 
     Every submission starts with them unchanged, so the grader runs them once per server,
-    and test cells may use the names they define (see :mod:`course.grading.judge`).
+    and test cells may use the names they define (see :mod:`course.grading.judge`). A
+    graded cell ends them: a test is always run for each submission, by the judge.
     """
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        if not nbgrader_meta(cell).get("locked"):
+        if not nbgrader_meta(cell).get("locked") or nbgrader_meta(cell).get("grade"):
             break
         cells.append(cell)
     return cells
