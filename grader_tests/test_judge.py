@@ -141,3 +141,9 @@ def test_a_module_crosses_only_as_an_installed_module(tmp_path, monkeypatch):
     with pytest.raises(WireError, match="not an installed module"):
         peer.decode({"$": "module", "name": "planted"})
     assert "planted" not in sys.modules
+
+
+def test_a_name_the_test_binds_stays_the_judges_even_if_the_student_has_one(judge):
+    judge.student["_expected"] = 999  # a student who guessed a hidden test's variable
+    run(judge, "_expected = 385")
+    run(judge, "assert sum_of_squares(10) == _expected, _expected")

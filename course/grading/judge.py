@@ -137,13 +137,20 @@ class Namespace(dict):
         self.in_cell = True
 
     def end_cell(self):
-        """After a test cell: forget the student's values, end the cell's rebindings."""
+        """After a test cell: forget the student's values, end the cell's rebindings.
+
+        A name the cell rebound that it had read from the student (``squares =
+        orig_squares``), or an exercise's name (``my_dense = _reference_dense``), is the
+        student's again afterwards. Any other name the cell bound stays the judge's, as a
+        test's assignment wins under nbgrader: a student who defines a global of the same
+        name cannot make a later cell read theirs instead.
+        """
         self.in_cell = False
         for name, value in self.fetched.items():
             if dict.get(self, name, _MISSING) is value:
                 dict.pop(self, name)
         for name in self.assigned:
-            if self._shadows(name):
+            if name in self.exercises or name in self.fetched:
                 dict.pop(self, name, None)
 
     def cannot_cross(self, type_name, message):
