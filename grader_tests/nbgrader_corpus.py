@@ -600,23 +600,30 @@ def _docs_scenario():
     for path in sorted((DOCS / "submitted").rglob("*")):
         if path.is_file():
             submissions[str(path.relative_to(DOCS))] = path
-    # the docs' grades.csv (nbgrader export after that autograde): raw_score and max_score
+    # scores: the docs' grades.csv (raw_score, written by `nbgrader export` after that
+    # autograde); per notebook: the "Score: x / y" headings of the docs' feedback pages. (The
+    # csv's max_score, 23, disagrees with those pages' 10 + 3 and is not used.)
+    files_ = {"problem1.ipynb", "problem2.ipynb", "jupyter.png", "timestamp.txt"}
     return Scenario(
         "docs_ps1",
         "docs/source/user_guide (generate_assignment --IncludeHeaderFooter.header=source/"
-        "header.ipynb as a config line; expected values from its grades.csv)",
+        "header.ipynb as a config line; expected values from its grades.csv and feedback/)",
         files,
         submissions,
         config=('c.IncludeHeaderFooter.header = "source/header.ipynb"',),
         expected={
             "ok": True,
             "students": {
-                "bitdiddle": _student(
-                    1.5, 23, late=False, files={"problem1.ipynb", "problem2.ipynb", "jupyter.png"}
-                ),
-                "hacker": _student(
-                    3.0, 23, late=False, files={"problem1.ipynb", "problem2.ipynb", "jupyter.png"}
-                ),
+                student: _student(
+                    score,
+                    late=False,
+                    files=files_,
+                    notebooks={
+                        "problem1": {"score": score, "max_score": 10},
+                        "problem2": {"score": 0, "max_score": 3},
+                    },
+                )
+                for student, score in (("bitdiddle", 1.5), ("hacker", 3.0))
             },
         },
     )
@@ -756,7 +763,12 @@ def _own_scenarios():
                     ),
                 ]
             },
-            {"p1": {"imports": "import statistics as stats"}},
+            {
+                "p1": {
+                    "imports": "import statistics as stats",
+                    "center": "def center(xs):\n    return stats.mean(xs)",
+                }
+            },
             {
                 "p1": {
                     "imports": "import statistics as stats",

@@ -30,6 +30,9 @@ pytestmark = pytest.mark.slow
 def _report(title, lines, *runs):
     text = [title, *(f"  {line}" for line in lines)]
     for name, run in runs:
+        errors = (course_json(run) or {}).get("errors") if name == "course" else None
+        for student, message in sorted((errors or {}).items()):
+            text.append(f"  course could not grade {student}: {message}")
         text.append(f"--- {name} exited {run.returncode}; last lines:\n{run.tail()}")
     return "\n".join(text)
 
