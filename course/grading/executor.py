@@ -81,7 +81,10 @@ _SILENCE_SECONDS = 15  # past a cell's timeout, how long a silent server is wait
 LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2, "processes": 64}
 
 TAMPERED = "TamperingDetected"
-DEFAULT_HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")  # nbgrader's defaults  # the ename of a test cell that passed inside but not outside
+DEFAULT_HIDDEN_MARKERS = (
+    "BEGIN HIDDEN TESTS",
+    "END HIDDEN TESTS",
+)  # nbgrader's defaults  # the ename of a test cell that passed inside but not outside
 
 # why a child stopped -> (error name, what the cells it did not run say)
 _STOPPED = {
