@@ -424,8 +424,9 @@ def nbgrader_autograde(root, assignment, students=None, progress=None):
     This is the reference that ``course autograde`` (:mod:`course.grading.engine`) must
     match score for score; the benchmark and the parity tests run both.
 
-    Reads ``submitted/<student>/<assignment>/*.ipynb``; a student folder without a notebook
-    is skipped, as ``nbgrader autograde`` skips it. A submission that cannot be graded does
+    Reads ``submitted/<student>/<assignment>/*.ipynb``; a student folder without a notebook,
+    and the students of ``CourseDirectory.student_id_exclude``, are skipped, as ``nbgrader
+    autograde`` skips them. A submission that cannot be graded does
     not stop the others: it is reported in the second return value.
 
     Args:
@@ -439,13 +440,15 @@ def nbgrader_autograde(root, assignment, students=None, progress=None):
     """
     root = Path(root)
     check_assignment(root, assignment)
-    present = [
-        student
-        for student in submitters(root, assignment, students)
-        if submitted_notebooks(root / "submitted" / student / assignment)
-    ]
     results, errors = {}, {}
     with nbgrader_api(root) as api:
+        excluded = api.coursedir.student_id_exclude.split(",")
+        present = [
+            student
+            for student in submitters(root, assignment, students)
+            if student not in excluded
+            and submitted_notebooks(root / "submitted" / student / assignment)
+        ]
         if not in_gradebook(api, assignment):
             generate(api, root, assignment, f"recording {assignment} in the gradebook")
         for done, student in enumerate(present):
