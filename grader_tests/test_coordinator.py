@@ -238,3 +238,12 @@ def test_maxima_are_nbgraders_with_manual_and_task_cells(docs_course):
     by_exercise = result.by_exercise()
     assert by_exercise["problem1/squares"] == (0, 2)  # ungraded yet: the gradebook says 0
     assert all(c.decided == "judge" and c.note == "" for c in result.cells)
+
+
+def test_a_kernel_other_than_this_python_is_refused_as_nbgrader_refuses_it():
+    from course.grading import engine
+
+    assert engine._kernel_problem("python3") is None
+    assert engine._kernel_problem("python") is None  # jupyter maps it to python3
+    assert engine._kernel_problem("") is None  # no kernelspec: jupyter's default
+    assert "No such kernel named ir" in engine._kernel_problem("ir")

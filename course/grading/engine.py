@@ -1,16 +1,23 @@
 """``course autograde``: nbgrader's scores, computed in parallel on warm execution servers.
 
 The coordinating process (this module) is the only one that touches the gradebook and the
-course directory. For each submission it
+course directory. It reads nbgrader's configuration first (:mod:`course.grading.settings`:
+a setting it cannot honour stops the run). For each submission it
 
-1. sanitizes the notebook with nbgrader's own preprocessors (locked and test cells restored
-   from the gradebook, missing grade cells put back, duplicate ids dropped);
-2. hands the notebook's JSON text to :func:`course.grading.executor.execute_notebook` on a
-   local thread pool (each thread drives a warm fork-server process) or on a Dask cluster;
-3. scores the executed notebook with nbgrader's own preprocessors (output limits,
-   ``SaveAutoGrades``, late penalties), removes the hidden tests from it, writes
-   ``autograded/<student>/<assignment>/`` and, last, a marker that lets a later run skip the
-   unchanged submission.
+1. prepares ``autograded/<student>/<assignment>/`` with nbgrader's own
+   ``Autograde.init_assignment`` (submitted and source files, student and submission rows,
+   zeros for the notebooks not handed in, unknown notebooks dropped);
+2. for each notebook, in nbgrader's order: sanitizes it with nbgrader's own preprocessors
+   (locked and test cells restored from the gradebook, missing grade cells put back,
+   duplicate ids dropped), hands its JSON text and its folder's files to
+   :func:`course.grading.executor.execute_notebook` on a local thread pool (each thread
+   drives a warm fork-server process) or on a Dask cluster, and scores the executed
+   notebook with nbgrader's own preprocessors (output limits, ``SaveAutoGrades``, late
+   penalties); the notebook, without its hidden tests, and the files it wrote go to
+   ``autograded/``;
+3. sets nbgrader's permissions and, last, writes a marker that lets a later run skip the
+   unchanged submission (and keeps what the gradebook does not: which run decided each
+   test cell, and the grader's notes).
 
 A run killed at any moment can be started again: submissions without a marker are graded
 again, and nbgrader's gradebook rows are updated in place, never duplicated.
