@@ -67,17 +67,13 @@ def _names(path, nb):
     except driver.CourseError:  # a notebook outside a course: name it after its folder
         return Path(path).resolve().parent.name, Path(path).stem, {}, HIDDEN_DELIMITERS
     from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import ClearHiddenTests
 
-    with driver.nbgrader_api(root) as api:
-        hidden = ClearHiddenTests(config=api.config)
-        converter = Autograde(coursedir=api.coursedir, parent=api)
-        files = extra_files(
-            root,
-            assignment,
-            api.coursedir.ignore,
-            converter.exclude_overwriting.get(assignment, []),
-        )
+    config = driver.load_config(root)
+    hidden = ClearHiddenTests(config=config)
+    exclude = Autograde(config=config).exclude_overwriting.get(assignment, [])
+    files = extra_files(root, assignment, CourseDirectory(config=config).ignore, exclude)
     return assignment, notebook, files, (hidden.begin_test_delimeter, hidden.end_test_delimeter)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "find_course_root",
     "assignments",
     "release",
+    "load_config",
     "nbgrader_api",
     "generate",
     "source_notebooks",
@@ -92,12 +93,20 @@ def assignments(root):
     return sorted(p.name for p in (Path(root) / "source").iterdir() if p.is_dir())
 
 
+def load_config(root):
+    """The course's ``nbgrader_config.py``, loaded, with ``CourseDirectory.root`` set."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    return config
+
+
 @contextmanager
 def nbgrader_api(root):
     """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
     # nbgrader runs `alembic` from PATH when it creates a gradebook: use this environment's.
     # (The kernel is this environment's too: `make install` installs its python3 kernelspec,
@@ -110,8 +119,7 @@ def nbgrader_api(root):
         with warnings.catch_warnings():
             # nbgrader's gradebook trips SQLAlchemy autoflush warnings on every submission.
             warnings.filterwarnings("ignore", module="nbgrader.api")
-            config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-            config.CourseDirectory.root = str(root)
+            config = load_config(root)
             coursedir = CourseDirectory(config=config)
             yield NbGraderAPI(coursedir=coursedir, config=config)
     finally:
