@@ -231,6 +231,7 @@ def _prepare(api, conf, assignment, sub):
     converter = conf.converter
     converter.notebooks = [str(p) for p in driver.submitted_notebooks(sub.folder)]
     converter.init_assignment(assignment, sub.student)
+    dest.mkdir(parents=True, exist_ok=True)  # nbgrader's writer makes it when no file did
     graded = [Path(p).stem for p in sorted(converter.notebooks)]
     missing = sorted(set(driver.gradebook_notebooks(api, assignment)) - set(graded))
     sub.todo, sub.files = graded, _folder_files(dest)
