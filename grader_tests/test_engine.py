@@ -378,3 +378,6 @@ def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
     missing = summary.results["passes_all"].notebook("second")
     assert {c.status for c in missing.cells} == {"missing"} and missing.max_score == 7
     assert "second/f" in result.by_exercise()
+    # self-study: one notebook of the two, graded on its own, with nbgrader's maximum
+    alone = engine.grade_notebook(both / "second.ipynb", root=ours)
+    assert (alone.notebook, alone.score, alone.max_score) == ("second", 4, 7)
