@@ -134,9 +134,11 @@ def _cmd_feedback(args):
         written, errors = feedback.write_feedback(root, args.assignment, args.student, progress=bar)
     finally:
         bar.close()
-    for student, path in sorted(written.items()):
-        print(f"{student}: {path.relative_to(root)}")
-    print(f"{args.assignment}: {len(written)} feedback pages written")
+    for student, paths in sorted(written.items()):
+        for path in paths:
+            print(f"{student}: {path.relative_to(root)}")
+    count = sum(len(paths) for paths in written.values())
+    print(f"{args.assignment}: {count} feedback pages written for {len(written)} students")
     for student, message in sorted(errors.items()):
         print(f"  no feedback for {student}: {message}")
     return 1 if errors else 0

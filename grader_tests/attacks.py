@@ -443,10 +443,11 @@ def _plain_nbgrader(root):
     results, errors = {}, {}
     with driver.nbgrader_api(root) as api:
         for folder in sorted((root / "submitted").iterdir()):
+            graded = root / "autograded" / folder.name / toy.ASSIGNMENT / f"{toy.NOTEBOOK}.ipynb"
             try:
-                results[folder.name] = driver.submission_result(
-                    api, toy.ASSIGNMENT, folder.name, toy.NOTEBOOK
-                )
+                if not graded.is_file():
+                    raise FileNotFoundError(graded)
+                results[folder.name] = driver.assignment_result(api, toy.ASSIGNMENT, folder.name)
             except Exception as exc:  # not graded, for whatever reason
                 errors[folder.name] = f"not graded ({type(exc).__name__})"
             if folder.name in hung:

@@ -60,7 +60,7 @@ def time_check(notebook, runs=3):
 
 def build_class(root, assignment, size):
     """Hand in ``size`` submissions of ``assignment`` under ``root/submitted``."""
-    notebook_id = driver.notebook_of(root, assignment)
+    (notebook_id,) = driver.source_notebooks(root, assignment)  # the course's have one each
     release = read_notebook(root / "release" / assignment / f"{notebook_id}.ipynb")
     source = read_notebook(root / "source" / assignment / f"{notebook_id}.ipynb")
     names = exercises(source)
@@ -101,7 +101,7 @@ def bench(assignment, size, workdir):
     summary = engine.autograde(ours, assignment)
     our_seconds = time.perf_counter() - start
     same = driver.gradebook_scores(ours, assignment) == driver.gradebook_scores(theirs, assignment)
-    notebook_id = driver.notebook_of(ours, assignment)
+    (notebook_id,) = driver.source_notebooks(ours, assignment)
     check = time_check(ours / "submitted" / "correct-000" / assignment / f"{notebook_id}.ipynb")
     n = len(summary.graded)
     own = sum(summary.own_seconds.values())

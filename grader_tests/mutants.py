@@ -796,7 +796,7 @@ def grade(assignment, mutants, workdir):
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(REPO / "source" / assignment, root / "source" / assignment)
     driver.release(root, [assignment])
-    notebook = driver.notebook_of(root, assignment)
+    (notebook,) = driver.source_notebooks(root, assignment)  # the course's have one each
     source = read_notebook(root / "source" / assignment / f"{notebook}.ipynb")
     release = read_notebook(root / "release" / assignment / f"{notebook}.ipynb")
     names = exercises(source)

@@ -104,7 +104,8 @@ def free_port():
 
 
 def notebook_name(assignment):
-    return f"{driver.notebook_of(REPO, assignment)}.ipynb"
+    (notebook,) = driver.source_notebooks(REPO, assignment)  # the course's have one each
+    return f"{notebook}.ipynb"
 
 
 @pytest.fixture(scope="module")

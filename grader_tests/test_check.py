@@ -45,7 +45,8 @@ def save(nb, folder, name="dense_layers.ipynb"):
 
 def rows(stdout):
     """``{exercise: (result, points)}`` from the table of ``course check``."""
-    found = re.findall(r"^(my_\w+) +(passed|failed|not done|error|timeout) +(\S+)$", stdout, re.M)
+    result = r"visible checks passed|failed|not done|error|timeout"
+    found = re.findall(rf"^(my_\w+) +({result}) +(\S+)$", stdout, re.M)
     return {name: (result, points) for name, result, points in found}
 
 
@@ -66,7 +67,7 @@ def test_check_names_the_first_failing_check_of_each_exercise(week1, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "\x1b[" not in out.stdout  # piped: no colour codes
     assert rows(out.stdout) == {
-        "my_dense": ("passed", "3"),
+        "my_dense": ("visible checks passed", "3"),
         "my_sequential": ("not done", "3"),
         "my_dense_v": ("failed", "3"),
         "my_sequential_v": ("failed", "3"),
@@ -155,7 +156,7 @@ def test_check_is_coloured_on_a_terminal(week1, tmp_path):
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     os.close(leader)
     text = b"".join(chunks).decode()
-    assert "\x1b[32mpassed" in text and "\x1b[33mnot done" in text
+    assert "\x1b[32mvisible checks passed" in text and "\x1b[33mnot done" in text
 
 
 def run_in_kernel(sources, cwd, env=None):
@@ -208,7 +209,7 @@ def test_check_cell_in_jupyter_checks_the_saved_notebook_and_skips_while_graded(
     table = "".join(o.text for o in nb.cells[0].outputs)
     assert "Checking dense_layers.ipynb as saved" in table and "Ctrl+S" in table
     assert "1 of 4 exercises pass their visible checks" in table
-    assert "\x1b[32mpassed" in table  # Jupyter shows colours
+    assert "\x1b[32mvisible checks passed" in table  # Jupyter shows colours
     assert "".join(o.text for o in nb.cells[1].outputs) == SKIPPED
     assert "cannot find the saved notebook" in "".join(o.text for o in nb.cells[2].outputs)
 

@@ -303,3 +303,81 @@ def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
             expected = 4.0 if sub.student.id == "fails_f" else 7.0
             assert sub.score == expected, sub.student.id
     assert forkservers() == []
+
+
+def notebook_scores(root, assignment):
+    """``{(student, notebook, grade_id): [auto_score, max_score]}`` of a gradebook."""
+    from nbgrader.api import Gradebook
+
+    with driver.nbgrader_api(root) as api:
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+            return {
+                (sub.student.id, nb.name, g.name): [g.auto_score, g.max_score]
+                for sub in gb.assignment_submissions(assignment)
+                for nb in sub.notebooks
+                for g in nb.grades
+            }
+
+
+def folder_contents(folder):
+    """``{relative path: (bytes or None for a notebook, permissions)}`` of a folder."""
+    return {
+        str(p.relative_to(folder)): (
+            None if p.suffix == ".ipynb" else p.read_bytes(),
+            p.stat().st_mode & 0o777,
+        )
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
+    """Two notebooks, data files, ignore and exclude_overwriting, odd hand-ins: nbgrader's."""
+    ours = toy.make_course(tmp_path / "ours", timeout=2)
+    source = ours / "source" / toy.ASSIGNMENT
+    nbformat.write(toy.source_notebook(), source / "second.ipynb")
+    (source / "data.txt").write_text("the source's data")
+    (source / "kept.txt").write_text("the source's version")
+    with (ours / "nbgrader_config.py").open("a") as config:
+        config.write(
+            'c.Autograde.exclude_overwriting = {"toy": ["kept.txt"]}\n'
+            'c.CourseDirectory.ignore = [".ipynb_checkpoints", "__pycache__", "*.log"]\n'
+            'c.CourseDirectory.student_id_exclude = "excluded"\n'
+        )
+    driver.release(ours, [toy.ASSIGNMENT])
+    toy.hand_in(ours, ["passes_all", "fails_g"])  # toy.ipynb only: second.ipynb is missing
+    both = ours / "submitted" / "fails_g" / toy.ASSIGNMENT
+    nbformat.write(toy.submission(ours, "fails_f"), both / "second.ipynb")
+    nbformat.write(toy.submission(ours, "blank"), both / "toy copy.ipynb")  # not graded
+    (both / "kept.txt").write_text("the student's version")
+    (both / "data.txt").write_text("the student's data")
+    (both / "debug.log").write_text("ignored")
+    (ours / "submitted" / "no_notebook" / toy.ASSIGNMENT).mkdir(parents=True)
+    toy.hand_in(ours, ["blank"])
+    (ours / "submitted" / "blank").rename(ours / "submitted" / "excluded")
+    theirs = toy.clone_class(ours, tmp_path / "theirs")
+
+    summary = engine.autograde(ours, toy.ASSIGNMENT)
+    assert summary.errors == {}
+    assert sorted(summary.results) == ["fails_g", "passes_all"]  # skipped as nbgrader skips
+    assert summary.missing == {"passes_all": ["second"]}
+    _, errors = driver.nbgrader_autograde(theirs, toy.ASSIGNMENT)
+    assert errors == {}
+    assert notebook_scores(ours, toy.ASSIGNMENT) == notebook_scores(theirs, toy.ASSIGNMENT)
+    for student in ("fails_g", "passes_all"):
+        mine = folder_contents(ours / "autograded" / student / toy.ASSIGNMENT)
+        assert mine == folder_contents(theirs / "autograded" / student / toy.ASSIGNMENT)
+    graded = ours / "autograded" / "fails_g" / toy.ASSIGNMENT
+    assert (graded / "kept.txt").read_text() == "the student's version"
+    assert (graded / "data.txt").read_text() == "the source's data"
+    assert not (graded / "debug.log").exists() and not (graded / "toy copy.ipynb").exists()
+
+    result = summary.results["fails_g"]
+    assert [nb.notebook for nb in result.notebooks] == ["second", "toy"]
+    assert (result.score, result.max_score) == (9, 14)
+    missing = summary.results["passes_all"].notebook("second")
+    assert {c.status for c in missing.cells} == {"missing"} and missing.max_score == 7
+    assert "second/f" in result.by_exercise()
+    # self-study: one notebook of the two, graded on its own, with nbgrader's maximum
+    alone = engine.grade_notebook(both / "second.ipynb", root=ours)
+    assert (alone.notebook, alone.score, alone.max_score) == ("second", 4, 7)

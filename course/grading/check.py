@@ -7,8 +7,13 @@ timings, demonstrations): test cells may not depend on them (see :mod:`.judge`),
 would only make the check slower. Hidden tests are not run, even in an instructor's notebook.
 
 It needs no sandbox (it runs the student's own code, for the student) and no gradebook;
-when the notebook lies in a course directory, its assignment is named and its data files
-are given to the cells as when it is graded.
+when the notebook lies in a course directory, its assignment is named, its data files are
+given to the cells as when it is graded, and the course's hidden-test delimiters are used.
+
+Each test cell checks the exercise it is named after (``test_<f>``) or, in a notebook of
+another course, the exercise whose solution cell it follows
+(:func:`~.notebooks.tested_exercises`). An exercise is worth the points of its own cell (a
+solution cell graded by hand) and of its test cells, hidden tests included.
 """
 
 from pathlib import Path
@@ -17,7 +22,7 @@ from course.grading import executor
 from course.grading import nbgrader_driver as driver
 from course.grading.engine import extra_files
 from course.grading.notebooks import (
-    exercise_of,
+    HIDDEN_DELIMITERS,
     exercises,
     has_code,
     nbgrader_meta,
@@ -25,6 +30,7 @@ from course.grading.notebooks import (
     setup_cells,
     split_hidden,
     test_cells,
+    tested_exercises,
 )
 from course.grading.results import CheckResult, ExerciseCheck, cell_status
 
@@ -33,7 +39,7 @@ __all__ = ["run_visible_tests", "TIMEOUT"]
 TIMEOUT = 60.0  # seconds a cell may run by default
 
 
-def _cells_to_run(nb):
+def _cells_to_run(nb, markers):
     """``[(cell, source)]``: the set-up cells, the editable cells, visible test code."""
     setup = {id(cell) for cell in setup_cells(nb)}
     chosen = []
@@ -42,7 +48,7 @@ def _cells_to_run(nb):
         if cell.cell_type != "code":
             continue
         if meta.get("grade") and not meta.get("solution"):
-            visible, _ = split_hidden(cell.source)
+            visible, _ = split_hidden(cell.source, markers)
             if has_code(visible):
                 chosen.append((cell, visible))
         elif id(cell) in setup or not meta.get("locked"):
@@ -51,13 +57,24 @@ def _cells_to_run(nb):
 
 
 def _names(path, nb):
-    """``(assignment, notebook, data files)``: from the course directory when there is one."""
+    """``(assignment, notebook, data files, hidden-test delimiters)``.
+
+    From the course directory and its configuration when there is one.
+    """
     try:
         root = driver.find_course_root(Path(path).resolve().parent)
         assignment, notebook = driver.match_source(root, nb, path, None)
-        return assignment, notebook, extra_files(root, assignment)
     except driver.CourseError:  # a notebook outside a course: name it after its folder
-        return Path(path).resolve().parent.name, Path(path).stem, {}
+        return Path(path).resolve().parent.name, Path(path).stem, {}, HIDDEN_DELIMITERS
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    config = driver.load_config(root)
+    hidden = ClearHiddenTests(config=config)
+    exclude = Autograde(config=config).exclude_overwriting.get(assignment, [])
+    files = extra_files(root, assignment, CourseDirectory(config=config).ignore, exclude)
+    return assignment, notebook, files, (hidden.begin_test_delimeter, hidden.end_test_delimeter)
 
 
 def _verdict(name, solution, tests, outputs):
@@ -97,23 +114,31 @@ def run_visible_tests(path, timeout=TIMEOUT):
             f"{path}: no exercise to check (no cell is marked as an nbgrader solution); "
             "check a notebook of the course, from release/ or your copy of it"
         )
-    assignment, notebook, files = _names(path, nb)
-    chosen = _cells_to_run(nb)
+    assignment, notebook, files, markers = _names(path, nb)
+    chosen = _cells_to_run(nb, markers)
     try:
         ran = executor.run_cells([source for _, source in chosen], timeout, files)
     except executor.WorkerLost as exc:
         raise driver.CourseError(f"could not run {path}: {exc}") from exc
     outputs = {id(cell): result["outputs"] for (cell, _), result in zip(chosen, ran)}
     solutions = {
-        nbgrader_meta(c)["grade_id"]: c for c in nb.cells if nbgrader_meta(c).get("solution")
+        nbgrader_meta(c)["grade_id"]: c
+        for c in nb.cells
+        if c.cell_type == "code" and nbgrader_meta(c).get("solution")
     }
     tests = {name: [] for name in names}
-    points = dict.fromkeys(names, 0.0)
+    points = {
+        name: float(nbgrader_meta(cell).get("points", 0) or 0)
+        if nbgrader_meta(cell).get("grade")
+        else 0.0
+        for name, cell in solutions.items()
+    }
+    tested = tested_exercises(nb)
     for cell in test_cells(nb):
-        name = exercise_of(nbgrader_meta(cell).get("grade_id", ""), names)
+        name = tested.get(nbgrader_meta(cell).get("grade_id", ""))
         if name:
             tests[name].append(cell)
-            points[name] += float(nbgrader_meta(cell).get("points", 0))
+            points[name] += float(nbgrader_meta(cell).get("points", 0) or 0)
     result = CheckResult(assignment=assignment, notebook=notebook)
     for name in names:
         status, message = _verdict(name, solutions.get(name), tests[name], outputs)

@@ -63,17 +63,24 @@ def write_sample_class(root, assignment):
         ``{student: what the submission shows}``.
     """
     root = Path(root)
-    notebook = driver.notebook_of(root, assignment)
-    source = read_notebook(root / "source" / assignment / f"{notebook}.ipynb")
-    release = read_notebook(root / "release" / assignment / f"{notebook}.ipynb")
+    pairs = {
+        name: tuple(
+            read_notebook(root / side / assignment / f"{name}.ipynb")
+            for side in ("source", "release")
+        )
+        for name in driver.source_notebooks(root, assignment)
+    }
     stamp = datetime.now(UTC).strftime(driver.TIMESTAMP_FORMAT)
-    students = sample_class(assignment, exercises(source))
+    every = [name for source, _ in pairs.values() for name in exercises(source)]
+    students = sample_class(assignment, every)
     for student, (_, names, replace) in students.items():
         folder = root / "submitted" / student / assignment
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        nb = fill_solutions(release, source, names=names, replace=replace)
-        nbformat.write(nb, folder / f"{notebook}.ipynb")
+        for notebook, (source, release) in pairs.items():
+            own = None if names is None else [n for n in names if n in exercises(source)]
+            nb = fill_solutions(release, source, names=own, replace=replace)
+            nbformat.write(nb, folder / f"{notebook}.ipynb")
         (folder / "timestamp.txt").write_text(stamp + "\n")
     return {student: what for student, (what, _, _) in students.items()}
 

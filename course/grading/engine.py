@@ -1,41 +1,50 @@
 """``course autograde``: nbgrader's scores, computed in parallel on warm execution servers.
 
 The coordinating process (this module) is the only one that touches the gradebook and the
-course directory. For each submission it
+course directory. It reads nbgrader's configuration first (:mod:`course.grading.settings`:
+a setting it cannot honour stops the run). For each submission it
 
-1. sanitizes the notebook with nbgrader's own preprocessors (locked and test cells restored
-   from the gradebook, missing grade cells put back, duplicate ids dropped);
-2. hands the notebook's JSON text to :func:`course.grading.executor.execute_notebook` on a
-   local thread pool (each thread drives a warm fork-server process) or on a Dask cluster;
-3. scores the executed notebook with nbgrader's own preprocessors (output limits,
-   ``SaveAutoGrades``, late penalties), removes the hidden tests from it, writes
-   ``autograded/<student>/<assignment>/`` and, last, a marker that lets a later run skip the
-   unchanged submission.
+1. prepares ``autograded/<student>/<assignment>/`` with nbgrader's own
+   ``Autograde.init_assignment`` (submitted and source files, student and submission rows,
+   zeros for the notebooks not handed in, unknown notebooks dropped);
+2. for each notebook, in nbgrader's order: sanitizes it with nbgrader's own preprocessors
+   (locked and test cells restored from the gradebook, missing grade cells put back,
+   duplicate ids dropped), hands its JSON text and its folder's files to
+   :func:`course.grading.executor.execute_notebook` on a local thread pool (each thread
+   drives a warm fork-server process) or on a Dask cluster, and scores the executed
+   notebook with nbgrader's own preprocessors (output limits, ``SaveAutoGrades``, late
+   penalties); the notebook, without its hidden tests, and the files it wrote go to
+   ``autograded/``;
+3. sets nbgrader's permissions and, last, writes a marker that lets a later run skip the
+   unchanged submission (and keeps what the gradebook does not: which run decided each
+   test cell, and the grader's notes).
 
 A run killed at any moment can be started again: submissions without a marker are graded
 again, and nbgrader's gradebook rows are updated in place, never duplicated.
 """
 
+import base64
 import hashlib
 import json
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import as_completed as local_as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+from concurrent.futures import wait as local_wait
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import nbformat
 
 from course.grading import executor, sandbox
 from course.grading import nbgrader_driver as driver
+from course.grading.nbgrader_driver import MARKER_SUFFIX
 from course.grading.notebooks import UngradableNotebook, exercises, read_notebook, setup_cells
-from course.grading.results import NotebookResult
+from course.grading.results import AssignmentResult, NotebookResult
+from course.grading.settings import Settings, autograde_settings
 
 __all__ = ["Summary", "autograde", "grade_notebook", "extra_files", "MARKER_SUFFIX"]
-
-MARKER_SUFFIX = ".graded.json"
 
 
 @dataclass
@@ -43,8 +52,9 @@ class Summary:
     """What a run did: results, unreadable submissions, skips and timings."""
 
     assignment: str
-    results: dict = field(default_factory=dict)  # student -> NotebookResult, skipped included
+    results: dict = field(default_factory=dict)  # student -> AssignmentResult, skipped included
     errors: dict = field(default_factory=dict)  # student -> message
+    missing: dict = field(default_factory=dict)  # student -> notebooks not handed in (0 points)
     graded: list = field(default_factory=list)  # students graded in this run
     skipped: list = field(default_factory=list)  # students already graded and unchanged
     own_seconds: dict = field(default_factory=dict)  # student -> time in their own cells
@@ -56,8 +66,11 @@ class Summary:
 class _Submission:
     student: str
     folder: Path
-    notebook: Path
     digest: str = ""
+    todo: list = field(default_factory=list)  # notebook ids still to run, in nbgrader's order
+    files: dict = field(default_factory=dict)  # the folder the next notebook runs in
+    cells: dict = field(default_factory=dict)  # notebook -> grade_id -> {"decided", "note"}
+    seconds: float = 0.0
 
 
 def _digest(folder, source_digest):
@@ -68,206 +81,169 @@ def _digest(folder, source_digest):
     return h.hexdigest()
 
 
-def _marker(root, student, assignment):
-    return Path(root) / "autograded" / student / f".{assignment}{MARKER_SUFFIX}"
-
-
-def _is_up_to_date(root, sub, assignment):
-    marker = _marker(root, sub.student, assignment)
+def _is_up_to_date(root, sub, assignment, notebooks):
+    """Whether the marker says ``sub`` is graded as it is, and its notebooks are there."""
+    marker = driver.marker_path(root, sub.student, assignment)
+    graded = Path(root) / "autograded" / sub.student / assignment
     try:
-        return json.loads(marker.read_text())["digest"] == sub.digest
-    except (OSError, ValueError, KeyError):
+        same = json.loads(marker.read_text())["digest"] == sub.digest
+    except (OSError, ValueError, KeyError, TypeError):
         return False
+    handed_in = {p.stem for p in driver.submitted_notebooks(sub.folder)} & set(notebooks)
+    return same and all((graded / f"{name}.ipynb").is_file() for name in handed_in)
 
 
-def _submissions(root, assignment, notebook_id, students, source_digest):
-    submitted = Path(root) / "submitted"
-    present = driver.submitters(root, assignment, students)
-    subs = []
-    for student in present:
-        folder = submitted / student / assignment
-        sub = _Submission(student, folder, folder / f"{notebook_id}.ipynb")
-        sub.digest = _digest(folder, source_digest)
-        subs.append(sub)
-    return subs
+def _submissions(root, assignment, students, conf, source_digest):
+    """The hand-ins to consider, and ``{student: why not}`` for asked-for ones nbgrader skips.
 
-
-def _drop_emptied_metadata(nb, resources):
-    """Remove the empty nbgrader metadata DeduplicateIds leaves on a duplicated cell.
-
-    nbgrader itself then crashes in ``OverwriteCells`` (KeyError 'grade_id') and grades
-    nothing for that student; without the empty dict the copy is an ordinary cell and the
-    original is graded.
+    As ``nbgrader autograde``: students of ``CourseDirectory.student_id_exclude`` are left
+    out, and so is a folder without any notebook (an error only when asked for by name).
     """
-    for cell in nb.cells:
-        if cell.get("metadata", {}).get("nbgrader") == {}:
-            del cell.metadata["nbgrader"]
-    return nb, resources
+    subs, errors = [], {}
+    for student in driver.submitters(root, assignment, students):
+        folder = Path(root) / "submitted" / student / assignment
+        if student in conf.student_id_exclude:
+            continue
+        if not driver.submitted_notebooks(folder):
+            if students:
+                errors[student] = f"no notebook in {folder}: nbgrader skips this folder"
+            continue
+        subs.append(_Submission(student, folder, _digest(folder, source_digest)))
+    return subs, errors
 
 
-def _save_auto_grades_class():
-    """nbgrader's ``SaveAutoGrades``, writing one notebook's grades in one transaction.
-
-    nbgrader commits after every cell; here a notebook's grades reach the gradebook all
-    together or not at all (an interrupted run never leaves a notebook half-graded), with
-    one disk sync instead of dozens.
-    """
-    from nbgrader.api import Gradebook
-    from nbgrader.preprocessors import SaveAutoGrades
-
-    class SaveAutoGradesAtOnce(SaveAutoGrades):
-        def preprocess(self, nb, resources):
-            info = resources["nbgrader"]
-            self.notebook_id, self.assignment_id = info["notebook"], info["assignment"]
-            self.student_id, self.db_url = info["student"], info["db_url"]
-            self.gradebook = Gradebook(self.db_url)
-            with self.gradebook:
-                session = self.gradebook.db
-                session.commit = session.flush  # the per-cell commits only flush
-                try:
-                    nb, resources = super(SaveAutoGrades, self).preprocess(nb, resources)
-                finally:
-                    del session.commit
-                session.commit()
-            return nb, resources
-
-    return SaveAutoGradesAtOnce
-
-
-class _Pipeline:
-    """nbgrader's preprocessors, instantiated once per run, applied per notebook."""
-
-    def __init__(self, api, assignment, notebook_id):
-        from nbconvert.preprocessors import ClearMetadataPreprocessor
-        from nbgrader.preprocessors import (
-            AssignLatePenalties,
-            CheckCellMetadata,
-            ClearHiddenTests,
-            ClearOutput,
-            DeduplicateIds,
-            IgnorePattern,
-            LimitOutput,
-            OverwriteCells,
-            OverwriteKernelspec,
-        )
-
-        config = api.config
-        self.api = api
-        self.assignment = assignment
-        self.notebook_id = notebook_id
-        self.sanitize_steps = [
-            ClearOutput(config=config),
-            DeduplicateIds(config=config),
-            _drop_emptied_metadata,
-            OverwriteKernelspec(config=config),
-            OverwriteCells(config=config),
-            CheckCellMetadata(config=config),
-        ]
-        # nbgrader checks the metadata again after execution; here execution only ever adds
-        # outputs to the coordinator's own copy of the sanitized notebook, so once is enough
-        self.score_steps = [
-            cls(config=config)
-            for cls in (
-                IgnorePattern,
-                ClearMetadataPreprocessor,
-                LimitOutput,
-                _save_auto_grades_class(),
-                AssignLatePenalties,
-            )
-        ]
-        # what is written to autograded/ (and feedback is made from): no hidden tests
-        self.publish_steps = [ClearHiddenTests(config=config)]
-
-    def resources(self, student):
-        return {
-            "unique_key": self.notebook_id,
-            "nbgrader": {
-                "student": student,
-                "assignment": self.assignment,
-                "notebook": self.notebook_id,
-                "db_url": self.api.coursedir.db_url,
-            },
-        }
-
-    def _apply(self, steps, nb, student):
-        resources = self.resources(student)
-        for step in steps:
-            nb, resources = step(nb, resources)
-        return nb
-
-    def sanitize(self, nb, student):
-        return self._apply(self.sanitize_steps, nb, student)
-
-    def score(self, nb, student):
-        """Record the scores of an executed notebook; return it without its hidden tests."""
-        nb = self._apply(self.score_steps, nb, student)
-        return self._apply(self.publish_steps, nb, student)
-
-
-def extra_files(root, assignment):
-    """The assignment's non-notebook files in source/, which every execution folder gets."""
+def _source_digest(root, assignment):
+    """Fingerprint of what the grades depend on besides a submission: source/ and config."""
+    h = hashlib.sha256((Path(root) / "nbgrader_config.py").read_bytes())
     source = Path(root) / "source" / assignment
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _resources(api, assignment, notebook_id, student):
+    """The resources nbgrader's preprocessors read (as ``BaseConverter`` makes them)."""
     return {
-        str(p.relative_to(source)): p.read_bytes()
-        for p in sorted(source.rglob("*"))
-        if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts
+        "unique_key": notebook_id,
+        "output_files_dir": f"{notebook_id}_files",
+        "nbgrader": {
+            "student": student,
+            "assignment": assignment,
+            "notebook": notebook_id,
+            "db_url": api.coursedir.db_url,
+        },
     }
 
 
-def _record_submission(api, assignment, student, folder):
-    """Create or update the student and the submission rows, as ``nbgrader autograde`` does."""
-    from nbgrader.api import Gradebook
-
-    timestamp = api.coursedir.get_existing_timestamp(str(folder))
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        gb.update_or_create_student(student)
-        if timestamp:
-            gb.update_or_create_submission(assignment, student, timestamp=timestamp)
-        else:
-            gb.update_or_create_submission(assignment, student)
+def _apply(steps, nb, resources):
+    for step in steps:
+        nb, resources = step(nb, resources)
+    return nb
 
 
-def _zero_missing_notebook(api, assignment, student, notebook_id):
-    """No notebook handed in: every grade is 0, as nbgrader records it."""
-    from nbgrader.api import Gradebook
+def extra_files(root, assignment, ignore=None, exclude=()):
+    """The source folder's non-notebook files, as nbgrader copies them over every hand-in.
 
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        notebook = gb.find_submission_notebook(notebook_id, assignment, student)
-        for grade in notebook.grades:
-            grade.auto_score = 0
-            grade.needs_manual_grade = False
-        gb.db.commit()
+    Args:
+        root: the course directory.
+        assignment: the assignment.
+        ignore: ``CourseDirectory.ignore`` (nbgrader's default when None).
+        exclude: ``Autograde.exclude_overwriting`` of the assignment: files not copied.
+
+    Returns:
+        ``{relative path: bytes}``.
+    """
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import find_all_files
+
+    ignore = list(CourseDirectory().ignore if ignore is None else ignore)
+    source = Path(root) / "source" / assignment
+    found = {
+        str(Path(p).relative_to(source)): Path(p)
+        for p in find_all_files(str(source), ignore + ["*.ipynb"])
+    }
+    excluded = {os.path.normpath(name) for name in exclude}
+    return {
+        name: path.read_bytes()
+        for name, path in sorted(found.items())
+        if os.path.normpath(name) not in excluded
+    }
 
 
-def _write_autograded(root, assignment, sub, nb, files, permissions):
-    """Write ``autograded/<student>/<assignment>/`` like nbgrader: files, then the notebook."""
-    dest = Path(root) / "autograded" / sub.student / assignment
+def _folder_files(folder):
+    """``{relative path: bytes}`` of every file under ``folder`` that is not a notebook."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.suffix != ".ipynb"
+    }
+
+
+@cache
+def _kernel_problem(name):
+    """Why the kernel ``name`` is not this environment's Python, as nbgrader would find it.
+
+    nbgrader runs the kernel named by ``Execute.kernel_name`` or by the notebook's
+    kernelspec (the source's, which ``OverwriteKernelspec`` puts in every submission). A
+    name jupyter does not know fails the submission in nbgrader too, with this message; a
+    known kernel that is not Python's ``python3`` is one the engine cannot run.
+    """
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME, NoSuchKernel
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name=name) if name else KernelManager()
+    try:
+        spec = manager.kernel_spec
+    except NoSuchKernel:
+        return f"No such kernel named {name} (nbgrader cannot run this notebook either)"
+    if manager.kernel_name != NATIVE_KERNEL_NAME or spec.language.lower() != "python":
+        return (
+            f"the notebook runs in the kernel {name!r} ({spec.language}); course autograde "
+            "runs Python notebooks only: grade this assignment with `nbgrader autograde`"
+        )
+    return None
+
+
+def _clear(dest):
+    """Remove ``dest`` (nbgrader's read-only files included)."""
     if dest.exists():
         for path in dest.rglob("*"):
             if path.is_file():
                 path.chmod(0o644)
         shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for path in sub.folder.rglob("*"):
-        if path.is_file() and path.suffix != ".ipynb":
-            target = dest / path.relative_to(sub.folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-    for name, data in files.items():
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    nbformat.write(nb, dest / sub.notebook.name)
-    for path in dest.rglob("*"):
-        if path.is_file():
-            path.chmod(permissions)
 
 
-def _write_marker(root, assignment, sub, result):
-    marker = _marker(root, sub.student, assignment)
+def _prepare(api, conf, assignment, sub):
+    """Start a student's autograded folder as ``nbgrader autograde`` does.
+
+    nbgrader's own ``Autograde.init_assignment`` copies the submitted files (minus
+    ``CourseDirectory.ignore`` and notebooks), records the student and the submission (with
+    its timestamp), copies the source files over them (minus ``exclude_overwriting``), drops
+    the notebooks the gradebook does not know (``p1 copy.ipynb``) and records 0 for every
+    notebook not handed in.
+
+    Returns:
+        ``(notebooks to grade, notebooks not handed in)``, by name.
+    """
+    dest = Path(api.coursedir.root) / "autograded" / sub.student / assignment
+    driver.marker_path(api.coursedir.root, sub.student, assignment).unlink(missing_ok=True)
+    _clear(dest)
+    converter = conf.converter
+    converter.notebooks = [str(p) for p in driver.submitted_notebooks(sub.folder)]
+    converter.init_assignment(assignment, sub.student)
+    dest.mkdir(parents=True, exist_ok=True)  # nbgrader's writer makes it when no file did
+    graded = [Path(p).stem for p in sorted(converter.notebooks)]
+    missing = sorted(set(driver.gradebook_notebooks(api, assignment)) - set(graded))
+    sub.todo, sub.files = graded, _folder_files(dest)
+    return graded, missing
+
+
+def _write_marker(root, assignment, sub):
+    """Record that ``sub`` is graded (last: a run killed before it grades it again)."""
+    marker = driver.marker_path(root, sub.student, assignment)
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"digest": sub.digest, "score": result.score}))
+    tmp.write_text(json.dumps({"digest": sub.digest, "cells": sub.cells}))
     os.replace(tmp, marker)
 
 
@@ -284,8 +260,9 @@ class _LocalRunner:
     def submit(self, task):
         return self.pool.submit(executor.execute_notebook, task)
 
-    def as_completed(self, futures):
-        return local_as_completed(futures)
+    def wait(self, futures):
+        """The futures of ``futures`` that are done, once at least one is."""
+        return local_wait(futures, return_when=FIRST_COMPLETED).done
 
     def close(self):
         self.pool.shutdown(wait=True)
@@ -318,10 +295,11 @@ class _DaskRunner:
     def submit(self, task):
         return self.client.submit(executor.execute_notebook, task, pure=False)
 
-    def as_completed(self, futures):
-        from distributed import as_completed
+    def wait(self, futures):
+        """The futures of ``futures`` that are done, once at least one is."""
+        from distributed import wait
 
-        return as_completed(list(futures))
+        return wait(list(futures), return_when="FIRST_COMPLETED").done
 
     def close(self):
         self.client.run(executor.shutdown)
@@ -342,6 +320,11 @@ def autograde(
 ):
     """Autograde the submissions of an assignment and record the grades in the gradebook.
 
+    Every notebook of the assignment is graded, as ``nbgrader autograde`` grades them: a
+    notebook not handed in scores 0, notebooks the gradebook does not know are ignored, a
+    folder without any notebook is skipped. nbgrader's settings are honoured or, when the
+    engine cannot honour one, the run stops (:mod:`course.grading.settings`).
+
     Args:
         root: the course directory.
         assignment: the assignment's name.
@@ -357,37 +340,40 @@ def autograde(
 
     Returns:
         A :class:`Summary`.
+
+    Raises:
+        CourseError: the course, the assignment or a setting of nbgrader_config.py stops
+            the run (the message says which and what to do).
     """
     started = time.perf_counter()
     root = Path(root)
     driver.check_assignment(root, assignment)
+    if timeout is not None and timeout <= 0:
+        raise driver.CourseError(f"--timeout must be a positive number of seconds, got {timeout}")
     if sandboxed and not scheduler:  # Dask workers check for themselves
         try:
             sandbox.available()
         except sandbox.SandboxUnavailable as exc:
             raise driver.CourseError(str(exc)) from exc
     summary = Summary(assignment=assignment)
-    notebook_id = driver.notebook_of(root, assignment)
     with driver.nbgrader_api(root) as api:
         if not driver.in_gradebook(api, assignment):
             driver.generate(api, root, assignment, f"recording {assignment} in the gradebook")
-        timeout = float(timeout or api.config.Execute.get("timeout", 30))
-        if timeout <= 0:
-            raise driver.CourseError(
-                f"--timeout must be a positive number of seconds, got {timeout}"
-            )
-        released_path = root / "release" / assignment / f"{notebook_id}.ipynb"
-        released = read_notebook(released_path)
-        source_digest = hashlib.sha256(
-            released_path.read_bytes() + (root / "nbgrader_config.py").read_bytes()
-        ).hexdigest()
-        subs = _submissions(root, assignment, notebook_id, students, source_digest)
+        conf = autograde_settings(api, assignment)
+        if timeout is not None:
+            conf.timeout = float(timeout)
+        elif conf.timeout is not None and conf.timeout <= 0:  # nbclient: no limit
+            conf.timeout = None
+        notebooks = driver.gradebook_notebooks(api, assignment)
+        subs, summary.errors = _submissions(
+            root, assignment, students, conf, _source_digest(root, assignment)
+        )
         todo = []
         for sub in subs:
-            if not force and _is_up_to_date(root, sub, assignment):
+            if not force and _is_up_to_date(root, sub, assignment, notebooks):
                 try:
-                    summary.results[sub.student] = driver.submission_result(
-                        api, assignment, sub.student, notebook_id
+                    summary.results[sub.student] = driver.assignment_result(
+                        api, assignment, sub.student
                     )
                     summary.skipped.append(sub.student)
                     continue
@@ -405,88 +391,148 @@ def autograde(
                 else _LocalRunner(workers or os.cpu_count() or 1)
             )
             try:
-                _grade(
-                    api, notebook_id, released, todo, summary, runner, timeout, progress, sandboxed
-                )
+                _grade(api, conf, notebooks, todo, summary, runner, progress, sandboxed)
             finally:
                 runner.close()
     summary.wall_seconds = time.perf_counter() - started
     return summary
 
 
-def _grade(api, notebook_id, released, todo, summary, runner, timeout, progress, sandboxed):
-    """Sanitize, execute on ``runner`` and score the submissions ``todo``; fill ``summary``."""
+@dataclass
+class _Notebook:
+    """What every submission of one notebook shares: its set-up cells and exercises."""
+
+    prefix: list
+    exercises: list
+    sandbox_types: set  # see executor.sandbox_types
+
+
+def _notebooks(api, conf, assignment, notebooks):
+    """``{notebook: _Notebook}``, read from the instructor's notebooks as nbgrader sanitizes."""
+    root = Path(api.coursedir.root)
+    found = {}
+    for name in notebooks:
+        source = read_notebook(root / "source" / assignment / f"{name}.ipynb")
+        template = _apply(
+            conf.before_execution, source, _resources(api, assignment, name, "__template__")
+        )
+        found[name] = _Notebook(
+            [c.source for c in setup_cells(template)],
+            exercises(template),
+            executor.sandbox_types(source),
+        )
+    return found
+
+
+def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sandboxed):
+    """Prepare, execute on ``runner`` and score the submissions ``todo``; fill ``summary``.
+
+    A student's notebooks run one after the other, in nbgrader's order, each in the folder
+    the ones before it left (files they wrote included); different students run in parallel.
+    As in nbgrader, the first notebook that fails stops the student: its grades so far stay
+    in the gradebook, and its autograded folder is removed.
+    """
     root, assignment = Path(api.coursedir.root), summary.assignment
-    pipeline = _Pipeline(api, assignment, notebook_id)
-    template = pipeline.sanitize(
-        nbformat.from_dict(json.loads(json.dumps(released))), "__template__"
-    )
-    prefix, names = [c.source for c in setup_cells(template)], exercises(template)
-    extra = extra_files(root, assignment)
-    permissions = 0o664 if api.coursedir.groupshared else 0o444  # nbgrader's defaults
+    shared = _notebooks(api, conf, assignment, notebooks)
+    common = extra_files(root, assignment, conf.ignore, conf.exclude_overwriting)
     summary.workers = runner.workers
+    for prefix in {tuple(nb.prefix) for nb in shared.values()}:
+        runner.prestart(list(prefix), conf.timeout, sandboxed, common)
 
     def fail(sub, message):
         summary.errors[sub.student] = message
+        _clear(root / "autograded" / sub.student / assignment)
         if progress:
             progress("error", sub.student)
 
-    source_nb = read_notebook(root / "source" / assignment / f"{notebook_id}.ipynb")
-    types = executor.sandbox_types(source_nb)
-    runner.prestart(prefix, timeout, sandboxed, extra)
-    futures = {}
-    for sub in todo:
+    def submit_next(sub):
+        """Sanitize ``sub``'s next notebook and hand it to the runner; False when failed."""
+        name = sub.todo[0]
         try:
-            _record_submission(api, assignment, sub.student, sub.folder)
-            if not sub.notebook.is_file():
-                _zero_missing_notebook(api, assignment, sub.student, notebook_id)
-                found = sorted(p.name for p in sub.folder.glob("*.ipynb"))
-                fail(
-                    sub,
-                    f"no {sub.notebook.name} in {sub.folder} (found: "
-                    f"{', '.join(found) or 'no notebook'}); every grade is 0",
-                )
-                continue
-            nb = read_notebook(sub.notebook)
-            nb = pipeline.sanitize(nb, sub.student)
+            nb = read_notebook(sub.folder / f"{name}.ipynb")
+            nb = _apply(conf.before_execution, nb, _resources(api, assignment, name, sub.student))
+            kernel = conf.kernel_name or nb.metadata.get("kernelspec", {}).get("name", "")
+            problem = _kernel_problem(kernel)
+            if problem:
+                raise driver.CourseError(f"{name}.ipynb: {problem}")
         except (UngradableNotebook, driver.CourseError) as exc:
             fail(sub, str(exc))
-            continue
+            return False
         except Exception as exc:  # nbgrader rejects some tampered metadata by raising
-            fail(sub, f"cannot be graded: {type(exc).__name__}: {exc}")
-            continue
+            fail(sub, f"{name}.ipynb cannot be graded: {type(exc).__name__}: {exc}")
+            return False
         task = executor.make_task(
             json.dumps(nb),
-            prefix,
-            timeout,
-            extra,
+            shared[name].prefix,
+            conf.timeout,
+            sub.files,
             sandboxed,
-            names,
-            common_files=extra,
-            sandbox_types=types,
+            shared[name].exercises,
+            common_files=common,
+            hidden_markers=conf.hidden_markers,
+            sandbox_types=shared[name].sandbox_types,
         )
-        futures[runner.submit(task)] = sub
-    for future in runner.as_completed(futures):
-        sub = futures[future]
+        pending[runner.submit(task)] = sub
+        return True
+
+    def finish(sub, answer):
+        """Score and write the notebook ``answer`` ran; True when the student is done."""
+        name = sub.todo.pop(0)
+        executed = nbformat.from_dict(json.loads(answer["notebook"]))  # made by us
+        resources = _resources(api, assignment, name, sub.student)
+        executed = _apply(conf.after_execution, executed, resources)
+        executed = _apply(conf.publish, executed, resources)
+        dest = root / "autograded" / sub.student / assignment
+        written = {n: base64.b64decode(data) for n, data in answer.get("files", {}).items()}
+        for relative, data in written.items():
+            target = dest / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                target.chmod(0o644)
+            target.write_bytes(data)
+        sub.files.update(written)
+        nbformat.write(executed, dest / f"{name}.ipynb")
+        sub.cells[name] = answer.get("cells", {})
+        sub.seconds += answer["seconds"]
+        return not sub.todo
+
+    pending = {}
+    for sub in todo:
         try:
-            answer = future.result()
-            executed = nbformat.from_dict(json.loads(answer["notebook"]))  # made by us
-            executed = pipeline.score(executed, sub.student)
-            _write_autograded(root, assignment, sub, executed, extra, permissions)
-            result = driver.submission_result(api, assignment, sub.student, notebook_id)
-            _write_marker(root, assignment, sub, result)
-        except Exception as exc:  # one submission's failure never stops the others
-            fail(sub, f"{type(exc).__name__}: {exc}")
+            graded, missing = _prepare(api, conf, assignment, sub)
+        except Exception as exc:  # nbgrader's own checks: no known notebook, bad timestamp
+            found = ", ".join(p.name for p in driver.submitted_notebooks(sub.folder))
+            fail(sub, f"{exc} (handed in: {found}; expected: {', '.join(notebooks)})")
             continue
-        summary.results[sub.student] = result
-        summary.graded.append(sub.student)
-        summary.own_seconds[sub.student] = answer["seconds"]
-        if progress:
-            progress("done", sub.student)
+        if missing:
+            summary.missing[sub.student] = missing
+        submit_next(sub)
+    while pending:
+        for future in runner.wait(pending):
+            sub = pending.pop(future)
+            try:
+                done = finish(sub, future.result())
+                if not done:
+                    submit_next(sub)
+                    continue
+                conf.converter.set_permissions(assignment, sub.student)
+                _write_marker(root, assignment, sub)
+                result = driver.assignment_result(api, assignment, sub.student)
+            except Exception as exc:  # one submission's failure never stops the others
+                fail(sub, f"{type(exc).__name__}: {exc}")
+                continue
+            summary.results[sub.student] = result
+            summary.graded.append(sub.student)
+            summary.own_seconds[sub.student] = sub.seconds
+            if progress:
+                progress("done", sub.student)
 
 
 def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=True):
     """Grade one notebook with the full hidden tests, in a throwaway course directory.
+
+    The notebook may be one of several of its assignment: it alone is handed in, and its
+    score and maximum are nbgrader's for that notebook.
 
     Args:
         path: the notebook to grade.
@@ -519,5 +565,6 @@ def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=Tru
         )
         if driver.SELF_STUDENT in summary.errors:
             raise UngradableNotebook(f"{path}: {summary.errors[driver.SELF_STUDENT]}")
-        result: NotebookResult = summary.results[driver.SELF_STUDENT]
+        graded: AssignmentResult = summary.results[driver.SELF_STUDENT]
+        result: NotebookResult = graded.notebook(notebook_id)
         return result

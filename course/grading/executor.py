@@ -32,7 +32,7 @@ import time
 
 from course.grading import sandbox
 from course.grading.forkserver import MAX_MESSAGE_BYTES, MessageReader, ProtocolError, write_message
-from course.grading.notebooks import has_code, split_hidden
+from course.grading.notebooks import HIDDEN_DELIMITERS, has_code, split_hidden
 
 __all__ = [
     "WorkerLost",
@@ -86,7 +86,6 @@ _SILENCE_SECONDS = 15  # past a cell's timeout, how long a silent server is wait
 # What one submission may use (on top of what the server itself already uses).
 LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2, "processes": 64}
 
-DEFAULT_HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")  # nbgrader's defaults
 
 # why a child stopped -> (error name, what the cells it did not run say)
 _STOPPED = {
@@ -299,7 +298,7 @@ def make_task(
     exercises=(),
     *,
     common_files=None,
-    hidden_markers=DEFAULT_HIDDEN_MARKERS,
+    hidden_markers=HIDDEN_DELIMITERS,
     sandbox_types=(),
 ):
     """The plain-data task for :func:`execute_notebook`.
@@ -619,7 +618,7 @@ def execute_notebook(task):
     cells = _code_cells(nb)
     prefix, timeout = task["prefix"], _seconds(task["timeout"])
     files, common = task["files"], task.get("common_files", {})
-    markers = tuple(task.get("hidden_markers", DEFAULT_HIDDEN_MARKERS))
+    markers = tuple(task.get("hidden_markers", HIDDEN_DELIMITERS))
     # the warm set-up ran among the shared files: it stands for this submission's only if
     # the submission's folder holds the same files there
     shares_prefix = [_source(c) for c in cells[: len(prefix)]] == prefix and all(

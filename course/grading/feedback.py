@@ -36,7 +36,7 @@ def _exercise_section(name, points, cells, solution):
     score, top = points
     parts = [f'<h2 id="{pages.escape(name)}">{pages.escape(name)}: {score:g} / {top:g}</h2>']
     if solution is not None:
-        parts += ["<h3>Your code</h3>", pages.code(solution.source)]
+        parts += ["<h3>Your answer</h3>", pages.code(solution.source)]
         parts.append(pages.outputs(solution.get("outputs", [])))
     rows = [
         [
@@ -56,7 +56,8 @@ def feedback_page(student, result, autograded):
 
     Args:
         student: the student's id.
-        result: their :class:`~course.grading.results.NotebookResult`.
+        result: their :class:`~course.grading.results.NotebookResult` (nbgrader's score
+            and maximum for the notebook).
         autograded: their autograded notebook (hidden tests already removed from it).
 
     Returns:
@@ -104,7 +105,9 @@ def feedback_page(student, result, autograded):
 
 
 def write_feedback(root, assignment, students=None, progress=None):
-    """Write the feedback page of every autograded student of ``assignment``.
+    """Write the feedback pages of every autograded student of ``assignment``.
+
+    One page per notebook the student handed in, where nbgrader writes its feedback.
 
     Args:
         root: the course directory.
@@ -114,14 +117,13 @@ def write_feedback(root, assignment, students=None, progress=None):
             one of ``"start"``, ``"done"``, ``"error"``.
 
     Returns:
-        ``(written, errors)``: ``{student: page path}`` and ``{student: why not}``.
+        ``(written, errors)``: ``{student: [page paths]}`` and ``{student: why not}``.
 
     Raises:
         CourseError: the assignment is unknown or nothing of it is autograded.
     """
     root = Path(root)
     driver.check_assignment(root, assignment)
-    notebook_id = driver.notebook_of(root, assignment)
     chosen = driver.autograded_students(root, assignment, students)
     written, errors = {}, {}
     if progress:
@@ -129,19 +131,22 @@ def write_feedback(root, assignment, students=None, progress=None):
     with driver.nbgrader_api(root) as api:
         for student in chosen:
             try:
-                result = driver.submission_result(api, assignment, student, notebook_id)
-                autograded = read_notebook(
-                    root / "autograded" / student / assignment / f"{notebook_id}.ipynb"
-                )
-                path = root / "feedback" / student / assignment / f"{notebook_id}.html"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(feedback_page(student, result, autograded), encoding="utf-8")
+                paths = []
+                for result in driver.assignment_result(api, assignment, student).notebooks:
+                    graded = root / "autograded" / student / assignment / f"{result.notebook}.ipynb"
+                    if not graded.is_file():  # not handed in: nothing to give feedback on
+                        continue
+                    path = root / "feedback" / student / assignment / f"{result.notebook}.html"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    page = feedback_page(student, result, read_notebook(graded))
+                    path.write_text(page, encoding="utf-8")
+                    paths.append(path)
             except Exception as exc:  # one student's odd files never stop the others
                 errors[student] = f"{type(exc).__name__}: {exc}"
                 if progress:
                     progress("error", student)
                 continue
-            written[student] = path
+            written[student] = paths
             if progress:
                 progress("done", student)
     return written, errors

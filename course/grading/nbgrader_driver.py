@@ -6,6 +6,7 @@ in it. All functions take the course directory explicitly, so tests and ``course
 can work in a throwaway copy.
 """
 
+import json
 import os
 import sys
 import warnings
@@ -16,27 +17,32 @@ from pathlib import Path
 from course.grading.notebooks import (
     UngradableNotebook,
     exercises,
-    graded_cells,
     nbgrader_meta,
     read_notebook,
+    tested_exercises,
 )
-from course.grading.results import CellResult, NotebookResult, cell_status
+from course.grading.results import AssignmentResult, CellResult, NotebookResult, cell_status
 
 __all__ = [
     "CourseError",
     "find_course_root",
     "assignments",
     "release",
+    "load_config",
     "nbgrader_api",
     "generate",
-    "notebook_of",
+    "source_notebooks",
     "check_assignment",
     "submitters",
+    "submitted_notebooks",
     "autograded_students",
     "in_gradebook",
     "match_source",
     "nbgrader_autograde",
-    "submission_result",
+    "marker_path",
+    "gradebook_notebooks",
+    "notebook_result",
+    "assignment_result",
     "gradebook_scores",
     "SELF_STUDENT",
     "TIMESTAMP_FORMAT",
@@ -44,6 +50,7 @@ __all__ = [
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 SELF_STUDENT = "self"
+MARKER_SUFFIX = ".graded.json"
 
 
 class CourseError(Exception):
@@ -86,12 +93,20 @@ def assignments(root):
     return sorted(p.name for p in (Path(root) / "source").iterdir() if p.is_dir())
 
 
+def load_config(root):
+    """The course's ``nbgrader_config.py``, loaded, with ``CourseDirectory.root`` set."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    return config
+
+
 @contextmanager
 def nbgrader_api(root):
     """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
 
     # nbgrader runs `alembic` from PATH when it creates a gradebook: use this environment's.
     # (The kernel is this environment's too: `make install` installs its python3 kernelspec,
@@ -104,8 +119,7 @@ def nbgrader_api(root):
         with warnings.catch_warnings():
             # nbgrader's gradebook trips SQLAlchemy autoflush warnings on every submission.
             warnings.filterwarnings("ignore", module="nbgrader.api")
-            config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-            config.CourseDirectory.root = str(root)
+            config = load_config(root)
             coursedir = CourseDirectory(config=config)
             yield NbGraderAPI(coursedir=coursedir, config=config)
     finally:
@@ -206,16 +220,24 @@ def submitters(root, assignment, students=None):
     return present
 
 
+def submitted_notebooks(folder):
+    """The notebooks of a hand-in folder, as nbgrader finds them (``*.ipynb``), sorted."""
+    return sorted(Path(folder).glob("*.ipynb"))
+
+
 def autograded_students(root, assignment, students=None):
     """The students with an autograded notebook of ``assignment``, sorted.
 
     Raises:
         CourseError: an asked-for student has none, or nobody has.
     """
-    notebook_id = notebook_of(root, assignment)
+    names = source_notebooks(root, assignment)
     found = sorted(
-        p.parents[1].name
-        for p in (Path(root) / "autograded").glob(f"*/{assignment}/{notebook_id}.ipynb")
+        {
+            p.parents[1].name
+            for name in names
+            for p in (Path(root) / "autograded").glob(f"*/{assignment}/{name}.ipynb")
+        }
     )
     if students:
         absent = [s for s in students if s not in found]
@@ -227,21 +249,24 @@ def autograded_students(root, assignment, students=None):
         return list(dict.fromkeys(students))
     if not found:
         raise CourseError(
-            f"nothing of {assignment} is autograded yet (no autograded/<student>/{assignment}/"
-            f"{notebook_id}.ipynb): run `course autograde {assignment}` first"
+            f"nothing of {assignment} is autograded yet (no notebook in autograded/<student>/"
+            f"{assignment}/): run `course autograde {assignment}` first"
         )
     return found
 
 
-def notebook_of(root, assignment):
-    """The one notebook of an assignment (each assignment of this course has exactly one)."""
+def source_notebooks(root, assignment):
+    """The names (without ``.ipynb``) of the notebooks of ``source/<assignment>/``, sorted.
+
+    Raises:
+        CourseError: the folder holds no notebook.
+    """
     found = sorted(p.stem for p in (Path(root) / "source" / assignment).glob("*.ipynb"))
-    if len(found) != 1:
+    if not found:
         raise CourseError(
-            f"source/{assignment} must hold exactly one notebook, found "
-            f"{len(found)}: {', '.join(found) or 'none'}"
+            f"source/{assignment} holds no notebook: put the assignment's .ipynb files there"
         )
-    return found[0]
+    return found
 
 
 def in_gradebook(api, assignment):
@@ -255,16 +280,48 @@ def in_gradebook(api, assignment):
     return True
 
 
-def submission_result(api, assignment, student, notebook_id):
-    """The grades of one autograded notebook, read from the gradebook and the notebook.
+def marker_path(root, student, assignment):
+    """Where ``course autograde`` records that a submission is graded, and how.
 
-    Scores come from nbgrader's gradebook; each cell's status and message come from the
-    autograded notebook's outputs, and ``missing`` or ``tampered`` from comparing the
-    submitted notebook's test cells with the released (or instructor's) ones.
+    The marker (``autograded/<student>/.<assignment>.graded.json``) holds the digest of
+    the graded submission and what the gradebook does not: per notebook and test cell,
+    which run decided it and the grader's notes.
+    """
+    return Path(root) / "autograded" / student / f".{assignment}{MARKER_SUFFIX}"
+
+
+def _marker_cells(root, student, assignment):
+    """``{notebook: {grade_id: {"decided", "note"}}}`` from the marker (empty without one)."""
+    try:
+        return json.loads(marker_path(root, student, assignment).read_text()).get("cells", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+_EDITED = "the submission changed this locked cell; it was graded as the instructor wrote it"
+_DELETED = "this test cell was deleted from the notebook; it was put back"
+_NOT_HANDED_IN = "the notebook was not handed in"
+_BY_HAND = "graded by the instructor, not by the autograder"
+
+
+def _read_if_present(path):
+    return read_notebook(path) if path.is_file() else None
+
+
+def notebook_result(api, assignment, student, notebook_id, details=None):
+    """The grades of one notebook of a student, read from the gradebook and the notebooks.
+
+    Every grade nbgrader records is a row, so the maximum is nbgrader's: test cells get
+    their status and message from the autograded notebook's outputs (``missing`` when the
+    submission had deleted the cell, or did not hand the notebook in); cells nbgrader
+    leaves to the instructor (manually graded answers, tasks) are ``manual``. A locked
+    test cell the student edited keeps its status, with a note for the instructor.
 
     Args:
-        api: the ``NbGraderAPI`` of the course directory (from ``_nbgrader``).
+        api: the ``NbGraderAPI`` of the course directory (from :func:`nbgrader_api`).
         assignment, student, notebook_id: which notebook.
+        details: ``{grade_id: {"decided", "note"}}`` from the grader's run (the marker's);
+            a non-empty ``note`` explains the result to the student and is the message.
 
     Returns:
         A :class:`NotebookResult`.
@@ -272,44 +329,101 @@ def submission_result(api, assignment, student, notebook_id):
     from nbgrader.api import Gradebook
 
     root = Path(api.coursedir.root)
-    autograded = read_notebook(root / "autograded" / student / assignment / f"{notebook_id}.ipynb")
-    submitted = read_notebook(root / "submitted" / student / assignment / f"{notebook_id}.ipynb")
-    released = read_notebook(root / "release" / assignment / f"{notebook_id}.ipynb")
-    submitted_cells = {nbgrader_meta(c).get("grade_id"): c for c in submitted.cells}
-    released_cells = {nbgrader_meta(c).get("grade_id"): c for c in released.cells}
-    result = NotebookResult(
-        assignment=assignment, notebook=notebook_id, exercises=exercises(autograded)
+    details = details or {}
+    autograded = _read_if_present(
+        root / "autograded" / student / assignment / f"{notebook_id}.ipynb"
     )
+    submitted = _read_if_present(root / "submitted" / student / assignment / f"{notebook_id}.ipynb")
+    layout = autograded or read_notebook(root / "source" / assignment / f"{notebook_id}.ipynb")
+    submitted_cells = {nbgrader_meta(c).get("grade_id"): c for c in (submitted or layout).cells}
+    cells = {nbgrader_meta(c).get("grade_id"): c for c in layout.cells}
+    result = NotebookResult(
+        assignment=assignment,
+        notebook=notebook_id,
+        exercises=exercises(layout),
+        tested=tested_exercises(layout),
+    )
+    order = {grade_id: i for i, grade_id in enumerate(cells)}
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        grades = {
-            g.name: g for g in gb.find_submission_notebook(notebook_id, assignment, student).grades
-        }
-        for cell in graded_cells(autograded):
-            grade_id = nbgrader_meta(cell)["grade_id"]
-            grade = grades.get(grade_id)
-            if grade is None:
-                continue
-            status, message = cell_status(cell.get("outputs", []))
-            original = submitted_cells.get(grade_id)
-            if original is None:
-                status = "missing"
-                message = "this test cell was deleted from the notebook; it was put back"
-            elif original.cell_type != "code" or original.source not in (
-                released_cells.get(grade_id, {}).get("source"),  # what students get
-                gb.find_source_cell(grade_id, notebook_id, assignment).source,  # with hidden
-            ):
-                status = "tampered"
-                message = "this test cell was edited; it was graded with the original"
+        grades = gb.find_submission_notebook(notebook_id, assignment, student).grades
+        for grade in sorted(grades, key=lambda g: order.get(g.name, len(order))):
+            cell = cells.get(grade.name)
+            meta = nbgrader_meta(cell) if cell else {}
+            is_test = (
+                cell is not None
+                and cell.cell_type == "code"
+                and bool(meta.get("grade"))
+                and not meta.get("solution")
+                and not meta.get("task")
+            )
+            decided = details.get(grade.name, {}).get("decided") or "judge"
+            note = ""
+            if autograded is None:
+                status, message = "missing", _NOT_HANDED_IN
+            elif not is_test:
+                status = "manual"
+                message = _BY_HAND if grade.needs_manual_grade else ""
+            else:
+                status, message = cell_status(cell.get("outputs", []))
+                original = submitted_cells.get(grade.name)
+                source = gb.find_source_cell(grade.name, notebook_id, assignment)
+                if original is None:
+                    status, message = "missing", _DELETED
+                elif source.locked and (
+                    original.cell_type != "code"
+                    or original.source
+                    not in (
+                        source.source,
+                        _released_source(root, assignment, notebook_id, grade.name),
+                    )
+                ):
+                    note = _EDITED
+                message = details.get(grade.name, {}).get("note") or message
             result.cells.append(
                 CellResult(
-                    grade_id=grade_id,
+                    grade_id=grade.name,
                     score=float(grade.score),
                     max_score=float(grade.max_score),
                     status=status,
                     message=message,
+                    decided=decided,
+                    note=note,
                 )
             )
     return result
+
+
+def _released_source(root, assignment, notebook_id, grade_id):
+    """The source of a cell as students got it in ``release/`` (None when not there)."""
+    released = _read_if_present(Path(root) / "release" / assignment / f"{notebook_id}.ipynb")
+    for cell in released.cells if released else []:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            return cell.source
+    return None
+
+
+def gradebook_notebooks(api, assignment):
+    """The names of the notebooks the gradebook knows for ``assignment``, sorted."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        return sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
+
+
+def assignment_result(api, assignment, student):
+    """A student's grades on every notebook of ``assignment`` (see :func:`notebook_result`).
+
+    Returns:
+        An :class:`AssignmentResult`, notebooks sorted by name as nbgrader grades them.
+    """
+    details = _marker_cells(api.coursedir.root, student, assignment)
+    return AssignmentResult(
+        assignment=assignment,
+        notebooks=[
+            notebook_result(api, assignment, student, name, details.get(name))
+            for name in gradebook_notebooks(api, assignment)
+        ],
+    )
 
 
 def nbgrader_autograde(root, assignment, students=None, progress=None):
@@ -318,8 +432,10 @@ def nbgrader_autograde(root, assignment, students=None, progress=None):
     This is the reference that ``course autograde`` (:mod:`course.grading.engine`) must
     match score for score; the benchmark and the parity tests run both.
 
-    Reads ``submitted/<student>/<assignment>/*.ipynb``. A submission that cannot be graded
-    does not stop the others: it is reported in the second return value.
+    Reads ``submitted/<student>/<assignment>/*.ipynb``; a student folder without a notebook,
+    and the students of ``CourseDirectory.student_id_exclude``, are skipped, as ``nbgrader
+    autograde`` skips them. A submission that cannot be graded does
+    not stop the others: it is reported in the second return value.
 
     Args:
         root: the course directory.
@@ -328,27 +444,30 @@ def nbgrader_autograde(root, assignment, students=None, progress=None):
         progress: optional callable ``progress(done, total, student)``.
 
     Returns:
-        ``(results, errors)``: ``{student: NotebookResult}`` and ``{student: message}``.
+        ``(results, errors)``: ``{student: AssignmentResult}`` and ``{student: message}``.
     """
     root = Path(root)
     check_assignment(root, assignment)
-    present = submitters(root, assignment, students)
-    submitted = root / "submitted"
-    notebook_id = notebook_of(root, assignment)
     results, errors = {}, {}
     with nbgrader_api(root) as api:
+        excluded = api.coursedir.student_id_exclude.split(",")
+        present = [
+            student
+            for student in submitters(root, assignment, students)
+            if student not in excluded
+            and submitted_notebooks(root / "submitted" / student / assignment)
+        ]
         if not in_gradebook(api, assignment):
             generate(api, root, assignment, f"recording {assignment} in the gradebook")
         for done, student in enumerate(present):
             if progress:
                 progress(done, len(present), student)
             try:
-                read_notebook(submitted / student / assignment / f"{notebook_id}.ipynb")
                 _check(
                     api.autograde(assignment, student, force=True, create=True),
                     f"autograding {student}",
                 )
-                results[student] = submission_result(api, assignment, student, notebook_id)
+                results[student] = assignment_result(api, assignment, student)
             except (UngradableNotebook, CourseError) as exc:
                 errors[student] = str(exc)
             except Exception as exc:  # one odd submission must not stop the class

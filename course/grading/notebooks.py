@@ -5,7 +5,8 @@ Terms used across the grader:
 * a *solution cell* has nbgrader metadata ``solution: true``; in this course its grade_id is
   the name of the function it defines (an *exercise*);
 * a *test cell* has ``grade: true`` and ``points``; its grade_id starts with ``test_<f>``
-  where ``f`` is the exercise it tests.
+  where ``f`` is the exercise it tests (in a notebook of another course, the exercise it
+  tests is the solution cell it follows: see :func:`tested_exercises`).
 """
 
 import json
@@ -22,6 +23,7 @@ __all__ = [
     "setup_cells",
     "has_code",
     "exercise_of",
+    "tested_exercises",
     "solution_code",
     "split_hidden",
     "test_cells",
@@ -30,6 +32,8 @@ __all__ = [
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+# nbgrader's default ClearHiddenTests.begin_test_delimeter and end_test_delimeter
+HIDDEN_DELIMITERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
 class UngradableNotebook(Exception):
@@ -148,22 +152,41 @@ def exercise_of(grade_id, names):
     return max(matches, key=len) if matches else None
 
 
+def tested_exercises(nb):
+    """``{test cell grade_id: exercise}``: the exercise each test cell of ``nb`` tests.
+
+    A test cell named ``test_<f>...`` tests the exercise ``f`` (:func:`exercise_of`);
+    any other test cell tests the exercise whose solution cell it follows, the last one
+    before it in the notebook. A test cell before every solution cell tests none.
+    """
+    names, tested, last = exercises(nb), {}, None
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and meta.get("solution"):
+            last = meta.get("grade_id")
+        elif cell.cell_type == "code" and meta.get("grade") and meta.get("grade_id"):
+            name = exercise_of(meta["grade_id"], names) or last
+            if name:
+                tested[meta["grade_id"]] = name
+    return tested
+
+
 def solution_code(cell):
     """A source solution cell's code with the BEGIN/END SOLUTION marker lines removed."""
     lines = cell.source.splitlines()
     return "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
 
 
-def split_hidden(source, markers=None):
+def split_hidden(source, markers=HIDDEN_DELIMITERS):
     """A test cell's visible code, and the line numbers of its hidden tests.
 
     The regions are found as nbgrader's ``ClearHiddenTests`` finds them: from a line that
-    contains ``BEGIN HIDDEN TESTS`` to one that contains ``END HIDDEN TESTS``.
+    contains the begin delimiter to one that contains the end delimiter.
 
     Args:
         source: the cell's source, as the instructor wrote it.
-        markers: ``(begin, end)`` delimiters when the configuration changes them
-            (``ClearHiddenTests.begin_test_delimeter`` and ``end_test_delimeter``).
+        markers: ``(begin, end)``: ``ClearHiddenTests.begin_test_delimeter`` and
+            ``end_test_delimeter`` (nbgrader's defaults unless the course sets them).
 
     Returns:
         ``(visible, hidden)``: the source without the hidden regions (what students see), and
@@ -172,7 +195,7 @@ def split_hidden(source, markers=None):
     Raises:
         ValueError: a region is nested or never closed.
     """
-    begin, end = markers or (marker.removeprefix("### ") for marker in HIDDEN_MARKERS)
+    begin, end = markers
     visible, hidden, inside = [], set(), False
     for number, line in enumerate(source.split("\n"), start=1):
         if begin in line:

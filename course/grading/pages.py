@@ -27,7 +27,8 @@ pre.output { background: #fff; border-left: 3px solid #ddd; }
 pre.error { background: #fff5f5; border-left: 3px solid #d33; }
 img { max-width: 100%; }
 .passed { color: #1a7f37; font-weight: 600; } .notdone { color: #9a6700; font-weight: 600; }
-.failed, .error, .timeout, .missing, .tampered { color: #cf222e; font-weight: 600; }
+.failed, .error, .timeout, .missing { color: #cf222e; font-weight: 600; }
+.manual { color: #9a6700; }
 .total { font-size: 1.3rem; font-weight: 600; }
 """
 

@@ -29,7 +29,7 @@ def pass_rates(results):
     """``{exercise: share of students with all its points}``, in exercise order.
 
     Args:
-        results: ``{student: NotebookResult}`` (not empty).
+        results: ``{student: AssignmentResult}`` (not empty).
     """
     rates = {}
     for name in exercise_names(results):
@@ -81,10 +81,10 @@ def _figures(folder, results, rates):
     return "scores.png", "pass_rates.png"
 
 
-def _html(assignment, notebook, results, rates, messages, errors):
+def _html(assignment, notebooks, results, rates, messages, errors):
     totals = [r.score for r in results.values()]
-    top = max(r.max_score for r in results.values())
-    title = f"{assignment} / {notebook}: class report"
+    top = max(r.max_score for r in results.values())  # nbgrader's: every student's is the same
+    title = f"{assignment} / {', '.join(notebooks)}: class report"
     body = [
         f"<h1>{pages.escape(title)}</h1>",
         f'<p class="meta">{len(results)} students autograded; scores out of {top:g}. '
@@ -171,7 +171,6 @@ def write_report(root, assignment, progress=None):
     """
     root = Path(root)
     driver.check_assignment(root, assignment)
-    notebook_id = driver.notebook_of(root, assignment)
     students = driver.autograded_students(root, assignment)
     folder = root / "reports" / assignment
     folder.mkdir(parents=True, exist_ok=True)
@@ -181,7 +180,7 @@ def write_report(root, assignment, progress=None):
     with driver.nbgrader_api(root) as api:
         for student in students:
             try:
-                results[student] = driver.submission_result(api, assignment, student, notebook_id)
+                results[student] = driver.assignment_result(api, assignment, student)
             except Exception as exc:  # one student's odd files never stop the report
                 errors[student] = f"{type(exc).__name__}: {exc}"
                 if progress:
@@ -194,8 +193,9 @@ def write_report(root, assignment, progress=None):
                 f"no grades of {assignment} could be read: run `course autograde {assignment}`"
             )
         _export_csv(api, assignment, folder / "grades.csv")
+        notebooks = driver.gradebook_notebooks(api, assignment)
     rates = pass_rates(results)
     _figures(folder, results, rates)
-    page = _html(assignment, notebook_id, results, rates, failure_messages(results), errors)
+    page = _html(assignment, notebooks, results, rates, failure_messages(results), errors)
     (folder / "index.html").write_text(page, encoding="utf-8")
     return folder, errors

@@ -9,6 +9,7 @@ __all__ = [
     "STATUSES",
     "CellResult",
     "NotebookResult",
+    "AssignmentResult",
     "ExerciseCheck",
     "CheckResult",
     "cell_status",
@@ -21,7 +22,9 @@ __all__ = [
     "format_summary",
 ]
 
-STATUSES = ("passed", "failed", "error", "timeout", "missing", "tampered")
+# "manual": a cell nbgrader leaves to the instructor (a manually graded answer or a task)
+STATUSES = ("passed", "failed", "error", "timeout", "missing", "manual")
+DECIDERS = ("judge", "sandbox")  # which side's run of a test cell decided its result
 
 _NOT_IMPLEMENTED = (
     "not done yet: write your code where it says # YOUR CODE HERE and delete the line "
@@ -31,27 +34,42 @@ _NOT_IMPLEMENTED = (
 
 @dataclass
 class CellResult:
-    """The outcome of one test cell."""
+    """The outcome of one graded cell (a test cell, or a cell graded by hand).
+
+    ``message`` is for the student; ``note`` is for the instructor (a locked cell the
+    student edited, which was graded as the instructor wrote it); ``decided`` says which
+    run of a test cell decided its result, the judge's or the sandboxed student's.
+    """
 
     grade_id: str
     score: float
     max_score: float
     status: str
     message: str = ""
+    decided: str = "judge"
+    note: str = ""
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.decided not in DECIDERS:
+            raise ValueError(f"decided must be one of {DECIDERS}, got {self.decided!r}")
 
 
 @dataclass
 class NotebookResult:
-    """The outcome of one notebook: its test cells in notebook order."""
+    """The outcome of one notebook: its graded cells in notebook order.
+
+    ``tested`` maps a test cell's grade_id to the exercise it tests
+    (:func:`~course.grading.notebooks.tested_exercises`); without an entry, a test cell
+    named ``test_<f>`` belongs to ``f``.
+    """
 
     assignment: str
     notebook: str
     cells: list[CellResult] = field(default_factory=list)
     exercises: list[str] = field(default_factory=list)
+    tested: dict[str, str] = field(default_factory=dict)
 
     @property
     def score(self):
@@ -68,7 +86,11 @@ class NotebookResult:
         """
         groups = {name: [] for name in self.exercises}
         for cell in self.cells:
-            name = exercise_of(cell.grade_id, self.exercises) or cell.grade_id
+            name = (
+                self.tested.get(cell.grade_id)
+                or exercise_of(cell.grade_id, self.exercises)
+                or cell.grade_id
+            )
             groups.setdefault(name, []).append(cell)
         return groups
 
@@ -87,6 +109,61 @@ class NotebookResult:
             "score": self.score,
             "max_score": self.max_score,
             "cells": [asdict(c) for c in self.cells],
+        }
+
+
+@dataclass
+class AssignmentResult:
+    """One student's outcome on an assignment: one :class:`NotebookResult` per notebook.
+
+    Scores and maxima are nbgrader's: the sum over the assignment's notebooks, a notebook
+    not handed in included (its cells are ``missing``, worth 0). Exercises are named
+    ``notebook/exercise`` when the assignment has several notebooks.
+    """
+
+    assignment: str
+    notebooks: list[NotebookResult] = field(default_factory=list)
+
+    @property
+    def score(self):
+        return sum(nb.score for nb in self.notebooks)
+
+    @property
+    def max_score(self):
+        return sum(nb.max_score for nb in self.notebooks)
+
+    @property
+    def cells(self):
+        """Every notebook's cells, in notebook order."""
+        return [cell for nb in self.notebooks for cell in nb.cells]
+
+    def notebook(self, notebook_id):
+        """The result of the notebook ``notebook_id``."""
+        return next(nb for nb in self.notebooks if nb.notebook == notebook_id)
+
+    def cells_by_exercise(self):
+        """``{exercise: [CellResult, ...]}`` over every notebook, in notebook order."""
+        several = len(self.notebooks) > 1
+        return {
+            f"{nb.notebook}/{name}" if several else name: cells
+            for nb in self.notebooks
+            for name, cells in nb.cells_by_exercise().items()
+        }
+
+    def by_exercise(self):
+        """``{exercise: (score, max_score)}`` over every notebook, in notebook order."""
+        return {
+            name: (sum(c.score for c in cells), sum(c.max_score for c in cells))
+            for name, cells in self.cells_by_exercise().items()
+        }
+
+    def to_json(self):
+        """``{"assignment", "score", "max_score", "notebooks": [notebook objects]}``."""
+        return {
+            "assignment": self.assignment,
+            "score": self.score,
+            "max_score": self.max_score,
+            "notebooks": [nb.to_json() for nb in self.notebooks],
         }
 
 
@@ -135,9 +212,8 @@ def cell_status(outputs):
 
     Returns:
         ``(status, message)``: ``passed`` with an empty message when no error was raised;
-        otherwise ``tampered`` (the grader's own run of the visible checks failed where the
-        notebook's passed), ``failed`` (a check failed), ``timeout``, or ``error`` (any other
-        exception), with the exception's message.
+        otherwise ``failed`` (a check failed, or the cell wrote to stderr), ``timeout``, or
+        ``error`` (any other exception), with the exception's message.
     """
     errors = [o for o in outputs if o.get("output_type") == "error"]
     if not errors:
@@ -148,8 +224,6 @@ def cell_status(outputs):
             first = (str(stderr[0].get("text", "")).strip().splitlines() or [""])[0]
             return "failed", f"the cell wrote to stderr, which counts as a failure: {first}"
         return "passed", ""
-    if errors[0].get("ename") == "TamperingDetected":  # course.grading.executor.TAMPERED
-        return "tampered", str(errors[0].get("evalue", ""))
     ename, evalue = errors[-1].get("ename", ""), str(errors[-1].get("evalue", "")).strip()
     if ename in ("CellTimeoutError", "TimeoutError", "KeyboardInterrupt"):
         return "timeout", "the cell ran out of time: look for an endless loop or huge arrays"
@@ -169,8 +243,18 @@ def status_label(status, message):
     return "not done" if status == "error" and message == _NOT_IMPLEMENTED else status
 
 
+def _check_label(status, message):
+    """How ``course check`` shows an exercise: its visible checks only decide ``passed``."""
+    return "visible checks passed" if status == "passed" else status_label(status, message)
+
+
 def _label_colour(label):
-    return {"passed": "green", "not done": "yellow"}.get(label, "red")
+    return {
+        "passed": "green",
+        "visible checks passed": "green",
+        "not done": "yellow",
+        "manual": "yellow",
+    }.get(label, "red")
 
 
 def _points_colour(score, max_score):
@@ -205,11 +289,18 @@ def _message_lines(message, first_only):
 
 
 def revisit(result):
-    """The exercises of ``result`` that lost points, as ``name (score/max)`` strings."""
+    """The exercises of ``result`` that lost points, as ``name (score/max)`` strings.
+
+    Exercises graded only by hand are not listed: their points are not decided yet.
+
+    Args:
+        result: a :class:`NotebookResult` or an :class:`AssignmentResult`.
+    """
+    cells_of = result.cells_by_exercise()
     return [
         f"{name} ({_fmt_points(score)}/{_fmt_points(top)})"
         for name, (score, top) in result.by_exercise().items()
-        if score < top
+        if score < top and any(c.status != "manual" for c in cells_of[name])
     ]
 
 
@@ -258,7 +349,7 @@ def format_check(result, colour=False):
     """
     rows = [["exercise", "result", "points"]]
     for ex in result.exercises:
-        label = status_label(ex.status, ex.message)
+        label = _check_label(ex.status, ex.message)
         rows.append([ex.exercise, (label, _label_colour(label)), _fmt_points(ex.points)])
     lines = [
         f"{result.assignment} / {result.notebook}: the visible checks (the hidden tests "
@@ -282,7 +373,7 @@ def format_check(result, colour=False):
 
 
 def exercise_names(results):
-    """The exercises of some results (``{student: NotebookResult}``), in notebook order."""
+    """The exercises of some results (``{student: AssignmentResult}``), in notebook order."""
     names = []
     for result in results.values():
         names += [n for n in result.by_exercise() if n not in names]
@@ -293,7 +384,7 @@ def format_class_table(results):
     """A table with one row per student and one column per exercise, plus the total.
 
     Args:
-        results: dict ``{student: NotebookResult}``.
+        results: dict ``{student: AssignmentResult}`` (or ``NotebookResult``).
 
     Returns:
         The table as a string.
@@ -320,4 +411,8 @@ def format_summary(summary):
         f"{summary.wall_seconds:.1f} s" + (f" on {summary.workers} workers" if graded else "")
     ]
     lines += [f"  not graded: {student}: {message}" for student, message in sorted(errors.items())]
+    lines += [
+        f"  not handed in: {student}: {', '.join(f'{nb}.ipynb' for nb in notebooks)} (0 points)"
+        for student, notebooks in sorted(summary.missing.items())
+    ]
     return "\n".join(lines)

@@ -1,0 +1,249 @@
+"""The coordinator's own rules, without a sandbox: settings, notebooks, maxima, check's ties.
+
+Each test builds what it needs in code or with nbgrader's own ``generate_assignment`` in a
+throwaway course directory; nothing here runs student code in the sandbox.
+"""
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import toy_course as toy
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from course.grading import check, notebooks, settings
+from course.grading import nbgrader_driver as driver
+from course.grading.notebooks import split_hidden
+from course.grading.results import STATUSES
+
+
+def nbgrader_docs_course():
+    """nbgrader's documentation course (``ps1``: two notebooks, manual and task cells)."""
+    import nbgrader
+
+    return Path(nbgrader.__file__).parent / "docs" / "source" / "user_guide"
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory):
+    return toy.make_course(tmp_path_factory.mktemp("toy") / "c")
+
+
+def configured(root, tmp_path, *lines):
+    """A copy of ``root`` whose nbgrader_config.py ends with ``lines``."""
+    dest = tmp_path / "configured"
+    shutil.copytree(root, dest)
+    config = dest / "nbgrader_config.py"
+    config.write_text(config.read_text() + "\n".join(lines) + "\n")
+    return dest
+
+
+def read_settings(root):
+    with driver.nbgrader_api(root) as api:
+        return settings.autograde_settings(api, toy.ASSIGNMENT)
+
+
+def test_every_listed_setting_is_a_real_nbgrader_setting():
+    from nbconvert.exporters import NotebookExporter
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import Execute
+
+    classes = {
+        "CourseDirectory": CourseDirectory,
+        "Autograde": Autograde,
+        "NotebookExporter": NotebookExporter,
+        "Execute": Execute,
+    }
+    assert set(settings.SETTINGS) == set(classes)
+    for name, table in settings.SETTINGS.items():
+        assert set(table) <= set(classes[name].class_traits(config=True)), name
+        assert set(table.values()) <= {settings.HONOURED, settings.NO_EFFECT}
+
+
+def test_the_default_settings_are_read(toy_root):
+    conf = read_settings(toy_root)
+    assert conf.timeout == 5  # toy_course's Execute.timeout
+    assert conf.hidden_markers == ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+    assert conf.exclude_overwriting == [] and conf.student_id_exclude == []
+    assert ".ipynb_checkpoints" in conf.ignore
+    names = [type(step).__name__ for step in conf.before_execution]
+    assert names[:2] == ["ClearOutput", "DeduplicateIds"] and "OverwriteCells" in names
+    after = [type(step).__name__ for step in conf.after_execution]
+    assert after == [
+        "IgnorePattern",
+        "ClearMetadataPreprocessor",
+        "LimitOutput",
+        "SaveAutoGradesAtOnce",
+        "AssignLatePenalties",
+        "CheckCellMetadata",
+    ]
+
+
+def test_honoured_settings_are_read_however_they_are_set(toy_root, tmp_path):
+    root = configured(
+        toy_root,
+        tmp_path,
+        "c.Execute.timeout = None",  # no limit
+        "c.ExecutePreprocessor.startup_timeout = 90",  # a parent class of nbgrader's Execute
+        'c.Autograde.exclude_overwriting = {"toy": ["data.csv"], "other": ["x"]}',
+        'c.CourseDirectory.student_id_exclude = "ann,bob"',
+        'c.ClearHiddenTests.begin_test_delimeter = "BEGIN SECRET"',
+        'c.ClearHiddenTests.end_test_delimeter = "END SECRET"',
+        "c.CourseDirectory.include = ['*.py']",  # the exchange's business, not autograde's
+    )
+    conf = read_settings(root)
+    assert conf.timeout is None
+    assert conf.exclude_overwriting == ["data.csv"]
+    assert conf.student_id_exclude == ["ann", "bob"]
+    assert conf.hidden_markers == ("BEGIN SECRET", "END SECRET")
+
+
+@pytest.mark.parametrize(
+    "line, named",
+    [
+        ("c.Execute.interrupt_on_timeout = False", "Execute.interrupt_on_timeout"),
+        ("c.NotebookClient.execute_retries = 2", "Execute.execute_retries"),
+        ("c.Execute.enabled = False", "Execute.enabled"),
+        ("c.Execute.extra_arguments = ['--pylab']", "Execute.extra_arguments"),
+        (
+            "c.CourseDirectory.submitted_directory = 'handins'",
+            "CourseDirectory.submitted_directory",
+        ),
+        ("c.CourseDirectory.notebook_id = 'toy'", "CourseDirectory.notebook_id"),
+        ("c.Autograde.create_student = False", "Autograde.create_student"),
+        ("c.Autograde.pre_convert_hook = print", "Autograde.pre_convert_hook"),
+        (
+            "c.Autograde.autograde_preprocessors = ['nbgrader.preprocessors.SaveAutoGrades']",
+            "Autograde.autograde_preprocessors",
+        ),
+        ("c.NotebookExporter.nbformat_version = 3", "NotebookExporter.nbformat_version"),
+    ],
+)
+def test_a_setting_the_engine_cannot_honour_stops_the_run(toy_root, tmp_path, line, named):
+    root = configured(toy_root, tmp_path, line)
+    with pytest.raises(driver.CourseError, match=named.replace(".", r"\.")) as caught:
+        read_settings(root)
+    assert "nbgrader autograde" in str(caught.value)
+
+
+def test_split_hidden_uses_the_configured_delimiters():
+    source = "a = 1\n# BEGIN SECRET\nassert a == 1\n# END SECRET\nb = 2"
+    assert split_hidden(source, ("BEGIN SECRET", "END SECRET")) == ("a = 1\nb = 2", {2, 3, 4})
+    assert split_hidden(source) == (source, set())  # nbgrader's default delimiters
+    with pytest.raises(ValueError, match="BEGIN SECRET"):
+        split_hidden("# BEGIN SECRET\nx", ("BEGIN SECRET", "END SECRET"))
+
+
+def _meta(grade_id, *, grade=False, solution=False, locked=False, points=None, task=False):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3}
+    meta |= {"solution": solution, "task": task}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def foreign_notebook():
+    """A notebook of another course: test cells named after nothing, unlocked."""
+    return new_notebook(
+        cells=[
+            new_code_cell(
+                "def squares(n):\n    return [i * i for i in range(1, n + 1)]",
+                metadata=_meta("squares", solution=True),
+            ),
+            new_code_cell(
+                "assert squares(3) == [1, 4, 9]", metadata=_meta("correct", grade=True, points=1)
+            ),
+            new_code_cell(
+                "assert squares(1) == [1]\n"
+                "### BEGIN HIDDEN TESTS\nassert False\n### END HIDDEN TESTS",
+                metadata=_meta("one", grade=True, points=2),
+            ),
+            new_code_cell(
+                "def total(n):\n    raise NotImplementedError()",
+                metadata=_meta("total", solution=True),
+            ),
+            new_code_cell("assert total(2) == 5", metadata=_meta("total_ok", grade=True, points=1)),
+            new_code_cell(
+                "assert squares(2) == [1, 4]",
+                metadata=_meta("test_squares_again", grade=True, points=1),
+            ),
+            new_markdown_cell("Why?", metadata=_meta("why", grade=True, solution=True, points=3)),
+        ],
+        metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "P"}},
+    )
+
+
+def test_test_cells_test_the_exercise_they_follow_unless_named_after_one():
+    assert notebooks.tested_exercises(foreign_notebook()) == {
+        "correct": "squares",
+        "one": "squares",
+        "total_ok": "total",
+        "test_squares_again": "squares",  # the name wins over the position
+    }
+
+
+def test_check_ties_a_foreign_notebooks_tests_to_their_exercises(tmp_path):
+    path = tmp_path / "problem.ipynb"
+    nbformat.write(foreign_notebook(), path)
+    result = check.run_visible_tests(path, timeout=30)
+    got = {ex.exercise: (ex.status, ex.points) for ex in result.exercises}
+    # the hidden test of `one` is not run; `total` is not done; points are the metadata's
+    assert got == {"squares": ("passed", 4.0), "total": ("error", 1.0)}
+    from course.grading.results import format_check
+
+    rows = [line.split("  ") for line in format_check(result).splitlines()]
+    rows = [[part.strip() for part in row if part.strip()] for row in rows]
+    assert ["squares", "visible checks passed", "4"] in rows
+    assert ["total", "not done", "1"] in rows
+
+
+@pytest.fixture(scope="module")
+def docs_course(tmp_path_factory):
+    """nbgrader's docs course ``ps1`` released in a throwaway directory, hacker handed in."""
+    root = tmp_path_factory.mktemp("docs") / "course"
+    shutil.copytree(nbgrader_docs_course() / "source" / "ps1", root / "source" / "ps1")
+    shutil.copytree(nbgrader_docs_course() / "submitted" / "hacker", root / "submitted" / "hacker")
+    (root / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.CourseDirectory.course_id = "d"\n'
+    )
+    driver.release(root, ["ps1"])
+    with driver.nbgrader_api(root) as api:
+        from nbgrader.api import Gradebook
+
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+            gb.update_or_create_student("hacker")
+            gb.update_or_create_submission("ps1", "hacker")
+    return root
+
+
+def test_maxima_are_nbgraders_with_manual_and_task_cells(docs_course):
+    graded = docs_course / "autograded" / "hacker" / "ps1"
+    graded.mkdir(parents=True)
+    shutil.copy(docs_course / "source" / "ps1" / "problem1.ipynb", graded)  # not executed
+    with driver.nbgrader_api(docs_course) as api:
+        result = driver.assignment_result(api, "ps1", "hacker")
+    problem1, problem2 = result.notebooks
+    assert (problem1.notebook, problem1.max_score) == ("problem1", 10)  # nbgrader's max_score
+    assert (problem2.notebook, problem2.max_score) == ("problem2", 3)
+    assert result.max_score == 13  # the max_score column of `nbgrader export`
+    statuses = {c.grade_id: c.status for c in problem1.cells}
+    assert statuses["sum_of_squares_equation"] == "manual"  # markdown answer
+    assert statuses["sum_of_squares_application"] == "manual"  # code answer graded by hand
+    assert statuses["cell-938593c4a215c6cc"] == "manual"  # a task
+    assert statuses["correct_squares"] == "passed"  # no error in its (empty) outputs
+    assert {c.status for c in problem2.cells} == {"missing"}  # no autograded problem2
+    assert "manual" in STATUSES and "tampered" not in STATUSES
+    by_exercise = result.by_exercise()
+    assert by_exercise["problem1/squares"] == (0, 2)  # ungraded yet: the gradebook says 0
+    assert all(c.decided == "judge" and c.note == "" for c in result.cells)
+
+
+def test_a_kernel_other_than_this_python_is_refused_as_nbgrader_refuses_it():
+    from course.grading import engine
+
+    assert engine._kernel_problem("python3") is None
+    assert engine._kernel_problem("python") is None  # jupyter maps it to python3
+    assert engine._kernel_problem("") is None  # no kernelspec: jupyter's default
+    assert "No such kernel named ir" in engine._kernel_problem("ir")
