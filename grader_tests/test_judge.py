@@ -53,6 +53,7 @@ def judge():
     pair.caller.overrides = namespace.overrides
     pair.caller.uncrossable = namespace.cannot_cross
     namespace.student = student
+    namespace.pair = pair
     yield namespace
     pair.close()
 
@@ -147,3 +148,18 @@ def test_a_name_the_test_binds_stays_the_judges_even_if_the_student_has_one(judg
     judge.student["_expected"] = 999  # a student who guessed a hidden test's variable
     run(judge, "_expected = 385")
     run(judge, "assert sum_of_squares(10) == _expected, _expected")
+
+
+def test_what_a_student_function_prints_reaches_a_tests_redirected_stdout(judge):
+    from course.grading.forkserver import _Capture
+
+    judge.pair.callee.capture = _Capture()  # the student's side collects what it prints
+    judge.pair.caller.capture = _Capture()
+    judge.student["_out"] = judge.pair.callee.capture
+    exec("def greet(name):\n    _out.stream('stdout', f'hello {name}\\n')", judge.student)
+    run(
+        judge,
+        "import contextlib, io\nbuf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n    greet('ada')\n"
+        "assert buf.getvalue() == 'hello ada\\n', repr(buf.getvalue())",
+    )
