@@ -8,7 +8,8 @@ The test then checks, in this order, so that the first failure names the first d
 1. nbgrader still does what its own tests assert (the scenario's ``expected``);
 2. both commands exit alike (both 0 or both non-zero);
 3. the two gradebooks and ``autograded/`` folders agree cell by cell (:func:`snapshot`);
-4. no cell of an honest submission is reported ``tampered`` by ``course autograde --json``.
+4. no cell of an honest submission is called tampered with, edited or cheating by
+   ``course autograde --json`` (in its status, message or note).
 """
 
 import pytest
@@ -24,6 +25,8 @@ from nbgrader_corpus import (
     snapshot,
 )
 
+from course.grading.results import STATUSES
+
 pytestmark = pytest.mark.slow
 
 
@@ -37,13 +40,21 @@ def _report(title, lines, *runs):
     return "\n".join(text)
 
 
+def _cells(printed):
+    """``(student, cell)`` for every cell of ``course autograde --json``'s output."""
+    for student, result in ((printed or {}).get("students") or {}).items():
+        for notebook in result["notebooks"]:
+            for cell in notebook["cells"]:
+                yield student, cell
+
+
+# words that would accuse a student; kept for evidence that the grader's own data changed
+ACCUSING = ("tamper", "cheat", "edited", "changed this locked cell")
+
+
 def _course_messages(printed, differences):
     """What ``course autograde --json`` said about the cells that differ."""
-    cells = {
-        (student, cell["grade_id"]): cell
-        for student, result in ((printed or {}).get("students") or {}).items()
-        for cell in result["cells"]
-    }
+    cells = {(student, cell["grade_id"]): cell for student, cell in _cells(printed)}
     lines = []
     for line in differences:
         parts = line.split(":")[0].split("/")
@@ -90,11 +101,13 @@ def test_course_autograde_equals_nbgrader(scenario, tmp_path):
     )
 
     assert printed is not None or not course.ok, _report("no JSON printed", [], ("course", course))
-    tampered = [
-        f"{student} {cell['grade_id']}: {cell['message']}"
-        for student, result in ((printed or {}).get("students") or {}).items()
+    accused = [
+        f"{student} {cell['grade_id']}: {cell['status']}: {cell['message']} {cell['note']}"
+        for student, cell in _cells(printed)
         if student not in scenario.dishonest
-        for cell in result["cells"]
-        if cell["status"] == "tampered"
+        and (
+            cell["status"] not in STATUSES
+            or any(w in f"{cell['message']} {cell['note']}".lower() for w in ACCUSING)
+        )
     ]
-    assert not tampered, _report("honest submissions reported as tampered:", tampered)
+    assert not accused, _report("honest submissions reported as tampering:", accused)
