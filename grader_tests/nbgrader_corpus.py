@@ -15,7 +15,7 @@ A scenario's ``expected`` holds only what nbgrader's own tests (or its documenta
 grader gives the same :func:`snapshot`.
 
 Usage: ``build(scenario, dest)`` writes a course directory (source, configuration, gradebook
-set-up, release, submissions); ``run_nbgrader`` and ``run_course`` grade it with each tool's
+set-up, release, submissions); ``run_both`` grades two copies with each tool's
 command line; ``snapshot`` reads back what a run left (gradebook and ``autograded/``).
 """
 
@@ -1067,24 +1067,48 @@ class Run:
         return "\n".join(text[-lines:])
 
 
-def _run(args, dest):
-    done = subprocess.run(
-        args, cwd=dest, env=_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT
+def _start(args, dest):
+    return subprocess.Popen(
+        args,
+        cwd=dest,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    return Run(done.returncode, done.stdout, done.stderr)
 
 
-def run_nbgrader(dest, assignment=ASSIGNMENT):
-    """``nbgrader autograde ASSIGNMENT --force`` in the course directory."""
-    return _run([str(BIN / "nbgrader"), "autograde", assignment, "--force"], dest)
+def _finish(process):
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    return Run(process.returncode, stdout, stderr)
 
 
-def run_course(dest, assignment=ASSIGNMENT):
-    """``course autograde ASSIGNMENT --force --json --workers 2`` in the course directory."""
-    return _run(
-        [str(BIN / "course"), "autograde", assignment, "--force", "--json", "--workers", "2"],
-        dest,
-    )
+def _nbgrader_command(assignment):
+    """``nbgrader autograde ASSIGNMENT --force``."""
+    return [str(BIN / "nbgrader"), "autograde", assignment, "--force"]
+
+
+def _course_command(assignment):
+    """``course autograde ASSIGNMENT --force --json --workers 1``."""
+    return [str(BIN / "course"), "autograde", assignment, "--force", "--json", "--workers", "1"]
+
+
+def run_both(theirs, ours, assignment=ASSIGNMENT):
+    """nbgrader in ``theirs`` and the course's grader in ``ours``, at the same time.
+
+    Each grades its own copy of the course, so they cannot disturb each other; on two
+    cores the pair takes about as long as the slower one.
+
+    Returns:
+        ``(nbgrader's Run, the course's Run)``.
+    """
+    nbgrader = _start(_nbgrader_command(assignment), theirs)
+    course = _start(_course_command(assignment), ours)
+    return _finish(nbgrader), _finish(course)
 
 
 def course_json(run):

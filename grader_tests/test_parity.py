@@ -20,8 +20,7 @@ from nbgrader_corpus import (
     course_json,
     diff,
     expected_mismatches,
-    run_course,
-    run_nbgrader,
+    run_both,
     snapshot,
 )
 
@@ -72,7 +71,7 @@ def test_course_autograde_equals_nbgrader(scenario, tmp_path):
     theirs = copy_course(built, tmp_path / "nbgrader")
     ours = copy_course(built, tmp_path / "course")
 
-    nbg = run_nbgrader(theirs, scenario.assignment)
+    nbg, course = run_both(theirs, ours, scenario.assignment)
     expected = snapshot(theirs, scenario.assignment, scenario.check_dir_mode)
     bad = expected_mismatches(scenario, expected, nbg)
     assert not bad, _report(
@@ -84,7 +83,6 @@ def test_course_autograde_equals_nbgrader(scenario, tmp_path):
         # our own scenarios: the wrong submission must lose points, or they test nothing
         assert expected["right"]["score"] > expected["wrong"]["score"], expected
 
-    course = run_course(ours, scenario.assignment)
     got = snapshot(ours, scenario.assignment, scenario.check_dir_mode)
     assert nbg.ok == course.ok, _report(
         f"exit status: nbgrader {nbg.returncode}, course {course.returncode}",
