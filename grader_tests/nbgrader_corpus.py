@@ -88,7 +88,9 @@ class Scenario:
     duedate: str | None = None
     students: tuple = ()  # added to the gradebook before grading, as the tests do
     expected: dict | None = None
-    dishonest: frozenset = frozenset()  # students who try to cheat (no tampering check)
+    # students whose hand-in changes a test cell or attacks the grader: a note to the
+    # instructor about it is right for them (see test_parity's check of notes)
+    dishonest: frozenset = frozenset()
     check_dir_mode: bool = False
     assignment: str = ASSIGNMENT
     extra: dict = field(default_factory=dict)
@@ -611,6 +613,8 @@ def _docs_scenario():
         files,
         submissions,
         config=('c.IncludeHeaderFooter.header = "source/header.ipynb"',),
+        # bitdiddle emptied one test cell and commented another out: nbgrader restores them
+        dishonest=frozenset({"bitdiddle"}),
         expected={
             "ok": True,
             "students": {

@@ -48,7 +48,7 @@ def _cells(printed):
 
 
 # words that would accuse a student; kept for evidence that the grader's own data changed
-ACCUSING = ("tamper", "cheat", "edited", "changed this locked cell")
+ACCUSING = ("tamper", "cheat", "edited", "changed this")
 
 
 def _course_messages(printed, differences):

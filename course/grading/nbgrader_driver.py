@@ -299,7 +299,7 @@ def _marker_cells(root, student, assignment):
         return {}
 
 
-_EDITED = "the submission changed this locked cell; it was graded as the instructor wrote it"
+_EDITED = "the submission changed this test cell; it was graded as the instructor wrote it"
 _DELETED = "this test cell was deleted from the notebook; it was put back"
 _NOT_HANDED_IN = "the notebook was not handed in"
 _BY_HAND = "graded by the instructor, not by the autograder"
