@@ -332,6 +332,12 @@ def format_result(result, colour=False):
     for line, message in zip(table[2:], messages[1:]):
         lines += [line, *_message_lines(message, first_only=True)]
     total = f"total: {_fmt_points(result.score)}/{_fmt_points(result.max_score)}"
+    by_hand = sum(c.max_score for c in result.cells if c.status == "manual")
+    if by_hand:
+        total += (
+            f" ({_fmt_points(by_hand)} of these points are graded by the instructor, "
+            "not by the autograder)"
+        )
     lines += ["", paint(total, "bold") if colour else total]
     todo = revisit(result)
     lines.append(
