@@ -163,3 +163,41 @@ def test_what_a_student_function_prints_reaches_a_tests_redirected_stdout(judge)
         "with contextlib.redirect_stdout(buf):\n    greet('ada')\n"
         "assert buf.getvalue() == 'hello ada\\n', repr(buf.getvalue())",
     )
+
+
+def test_the_types_that_send_a_cell_to_the_sandbox_come_from_the_instructors_notebook():
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from course.grading.executor import sandbox_types
+
+    test = new_code_cell("class NotThis:\n    pass", metadata={"nbgrader": {"grade": True}})
+    nb = new_notebook(
+        cells=[
+            new_code_cell("class Stack:\n    pass\n\ndef numbers():\n    yield 1"),
+            new_code_cell("%matplotlib inline"),  # IPython syntax is skipped, not fatal
+            new_code_cell("with open('data.txt') as f:\n    rows = f.read()"),
+            test,
+        ]
+    )
+    assert sandbox_types(nb) == {
+        "Stack",
+        "generator",
+        "TextIOWrapper",
+        "BufferedReader",
+        "BufferedWriter",
+    }
+
+
+def test_the_files_a_run_writes_come_back_and_links_do_not(tmp_path):
+    import base64
+
+    from course.grading.forkserver import _fill_folder, _produced_files
+
+    (tmp_path / "left_over.txt").write_text("from the last submission")
+    given = _fill_folder(tmp_path, {"data.txt": base64.b64encode(b"1,2\n").decode()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.txt"]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "result.txt").write_text("42")
+    (tmp_path / "secret").symlink_to("/etc/hostname")
+    produced = _produced_files(tmp_path, given)
+    assert {k: base64.b64decode(v) for k, v in produced.items()} == {"out/result.txt": b"42"}
