@@ -100,7 +100,42 @@ def load_config(root):
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
+    plugin = config.AssignLatePenalties.get("plugin_class")
+    if isinstance(plugin, str):
+        config.AssignLatePenalties.plugin_class = _course_class(root, plugin)
     return config
+
+
+def _course_class(root, dotted):
+    """The class ``module.Class`` named in the configuration.
+
+    The ``nbgrader`` command puts the folder it runs in on Python's path, so a course's
+    own plugin (``late_plugin.py`` next to ``nbgrader_config.py``) is found there first;
+    here it is loaded from the course directory by its file, without changing the path.
+    """
+    import importlib
+    import importlib.util
+
+    module_name, _, name = dotted.rpartition(".")
+    path = Path(root, *module_name.split(".")).with_suffix(".py")
+    if module_name and path.is_file():
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise CourseError(
+                f"nbgrader_config.py names the class {dotted}, which cannot be imported "
+                f"({exc}); put {module_name}.py in the course directory or install it"
+            ) from exc
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise CourseError(
+            f"nbgrader_config.py names the class {dotted}, but {module_name} has no {name}"
+        ) from None
 
 
 @contextmanager
@@ -305,7 +340,7 @@ _NOT_HANDED_IN = "the notebook was not handed in"
 _BY_HAND = "graded by the instructor, not by the autograder"
 
 
-_HASHED = re.compile(r'(b?")[0-9a-f]{8,}(")')
+_HASHED = re.compile(r'(b?")[0-9a-f]+(")')
 
 
 def _comparable(source):
