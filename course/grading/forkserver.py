@@ -413,6 +413,10 @@ def _child_main(role, shell, reader, write, start):
     peer = wire.Peer(reader, write, timeout=timeout, capture=CAPTURE)
     if role == "student":
         peer.namespace = shell.user_ns
+        folder = os.getcwd()
+        known = _signatures(folder)
+        peer.changed_files = lambda: _changed_files(folder, known)
+        sys.path.append(folder)  # the notebook's own modules, after the installed ones
     else:
         from course.grading import judge
 
@@ -504,19 +508,65 @@ def _fill_folder(folder, files):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
             os.unlink(entry.path)
+    return write_files(folder, files)
+
+
+_MAX_PRODUCED_BYTES = 16 * 1024 * 1024  # files a notebook writes that the grader keeps
+
+
+def _signatures(folder):
+    """``{relative path: (size, modification time)}`` of the regular files in ``folder``."""
+    found = {}
+    for path, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in (".ipynb_checkpoints", "__pycache__")]
+        for name in names:
+            full = os.path.join(path, name)
+            try:
+                info = os.lstat(full)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found[os.path.relpath(full, folder)] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def _changed_files(folder, known):
+    """Files of ``folder`` changed since ``known`` (signatures, updated), as base64, capped.
+
+    The student's side answers the judge with them before each test cell, so that a test
+    that reads a file the student's code wrote finds it, as in nbgrader's single folder.
+    """
+    changed, total = {}, 0
+    for relative, signature in sorted(_signatures(folder).items()):
+        if known.get(relative) == signature:
+            continue
+        if total + signature[0] > _MAX_PRODUCED_BYTES:
+            break
+        try:
+            fd = os.open(os.path.join(folder, relative), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(_MAX_PRODUCED_BYTES - total)
+        total += len(data)
+        known[relative] = signature
+        changed[relative] = base64.b64encode(data).decode()
+    return changed
+
+
+def write_files(folder, files):
+    """Write ``files`` (``{relative path: base64}``) into ``folder``; return them as bytes."""
     written = {}
+    root = os.path.realpath(folder)
     for name, data in files.items():
-        path = os.path.realpath(os.path.join(folder, name))
-        if not path.startswith(os.path.realpath(folder) + os.sep):
+        path = os.path.realpath(os.path.join(folder, str(name)))
+        if not path.startswith(root + os.sep):
             continue  # a name that climbs out of the folder
         os.makedirs(os.path.dirname(path), exist_ok=True)
         written[name] = base64.b64decode(data)
         with open(path, "wb") as f:
             f.write(written[name])
     return written
-
-
-_MAX_PRODUCED_BYTES = 16 * 1024 * 1024  # files a notebook writes that the grader keeps
 
 
 def _produced_files(folder, given):

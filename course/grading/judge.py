@@ -31,6 +31,7 @@ process, which could choose it.
 """
 
 import builtins
+import os
 import time
 
 from course.grading import forkserver
@@ -132,6 +133,9 @@ class Namespace(dict):
         if self.peer is not None:
             try:
                 self.student_names = self.peer.names()
+                # what the student's code wrote in its folder is in the judge's too, as
+                # in nbgrader's single folder (the judge never imports from it)
+                forkserver.write_files(os.getcwd(), self.peer.files())
             except RemoteError:  # the student's process is gone: nothing to look up
                 pass
         self.in_cell = True

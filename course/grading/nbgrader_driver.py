@@ -141,7 +141,7 @@ def _course_class(root, dotted):
 @contextmanager
 def nbgrader_api(root):
     """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration."""
-    from nbgrader.apps import NbGraderAPI
+    from nbgrader.apps import AutogradeApp, NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     # nbgrader runs `alembic` from PATH when it creates a gradebook: use this environment's.
@@ -156,6 +156,10 @@ def nbgrader_api(root):
             # nbgrader's gradebook trips SQLAlchemy autoflush warnings on every submission.
             warnings.filterwarnings("ignore", module="nbgrader.api")
             config = load_config(root)
+            # the `nbgrader autograde` command moves outdated setting names to their current
+            # homes as it loads them (AutogradeApp.permissions is Autograde.permissions):
+            # its application object does it, in place
+            AutogradeApp(config=config)
             coursedir = CourseDirectory(config=config)
             yield NbGraderAPI(coursedir=coursedir, config=config)
     finally:

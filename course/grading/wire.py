@@ -236,6 +236,8 @@ class Peer:
         # (type_name, message) -> the exception to raise when an answer could not cross
         self.uncrossable = None
         self.log = None  # a list: each call made is appended as (name, [overridden names])
+        # () -> {relative path: base64}: the files this side's code wrote since last asked
+        self.changed_files = None
         self.local = {}  # handle id -> a function of ours the other side may call
         self._ids = {}  # id(function) -> handle id
 
@@ -451,6 +453,17 @@ class Peer:
         names = self._wait([], {}, {"call": {"fn": {"names": True}}})
         return frozenset(n for n in names if type(n) is str) if type(names) is list else set()
 
+    def files(self):
+        """The files the other side's code wrote since the last time they were asked for.
+
+        Returns:
+            ``{relative path: base64 text}`` (plain data; the caller decides where to put it).
+        """
+        files = self._wait([], {}, {"call": {"fn": {"files": True}}})
+        if type(files) is not dict:
+            return {}
+        return {k: v for k, v in files.items() if type(k) is str and type(v) is str}
+
     def _wait(self, args, kwargs, message):
         self.write(message)
         while True:
@@ -510,7 +523,7 @@ class Peer:
         try:
             self._set_rng(request.get("rng"))
             handle = request.get("fn", {})
-            if type(handle) is dict and ("get" in handle or "names" in handle):
+            if type(handle) is dict and ({"get", "names", "files"} & set(handle)):
                 reply = {"return": {"value": self._namespace_answer(handle)}}
             else:
                 reply = self._serve_call(request, handle, restore)
@@ -532,6 +545,8 @@ class Peer:
 
     def _namespace_answer(self, handle):
         """The answer to a lookup (``{"get": name}``) or to ``{"names": true}``."""
+        if "files" in handle:
+            return self.encode(self.changed_files() if self.changed_files else {})
         if self.namespace is None:
             raise WireError("this side has no namespace to look names up in")
         if "names" in handle:
