@@ -201,3 +201,21 @@ def test_the_files_a_run_writes_come_back_and_links_do_not(tmp_path):
     (tmp_path / "secret").symlink_to("/etc/hostname")
     produced = _produced_files(tmp_path, given)
     assert {k: base64.b64decode(v) for k, v in produced.items()} == {"out/result.txt": b"42"}
+
+
+def test_a_file_the_students_code_writes_during_a_call_reaches_the_judges_folder(judge, tmp_path):
+    from course.grading.forkserver import _changed_files, _signatures, write_files
+
+    student_folder, judge_folder = tmp_path / "student", tmp_path / "judge"
+    student_folder.mkdir()
+    judge_folder.mkdir()
+    known = _signatures(student_folder)
+    judge.pair.callee.changed_files = lambda: _changed_files(student_folder, known)
+    judge.pair.caller.take_files = lambda files: write_files(judge_folder, files)
+    judge.student["folder"] = str(student_folder)
+    exec(
+        "def save(text):\n    open(folder + '/out.txt', 'w').write(text)\n    return len(text)",
+        judge.student,
+    )
+    run(judge, "assert save('abc') == 3")
+    assert (judge_folder / "out.txt").read_text() == "abc"

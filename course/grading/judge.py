@@ -11,6 +11,10 @@ modules by name (the judge imports its own copy of an installed module). The che
 (``numpy``, ``course.testing``, the reference code in hidden regions) run here, where the
 student's code cannot reach them.
 
+Files the student's code writes in its folder come with every answer from the student's
+process and are written in the judge's folder, so a test that reads such a file finds it,
+as in nbgrader's single folder (the judge never imports from that folder).
+
 What a test cell does to the student's names reaches the student's process for the duration
 of each call it makes: a name it rebinds (``my_dense = _reference_dense``, to test
 ``my_sequential`` without counting a wrong ``my_dense`` twice) is bound there to the test's
@@ -133,9 +137,6 @@ class Namespace(dict):
         if self.peer is not None:
             try:
                 self.student_names = self.peer.names()
-                # what the student's code wrote in its folder is in the judge's too, as
-                # in nbgrader's single folder (the judge never imports from it)
-                forkserver.write_files(os.getcwd(), self.peer.files())
             except RemoteError:  # the student's process is gone: nothing to look up
                 pass
         self.in_cell = True
@@ -185,6 +186,10 @@ def install(shell, peer, exercises, sandbox_types=()):
     namespace.sandbox_types = frozenset(sandbox_types)
     peer.overrides = namespace.overrides
     peer.uncrossable = namespace.cannot_cross
+    # what the student's code writes in its folder comes with every answer and lands in the
+    # judge's, as in nbgrader's single folder (the judge never imports from it)
+    folder = os.getcwd()
+    peer.take_files = lambda files: forkserver.write_files(folder, files)
 
 
 def _statement_line(error):

@@ -20,8 +20,12 @@ Messages, each a JSON object on the framed pipes of :mod:`course.grading.forkser
 
     {"call": {"fn": handle, "args": [...], "kwargs": {...}, "overrides": {name: handle},
               "rng": state}}
-    {"return": {"value": v, "args": [...], "kwargs": {...}, "rng": state, "outputs": [...]}}
-    {"raise": {"ename": str, "evalue": str, "traceback": [str], "rng": state, "outputs": [...]}}
+    {"return": {"value": v, "args": [...], "kwargs": {...}, "rng": state, "outputs": [...],
+                "files": {path: base64}}}
+    {"raise": {"ename": str, "evalue": str, "traceback": [str], "rng": state, "outputs": [...],
+               "files": {path: base64}}}
+
+(``files``: what the student's code wrote in its folder since the last answer.)
 
 While a peer waits for the answer to its call it serves the calls it receives (a test's
 reference function called back by the student's code, for example).
@@ -236,8 +240,10 @@ class Peer:
         # (type_name, message) -> the exception to raise when an answer could not cross
         self.uncrossable = None
         self.log = None  # a list: each call made is appended as (name, [overridden names])
-        # () -> {relative path: base64}: the files this side's code wrote since last asked
+        # () -> {relative path: base64}: the files this side's code wrote since last asked,
+        # sent with every answer; ({relative path: base64}) -> None takes them on the other
         self.changed_files = None
+        self.take_files = None
         self.local = {}  # handle id -> a function of ours the other side may call
         self._ids = {}  # id(function) -> handle id
 
@@ -453,17 +459,6 @@ class Peer:
         names = self._wait([], {}, {"call": {"fn": {"names": True}}})
         return frozenset(n for n in names if type(n) is str) if type(names) is list else set()
 
-    def files(self):
-        """The files the other side's code wrote since the last time they were asked for.
-
-        Returns:
-            ``{relative path: base64 text}`` (plain data; the caller decides where to put it).
-        """
-        files = self._wait([], {}, {"call": {"fn": {"files": True}}})
-        if type(files) is not dict:
-            return {}
-        return {k: v for k, v in files.items() if type(k) is str and type(v) is str}
-
     def _wait(self, args, kwargs, message):
         self.write(message)
         while True:
@@ -498,9 +493,12 @@ class Peer:
             raise WireError(f"unexpected message while waiting for an answer: {list(reply)}")
 
     def _absorb(self, answer):
-        """Take the random state and the outputs that come with an answer."""
+        """Take the random state, the files and the outputs that come with an answer."""
         if "rng" in answer:
             self._set_rng(answer["rng"])
+        files = answer.get("files")
+        if self.take_files is not None and type(files) is dict:
+            self.take_files({k: v for k, v in files.items() if type(k) is type(v) is str})
         if self.capture is not None:
             for output in answer.get("outputs", []):
                 if not isinstance(output, dict):
@@ -523,7 +521,7 @@ class Peer:
         try:
             self._set_rng(request.get("rng"))
             handle = request.get("fn", {})
-            if type(handle) is dict and ({"get", "names", "files"} & set(handle)):
+            if type(handle) is dict and ("get" in handle or "names" in handle):
                 reply = {"return": {"value": self._namespace_answer(handle)}}
             else:
                 reply = self._serve_call(request, handle, restore)
@@ -538,6 +536,11 @@ class Peer:
                 else:
                     self.namespace[name] = old
         body["rng"] = self._rng_state()
+        if self.changed_files is not None:
+            try:
+                body["files"] = self.changed_files()
+            except OSError:
+                pass
         if self.capture is not None:
             body["outputs"] = self.capture.outputs
             self.capture.outputs, self.capture.chars = saved_outputs
@@ -545,8 +548,6 @@ class Peer:
 
     def _namespace_answer(self, handle):
         """The answer to a lookup (``{"get": name}``) or to ``{"names": true}``."""
-        if "files" in handle:
-            return self.encode(self.changed_files() if self.changed_files else {})
         if self.namespace is None:
             raise WireError("this side has no namespace to look names up in")
         if "names" in handle:
