@@ -263,10 +263,11 @@ ATTACKS = [
     Attack("turn_a_test_into_markdown", files=_edit_cells(lambda nb: setattr(
         _cell(nb, "test_f"), "cell_type", "markdown"))),
     Attack("duplicate_a_grade_id", files=_edit_cells(_duplicate_test_f)),
-    Attack("add_files",  # a module next to the notebook could shadow numpy or the checks
-           "import os\nprint('added file', 'visible' if os.path.exists('numpy.py') else 'absent')",
+    Attack("add_files",  # handed-in files are there, as in nbgrader, but shadow nothing
+           "import importlib.util\norigin = importlib.util.find_spec('numpy').origin\n"
+           "print('numpy', 'shadowed' if origin.endswith('/numpy.py') else 'intact')",
            files=lambda folder, root: (folder / "numpy.py").write_text("allclose = None\n"),
-           present="added file absent"),
+           present="numpy intact"),
 ]  # fmt: skip
 
 

@@ -909,6 +909,25 @@ def _own_scenarios():
     )
     out.append(
         _own(
+            "test_imports_a_helper",
+            "a test imports a checking module the instructor ships in source/",
+            {
+                "p1": [
+                    solution(
+                        "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n"
+                        "    ### END SOLUTION",
+                        "halve",
+                    ),
+                    test_cell("from checks import close\nassert close(halve(3), 1.5)", "t_halve"),
+                ]
+            },
+            {"p1": {"halve": "def halve(x):\n    return 0.5 * x"}},
+            {"p1": {"halve": "def halve(x):\n    return x // 2"}},
+            extra_files={"checks.py": "def close(a, b):\n    return abs(a - b) < 1e-9\n"},
+        )
+    )
+    out.append(
+        _own(
             "writes_file",
             "the notebook writes a file while running, which a test reads back",
             {

@@ -731,6 +731,11 @@ def serve():
     os.makedirs(workdir, exist_ok=True)
     _fill_folder(workdir, setup.get("files", {}))
     os.chdir(workdir)
+    if setup["role"] == "judge":  # a test may import the instructor's modules, never others
+        modules = tempfile.mkdtemp(prefix="course-modules-")
+        shared = setup.get("files", {})
+        write_files(modules, {k: v for k, v in shared.items() if k.endswith(".py")})
+        sys.path.append(modules)
     shell = make_shell(judge=setup["role"] == "judge")
     prefix = [run_cell(shell, source, float(setup["timeout"])) for source in setup["prefix"]]
 
