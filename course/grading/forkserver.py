@@ -533,8 +533,8 @@ def _signatures(folder):
 def _changed_files(folder, known):
     """Files of ``folder`` changed since ``known`` (signatures, updated), as base64, capped.
 
-    The student's side answers the judge with them before each test cell, so that a test
-    that reads a file the student's code wrote finds it, as in nbgrader's single folder.
+    The student's side sends them with every answer to the judge, so that a test that reads
+    a file the student's code wrote finds it, as in nbgrader's single folder.
     """
     changed, total = {}, 0
     for relative, signature in sorted(_signatures(folder).items()):
