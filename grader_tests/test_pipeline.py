@@ -543,7 +543,7 @@ def test_statuses_of_the_shared_submissions(graded, name):
     # an edited locked test cell is graded as the instructor wrote it: its real status (the
     # exercise is not done), and a note for the instructor
     tampered = {c.grade_id: c for c in graded[name]["tampers_first_test"].cells}
-    assert tampered[first].status == "error" and "locked" in tampered[first].note
+    assert tampered[first].status == "error" and "changed this test cell" in tampered[first].note
     assert "YOUR CODE HERE" in tampered[first].message
     patched = graded[name]["patches_the_checks"].cells
     assert {c.status for c in patched} <= {"failed", "error"}
