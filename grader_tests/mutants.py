@@ -10,8 +10,8 @@ mutant must lose no point elsewhere (a composite function is tested with the ref
 blocks substituted, so one mistake is not punished twice).
 
 The copies keep the notebook's set-up cells, the solution cells and the test cells, and
-drop the demonstrations in between (test cells may not use their names: see the README's
-rules for test-cell authors), so that a catalog of hundreds grades in minutes.
+drop the demonstrations in between (this course's test cells never use their names), so
+that a catalog of hundreds grades in minutes.
 
 ``make mutants`` runs this file: a table per notebook and overall, ``--show-messages`` adds
 the message each mutant got; ``test_mutants.py`` fails if one escapes.
