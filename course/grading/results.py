@@ -56,8 +56,27 @@ class CellResult:
             raise ValueError(f"decided must be one of {DECIDERS}, got {self.decided!r}")
 
 
+class _Totals:
+    """Scores of a result made of cells: totals, and per exercise (``cells_by_exercise``)."""
+
+    @property
+    def score(self):
+        return sum(c.score for c in self.cells)
+
+    @property
+    def max_score(self):
+        return sum(c.max_score for c in self.cells)
+
+    def by_exercise(self):
+        """``{exercise: (score, max_score)}`` in exercise order."""
+        return {
+            name: (sum(c.score for c in cells), sum(c.max_score for c in cells))
+            for name, cells in self.cells_by_exercise().items()
+        }
+
+
 @dataclass
-class NotebookResult:
+class NotebookResult(_Totals):
     """The outcome of one notebook: its graded cells in notebook order.
 
     ``tested`` maps a test cell's grade_id to the exercise it tests
@@ -70,14 +89,6 @@ class NotebookResult:
     cells: list[CellResult] = field(default_factory=list)
     exercises: list[str] = field(default_factory=list)
     tested: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def score(self):
-        return sum(c.score for c in self.cells)
-
-    @property
-    def max_score(self):
-        return sum(c.max_score for c in self.cells)
 
     def cells_by_exercise(self):
         """``{exercise: [CellResult, ...]}`` in exercise order.
@@ -94,13 +105,6 @@ class NotebookResult:
             groups.setdefault(name, []).append(cell)
         return groups
 
-    def by_exercise(self):
-        """``{exercise: (score, max_score)}`` in exercise order."""
-        return {
-            name: (sum(c.score for c in cells), sum(c.max_score for c in cells))
-            for name, cells in self.cells_by_exercise().items()
-        }
-
     def to_json(self):
         """The object ``course grade --json`` prints (DESIGN.md section 5)."""
         return {
@@ -113,7 +117,7 @@ class NotebookResult:
 
 
 @dataclass
-class AssignmentResult:
+class AssignmentResult(_Totals):
     """One student's outcome on an assignment: one :class:`NotebookResult` per notebook.
 
     Scores and maxima are nbgrader's: the sum over the assignment's notebooks, a notebook
@@ -123,14 +127,6 @@ class AssignmentResult:
 
     assignment: str
     notebooks: list[NotebookResult] = field(default_factory=list)
-
-    @property
-    def score(self):
-        return sum(nb.score for nb in self.notebooks)
-
-    @property
-    def max_score(self):
-        return sum(nb.max_score for nb in self.notebooks)
 
     @property
     def cells(self):
@@ -148,13 +144,6 @@ class AssignmentResult:
             f"{nb.notebook}/{name}" if several else name: cells
             for nb in self.notebooks
             for name, cells in nb.cells_by_exercise().items()
-        }
-
-    def by_exercise(self):
-        """``{exercise: (score, max_score)}`` over every notebook, in notebook order."""
-        return {
-            name: (sum(c.score for c in cells), sum(c.max_score for c in cells))
-            for name, cells in self.cells_by_exercise().items()
         }
 
     def to_json(self):
