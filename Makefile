@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@# the python3 kernel of this environment, preferred over any user-wide one by Jupyter
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)"
+	@# compiled once here: every grading server and `course check` imports the package
+	$(BIN)/python -m compileall -q course
 	@touch $(STAMP)
 
 browser: ## Debian's chromium, which the browser test drives (installed when run as root)

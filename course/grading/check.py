@@ -16,6 +16,7 @@ another course, the exercise whose solution cell it follows
 solution cell graded by hand) and of its test cells, hidden tests included.
 """
 
+import re
 from pathlib import Path
 
 from course.grading import executor
@@ -77,6 +78,26 @@ def _names(path, nb):
     return assignment, notebook, files, (hidden.begin_test_delimeter, hidden.end_test_delimeter)
 
 
+_IMPORT = re.compile(r"^\s*(?:from\s+(\w+)[\w.]*\s+import\b|import\s+([\w.,\s]+?)\s*$)")
+
+
+def _warm_modules(nb):
+    """The modules a grading server warms (``executor.WARM_MODULES``) whose package the
+    notebook's cells import: they are imported before the first cell, while the course's
+    configuration is read, instead of by the first cell."""
+    packages = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            found = _IMPORT.match(line)
+            if found and found.group(1):
+                packages.add(found.group(1))
+            elif found:
+                packages.update(n.split()[0].split(".")[0] for n in found.group(2).split(","))
+    return [m for m in executor.WARM_MODULES if m.split(".")[0] in packages]
+
+
 def _verdict(name, solution, tests, outputs):
     """An exercise's status and message, from its solution cell's and test cells' outputs."""
     if solution is not None:
@@ -114,10 +135,16 @@ def run_visible_tests(path, timeout=TIMEOUT):
             f"{path}: no exercise to check (no cell is marked as an nbgrader solution); "
             "check a notebook of the course, from release/ or your copy of it"
         )
-    assignment, notebook, files, markers = _names(path, nb)
+    # the process starts (and imports what the cells will) while the course is read
+    server = executor.cells_server(timeout, _warm_modules(nb))
+    try:
+        assignment, notebook, files, markers = _names(path, nb)
+    except BaseException:
+        server.close()
+        raise
     chosen = _cells_to_run(nb, markers)
     try:
-        ran = executor.run_cells([source for _, source in chosen], timeout, files)
+        ran = executor.run_cells([source for _, source in chosen], timeout, files, server)
     except executor.WorkerLost as exc:
         raise driver.CourseError(f"could not run {path}: {exc}") from exc
     outputs = {id(cell): result["outputs"] for (cell, _), result in zip(chosen, ran)}

@@ -356,7 +356,7 @@ def autograde(
         except sandbox.SandboxUnavailable as exc:
             raise driver.CourseError(str(exc)) from exc
     summary = Summary(assignment=assignment)
-    with driver.nbgrader_api(root) as api:
+    with driver.nbgrader_api(root) as api, driver.fast_gradebook():
         if not driver.in_gradebook(api, assignment):
             driver.generate(api, root, assignment, f"recording {assignment} in the gradebook")
         conf = autograde_settings(api, assignment)

@@ -38,6 +38,7 @@ __all__ = [
     "WorkerLost",
     "execute_notebook",
     "run_cells",
+    "cells_server",
     "prestart",
     "make_task",
     "shutdown",
@@ -667,7 +668,17 @@ def execute_notebook(task):
     }
 
 
-def run_cells(sources, timeout, files=None):
+def cells_server(timeout, warm=()):
+    """Start the process :func:`run_cells` runs in; it imports ``warm`` while the caller works.
+
+    Args:
+        timeout: seconds each cell may run.
+        warm: installed modules the cells will import (imported now, before any cell).
+    """
+    return ForkServer("student", [], timeout, sandboxed=False, warm=list(warm))
+
+
+def run_cells(sources, timeout, files=None, server=None):
     """Run code cells one after the other in a fresh process, without a sandbox.
 
     This is ``course check``: a student runs their own code, as their kernel would, in a
@@ -678,6 +689,8 @@ def run_cells(sources, timeout, files=None):
         sources: the cells' code, in order.
         timeout: seconds each cell may run.
         files: ``{relative path: bytes}`` the cells' working folder holds.
+        server: a process from :func:`cells_server` (started with the same ``timeout``);
+            a new one when None. It is closed at the end.
 
     Returns:
         One ``{"source", "outputs", "execution_count"}`` dict per cell (nbformat outputs).
@@ -687,8 +700,7 @@ def run_cells(sources, timeout, files=None):
     """
     cells = [{"cell_type": "code", "source": source, "outputs": []} for source in sources]
     limit = timeout * max(1, len(cells))
-    # nothing warmed up: one notebook, whose cells import what they need
-    server = ForkServer("student", [], timeout, sandboxed=False, warm=[])
+    server = server or cells_server(timeout)
     try:
         server.start(timeout, limit, _encode(files))
         server.started(timeout)

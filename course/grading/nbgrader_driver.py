@@ -12,6 +12,7 @@ import re
 import sys
 import warnings
 from contextlib import contextmanager
+from functools import lru_cache
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +32,7 @@ __all__ = [
     "release",
     "load_config",
     "nbgrader_api",
+    "fast_gradebook",
     "generate",
     "source_notebooks",
     "check_assignment",
@@ -167,6 +169,70 @@ def nbgrader_api(root):
             os.environ.pop("PATH", None)
         else:
             os.environ["PATH"] = saved_path
+
+
+@contextmanager
+def fast_gradebook():
+    """Make nbgrader's gradebook and metadata checks cheap while the block runs; same results.
+
+    nbgrader opens a new ``Gradebook`` for every step of every notebook (a dozen per
+    submission), and each makes a new SQLAlchemy engine (whose cache of compiled queries
+    starts empty), checks every table and the course; and it validates each cell's metadata
+    with ``jsonschema.validate``, which checks the schema itself every time. That was most of
+    ``course autograde``'s own time per submission. Inside this block a gradebook reuses
+    the engine of the first one opened on its database (which made the tables), and
+    nbgrader's validation reuses one validator per schema: the same queries, the same
+    errors. The plain ``nbgrader autograde`` reference (:func:`nbgrader_autograde`) runs
+    without it.
+    """
+    import jsonschema
+    from nbgrader import api as nbapi
+    from nbgrader.nbgraderformat import common
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    engines, validators = {}, {}
+    init, close = nbapi.Gradebook.__init__, nbapi.Gradebook.close
+
+    def shared_init(self, db_url, course_id="default_course", authenticator=None):
+        if db_url not in engines:
+            init(self, db_url, course_id, authenticator)
+            engines[db_url] = self.engine
+            return
+        self.engine = engines[db_url]
+        self.db = scoped_session(sessionmaker(autoflush=True, bind=self.engine, future=True))
+        self.check_course(course_id=course_id)
+        self.course_id = course_id
+        self.authenticator = authenticator
+
+    def shared_close(self):
+        self.db.remove()
+
+    class CachedSchemas:
+        """``jsonschema`` as nbgrader's metadata validator calls it, one validator per schema."""
+
+        def __getattr__(self, name):
+            return getattr(jsonschema, name)
+
+        @staticmethod
+        def validate(instance, schema):
+            key = json.dumps(schema, sort_keys=True)
+            if key not in validators:
+                cls = jsonschema.validators.validator_for(schema)
+                cls.check_schema(schema)
+                validators[key] = cls(schema)
+            error = jsonschema.exceptions.best_match(validators[key].iter_errors(instance))
+            if error is not None:
+                raise error
+
+    nbapi.Gradebook.__init__, nbapi.Gradebook.close = shared_init, shared_close
+    common.jsonschema = CachedSchemas()
+    try:
+        yield
+    finally:
+        nbapi.Gradebook.__init__, nbapi.Gradebook.close = init, close
+        common.jsonschema = jsonschema
+        for engine in engines.values():
+            engine.dispose()
 
 
 def _check(result, what):
@@ -425,11 +491,11 @@ def notebook_result(api, assignment, student, notebook_id, details=None):
                     status, message = "missing", _DELETED
                 elif source.locked and (
                     original.cell_type != "code"
-                    or _comparable(original.source)
-                    not in {
-                        _comparable(source.source),
-                        _comparable(_released_source(root, assignment, notebook_id, grade.name)),
-                    }
+                    or (
+                        _comparable(original.source) != _comparable(source.source)
+                        and _comparable(original.source)
+                        != _comparable(_released_source(root, assignment, notebook_id, grade.name))
+                    )
                 ):
                     note = _EDITED
                 message = details.get(grade.name, {}).get("note") or message
@@ -449,11 +515,18 @@ def notebook_result(api, assignment, student, notebook_id, details=None):
 
 def _released_source(root, assignment, notebook_id, grade_id):
     """The source of a cell as students got it in ``release/`` (None when not there)."""
-    released = _read_if_present(Path(root) / "release" / assignment / f"{notebook_id}.ipynb")
-    for cell in released.cells if released else []:
-        if nbgrader_meta(cell).get("grade_id") == grade_id:
-            return cell.source
-    return None
+    path = Path(root) / "release" / assignment / f"{notebook_id}.ipynb"
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _released_sources(path, stat.st_mtime_ns, stat.st_size).get(grade_id)
+
+
+@lru_cache(maxsize=16)
+def _released_sources(path, mtime_ns, size):
+    """``{grade_id: source}`` of a release notebook (read again when the file changes)."""
+    return {nbgrader_meta(c).get("grade_id"): c.source for c in read_notebook(path).cells}
 
 
 def gradebook_notebooks(api, assignment):
