@@ -356,9 +356,10 @@ def autograde(
         except sandbox.SandboxUnavailable as exc:
             raise driver.CourseError(str(exc)) from exc
     summary = Summary(assignment=assignment)
-    with driver.nbgrader_api(root) as api, driver.fast_gradebook():
+    with driver.nbgrader_api(root) as api:  # the assignment's definitions, before grading
         if not driver.in_gradebook(api, assignment):
             driver.generate(api, root, assignment, f"recording {assignment} in the gradebook")
+    with driver.nbgrader_api(root) as api, driver.fast_gradebook():
         conf = autograde_settings(api, assignment)
         if timeout is not None:
             conf.timeout = float(timeout)

@@ -12,6 +12,7 @@ import re
 import sys
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,6 +172,29 @@ def nbgrader_api(root):
             os.environ["PATH"] = saved_path
 
 
+@dataclass(frozen=True)
+class _Definition:
+    """A read-only copy of a gradebook cell definition (a source cell or a graded cell)."""
+
+    name: str
+    cell_type: str
+    locked: bool = False
+    source: str = ""
+    checksum: str = ""
+    max_score: float = 0.0
+
+    @classmethod
+    def of(cls, cell):
+        return cls(
+            name=cell.name,
+            cell_type=cell.cell_type,
+            locked=bool(getattr(cell, "locked", False)),
+            source=getattr(cell, "source", "") or "",
+            checksum=getattr(cell, "checksum", "") or "",
+            max_score=float(getattr(cell, "max_score", 0.0) or 0.0),
+        )
+
+
 @contextmanager
 def fast_gradebook():
     """Make nbgrader's gradebook and metadata checks cheap while the block runs; same results.
@@ -180,9 +204,12 @@ def fast_gradebook():
     starts empty), checks every table and the course; and it validates each cell's metadata
     with ``jsonschema.validate``, which checks the schema itself every time. That was most of
     ``course autograde``'s own time per submission. Inside this block a gradebook reuses
-    the engine of the first one opened on its database (which made the tables), and
-    nbgrader's validation reuses one validator per schema: the same queries, the same
-    errors. The plain ``nbgrader autograde`` reference (:func:`nbgrader_autograde`) runs
+    the engine of the first one opened on its database (which made the tables), the
+    assignment's cell definitions (source cells, graded cells: what ``OverwriteCells``
+    looks up for every cell of every submission) are read once per notebook, as read-only
+    records, and nbgrader's validation reuses one validator per schema: the same answers,
+    the same errors. The block must not change the assignment's definitions (release it
+    before); the plain ``nbgrader autograde`` reference (:func:`nbgrader_autograde`) runs
     without it.
     """
     import jsonschema
@@ -190,8 +217,9 @@ def fast_gradebook():
     from nbgrader.nbgraderformat import common
     from sqlalchemy.orm import scoped_session, sessionmaker
 
-    engines, validators = {}, {}
+    engines, validators, cells = {}, {}, {}
     init, close = nbapi.Gradebook.__init__, nbapi.Gradebook.close
+    find_source, find_graded = nbapi.Gradebook.find_source_cell, nbapi.Gradebook.find_graded_cell
 
     def shared_init(self, db_url, course_id="default_course", authenticator=None):
         if db_url not in engines:
@@ -206,6 +234,25 @@ def fast_gradebook():
 
     def shared_close(self):
         self.db.remove()
+
+    def definitions(self, notebook, assignment):
+        """``({name: source cell}, {name: graded cell})`` of a notebook, read once per run."""
+        key = (self.engine.url, notebook, assignment)
+        if key not in cells:
+            nb = self.find_notebook(notebook, assignment)
+            cells[key] = (
+                {c.name: _Definition.of(c) for c in nb.source_cells},
+                {c.name: _Definition.of(c) for c in [*nb.grade_cells, *nb.task_cells]},
+            )
+        return cells[key]
+
+    def cached_source(self, name, notebook, assignment):
+        found = definitions(self, notebook, assignment)[0].get(name)
+        return found if found is not None else find_source(self, name, notebook, assignment)
+
+    def cached_graded(self, name, notebook, assignment):
+        found = definitions(self, notebook, assignment)[1].get(name)
+        return found if found is not None else find_graded(self, name, notebook, assignment)
 
     class CachedSchemas:
         """``jsonschema`` as nbgrader's metadata validator calls it, one validator per schema."""
@@ -225,11 +272,15 @@ def fast_gradebook():
                 raise error
 
     nbapi.Gradebook.__init__, nbapi.Gradebook.close = shared_init, shared_close
+    nbapi.Gradebook.find_source_cell = cached_source
+    nbapi.Gradebook.find_graded_cell = cached_graded
     common.jsonschema = CachedSchemas()
     try:
         yield
     finally:
         nbapi.Gradebook.__init__, nbapi.Gradebook.close = init, close
+        nbapi.Gradebook.find_source_cell = find_source
+        nbapi.Gradebook.find_graded_cell = find_graded
         common.jsonschema = jsonschema
         for engine in engines.values():
             engine.dispose()
