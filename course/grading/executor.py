@@ -109,7 +109,8 @@ class ForkServer:
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.forkserver"]
         self.ipython_dir = tempfile.mkdtemp(prefix="ipython-")
-        self.workdir = tempfile.mkdtemp(prefix="notebook-")
+        # a sandboxed server makes its own, in the sandbox's /tmp
+        self.workdir = None if sandboxed else tempfile.mkdtemp(prefix="notebook-")
         env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": self.ipython_dir}
         # the server, its supervisor and bubblewrap's own processes, plus the submission's
         self.group = sandbox.process_group(LIMITS["processes"] + 8)
@@ -131,6 +132,8 @@ class ForkServer:
                 "limits": LIMITS,
                 "workdir": self.workdir,
                 "files": files or {},
+                # each submission's own /tmp: in the sandbox, where nothing else is writable
+                "tmp_bytes": sandbox.TMP_BYTES if sandboxed else None,
             }
         )
         self.prefix_results = None
@@ -217,7 +220,8 @@ class ForkServer:
             pipe.close()
         self.log.close()
         shutil.rmtree(self.ipython_dir, ignore_errors=True)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         if self.group:
             sandbox.remove_process_group(self.group)
 

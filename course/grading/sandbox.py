@@ -95,9 +95,13 @@ def command(argv):
         "--proc", "/proc",
         "--dev", "/dev",
         "--setenv", "HOME", "/tmp",
+        "--setenv", "TMPDIR", "/tmp",
         "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
         "--setenv", "IPYTHONDIR", "/tmp/ipython",
         "--chdir", "/tmp",
+        # /tmp is then the only writable place: each submission gets a new one of its own
+        "--remount-ro", "/",
+        "--remount-ro", "/dev",
         *argv,
     ]  # fmt: skip
 
