@@ -808,7 +808,8 @@ def run_session(role, shell, start, protocol, limits, place):
         role: ``"student"`` or ``"judge"``.
         shell: the server's shell (its namespace holds the prefix's results).
         start: the ``start`` request.
-        protocol: ``(reader, write)`` of the server's own pipes to the grader.
+        protocol: ``(reader, write, fds)``: the server's own pipes to the grader, and its
+            file descriptors (those pipes' included) that the submission must not inherit.
         limits: resource limits of the child (see :func:`apply_limits`).
         place: ``(workdir, world)``: the server's working folder (where the set-up cells
             ran) and the submission's private /tmp (see :func:`_supervise`). The submission
@@ -818,7 +819,7 @@ def run_session(role, shell, start, protocol, limits, place):
     Returns:
         False when the grader went away (the server should stop), else True.
     """
-    coord, send = protocol
+    coord, send, server_fds = protocol
     timeout = float(start["timeout"])
     workdir, world = place
     folder = tempfile.mkdtemp(prefix="submission-", dir=workdir)
@@ -831,7 +832,7 @@ def run_session(role, shell, start, protocol, limits, place):
         os.close(down_w)
         os.close(up_r)
         session = (folder, workdir, world)
-        _supervise(role, shell, start, session, down_r, up_w, (coord.fd, 1), limits, server)
+        _supervise(role, shell, start, session, down_r, up_w, server_fds, limits, server)
     try:  # the supervisor does the same: whichever runs first, the group exists to be killed
         os.setpgid(pid, pid)
     except OSError:
@@ -954,7 +955,7 @@ def serve():
         request = reader.read()
         if request is None or "start" not in request:
             return
-        protocol = (reader, send)
+        protocol = (reader, send, (protocol_in, protocol_out, devnull))
         limits = setup.get("limits")
         place = (workdir, world)
         if not run_session(setup["role"], shell, request["start"], protocol, limits, place):
