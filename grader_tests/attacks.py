@@ -145,6 +145,11 @@ PRIVATE_WORLD = [
            f"made = ctypes.CDLL(None).shmget({SHM_KEY:#x}, 4096, 0o1600) >= 0  # IPC_CREAT\n"
            "print('segment made' if made else 'segment refused')", present="segment made"),
     Attack("find_what_others_planted", _FIND_PLANTED, present="a clean world", absent="FOUND"),
+    Attack("a_writable_folder_before_the_installed_packages",
+           "import os, sys\nfirst = sys.path[:[i for i, p in enumerate(sys.path) "
+           "if p.endswith('site-packages')][0]]\n"
+           "print('writable first:', [p for p in first if os.access(p or '.', os.W_OK)])",
+           present="writable first: []"),
 ]  # fmt: skip
 
 ATTACKS = [
