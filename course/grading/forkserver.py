@@ -616,16 +616,16 @@ def _supervise(role, shell, start, session, down_r, up_w, close_fds, limits, ser
                     import traceback
 
                     os.write(2, traceback.format_exc().encode())
-                raise
+                os._exit(status)
             os._exit(0)
         os.close(down_r)
         os.close(up_w)
         _, wait_status = os.waitpid(pid, 0)
         status = os.waitstatus_to_exitcode(wait_status) & 0xFF
-    except BaseException:
+    except BaseException:  # the grader's own failure (no private world): its log says why
         import traceback
 
-        os.write(2, traceback.format_exc().encode())  # the server's log says why
+        os.write(2, traceback.format_exc().encode())
     finally:
         os._exit(status)
 
