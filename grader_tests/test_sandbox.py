@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import toy_course as toy
 from attacks import (
@@ -26,7 +27,7 @@ from attacks import (
     run,
 )
 
-from course.grading import engine
+from course.grading import engine, executor
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +144,23 @@ def test_killing_autograde_leaves_no_process_behind(tmp_path):
         grading.kill()
         for proc in leftover_processes():
             proc.kill()
+
+
+def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path):
+    """The student's server dies mid-submission (its notebook process having left its group,
+    a daemon running): when the grader learns of it, every process of the sandbox is gone."""
+    code = "\n".join(a.code for a in PRIVATE_WORLD if a.side_effect == "no process left")
+    server = executor.ForkServer("student", [], 10, sandboxed=True, warm=[])
+    try:
+        session = executor._Session(server, None, 10, wall_seconds=60)
+        server.start(10, 60, {})
+        server.started(10)
+        session.run("student", {"cell": code})
+        assert len(leftover_processes(sleeps_only=True)) == 2
+        sandboxed = psutil.Process(server.process.pid).children(recursive=True)
+        next(p for p in sandboxed if "course.grading.forkserver" in p.cmdline()).kill()
+        with pytest.raises(executor.WorkerLost, match="student execution server stopped"):
+            session.run("student", {"cell": "1"})
+        assert [p.cmdline() for p in leftover_processes()] == []
+    finally:
+        server.close()

@@ -69,11 +69,13 @@ def _binds():
     return args
 
 
-def command(argv):
+def command(argv, info_fd=None):
     """``argv`` wrapped in bwrap with the sandbox's options.
 
     Args:
         argv: the program to run inside, e.g. ``[sys.executable, "-m", "..."]``.
+        info_fd: a file descriptor bwrap writes its JSON information to, then closes (the
+            ``child-pid`` of the sandbox's first process), or None.
 
     Returns:
         The full command line.
@@ -104,6 +106,7 @@ def command(argv):
         # /tmp is then the only writable place: each submission gets a new one of its own
         "--remount-ro", "/",
         "--remount-ro", "/dev",
+        *(["--info-fd", str(info_fd)] if info_fd is not None else []),
         *argv,
     ]  # fmt: skip
 
