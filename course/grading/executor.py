@@ -285,6 +285,10 @@ def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
 
     Returns:
         The number of pairs started.
+
+    Raises:
+        WorkerLost: no server of a role could start (a server that stops while others
+            start is left out: the first submission to need it starts a new one).
     """
     timeout, files = _seconds(timeout), _encode(common_files)
     started = [
@@ -292,10 +296,19 @@ def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
         for _ in range(count)
         for role in ("student", "judge")
     ]
+    ready, lost = {"student": 0, "judge": 0}, None
     for key, server in started:
-        server.ready()
+        try:
+            server.ready()
+        except WorkerLost as exc:
+            server.close()
+            lost = lost or exc
+            continue
+        ready[server.role] += 1
         _checkin(key, server)
-    return count
+    if lost is not None and not all(ready.values()):
+        raise lost
+    return min(ready.values())
 
 
 def shutdown():
