@@ -74,7 +74,7 @@ class Value:
 
     def as_container(self):
         """A container of this value (a tuple or list display holding it)."""
-        return Value(holds=self.same | self.holds, same=self.part)
+        return Value(holds=self.same | self.holds, part=self.part)
 
 
 FRESH = Value()
@@ -630,6 +630,8 @@ def _problems(source):
         ("out = f((x, y))\ncheck(out, y)", [(2, "y")]),
         ("out = f(p)\nw = p['W']\ncheck(out, w)", [(3, "w")]),
         ("out = f(p['W'])\ncheck(out, p['b'])", [(2, "p")]),
+        ("acts = [x]\nacts.append(2 * x)\nwant = {'a': acts[1]}\nout = f(x)\ncheck(out, want)", []),
+        ("acts = [x]\nout = f(acts)\ncheck(out, 2 * x)", [(3, "x")]),
         # ... but an item is not changed by passing another one
         ("a, b = pair\nout = f(b)\ncheck(out, 2 * a)", []),
         # a loop: passed at the end of one round, read at the start of the next
