@@ -1,6 +1,7 @@
 """Every test cell computes its expectations before the student's call (``late_reads.py``)."""
 
 import pytest
+import toy_course as toy
 from late_reads import cells_late_reads, late_reads
 
 from course.grading import notebooks
@@ -70,6 +71,11 @@ def _problems(source):
 )  # fmt: skip
 def test_the_rule_finds_late_reads(source, expected):
     assert _problems(source) == expected
+
+
+def test_the_toy_course_follows_the_rule():
+    """Its attack on argument mutation (attacks.py) has a hidden check to fool."""
+    assert late_reads(toy.source_notebook()) == []
 
 
 @pytest.fixture(scope="module")
