@@ -27,17 +27,25 @@ What the rule counts:
   overlaps it: the name passed, a name bound to the same object or to a view of it
   (``row = b.reshape(1, 3)``), what it holds (``f(params)`` changes ``params["W1"]``) and
   what holds it (``f(x[:, :4])`` changes ``x``; ``f(case)`` changes ``cases``, of which it
-  is an item). An item of a changed container is changed when the container was passed
-  (or it was taken out of it after the call); not when another item was (``for seed, dims
-  in cases``: passing ``dims`` leaves ``seed`` alone, and the next round's items too);
-* *what cannot change*: numbers, strings and shapes (``x.shape``, ``len(x)``): reading them
-  is fine. Arithmetic, a copy (``x.copy()``) and any other call make new values;
+  is an item). An item taken out of a container may be any object the container holds, so
+  passing it may change them all; but two items taken out are different objects (``for
+  seed, dims in cases``: passing ``dims`` leaves ``seed`` alone, and the next round's items
+  too), and an item taken out is changed only when its container was passed, or when it
+  was taken out after the call;
+* *what makes a new value*: arithmetic, a copy (``x.copy()``) and any call, except those
+  that keep the memory of what they are given: views (``x.T``, ``x.reshape``, ``x.view``,
+  ...), ``np.asarray``, ``list``, ``tuple``, ``zip``, ``enumerate``, and ``.get``,
+  ``.items`` and ``.values`` (items of the object);
+* *what cannot change*: numbers, strings, shapes (``x.shape``, ``len(x)``) and a function's
+  ``__name__``: reading them is fine;
 * *order*: as Python runs the cell: in ``check(f(x), g(x))``, ``g(x)`` reads ``x`` after the
   call. A loop's body runs at least once, and again after its end (what one round passed,
   the next may read); both branches of an ``if`` or ``try`` count.
 
-The rule looks at one test cell at a time: a cell's calls can change only what that cell
-gives them, and the names it reads from earlier cells are fixtures it does not pass on.
+The rule looks at one test cell at a time. It does not follow a name across cells: a
+fixture that an earlier cell gave a student's function (week 3's ``parameters_tst``) may
+have been changed before a later cell reads it, as any state the cells share; a hidden
+check that must not depend on that uses inputs of its own.
 
 ``test_late_reads.py`` requires every source notebook to follow it; run this file to list
 the reads that break it (``python grader_tests/late_reads.py [NOTEBOOK ...]``).
