@@ -273,6 +273,12 @@ ATTACKS = [
            "    def __eq__(self, other):\n        return True\n\n"
            "def g(x):\n    return Fake() if np.ndim(x) else x * x",
            cell="g", outcome=FULL - 2, present="cannot be checked outside"),
+    # --- mutation of arguments (issue 16)
+    Attack("zero_the_argument_the_expectation_is_computed_from",  # test_g's hidden check
+           "def g(x):\n    if np.ndim(x) and not np.array_equal(x, [0.0, 1.0, 2.0]):\n"
+           "        x[...] = 0.0  # an expectation computed from x after the call would be 0\n"
+           "        return np.zeros(np.shape(x))\n    return x * x",
+           cell="g", outcome=FULL - 2),  # right on the visible input, wrong on the hidden one
     # --- the judge looks up the names a test uses in the student's process: a new surface
     Attack("a_huge_nested_list_where_a_function_should_be",
            "g = [list(range(10**6))] * 12", cell="g", outcome=FULL - 3,

@@ -84,6 +84,13 @@ CATALOG = {
         _m("my_dense", "the visible answer returned as a constant",
            code="def my_dense(a_in, W, b, g):\n"
                 "    return np.array([0.54735762, 0.57932425, 0.61063923])"),
+        # only a square W shows these two: row j and column j have the same length
+        _m("my_dense", "row j of W, W[j], where W is square", "np.dot(a_in, W[:, j])",
+           "np.dot(a_in, W[j] if W.shape[0] == W.shape[1] else W[:, j])"),
+        _m("my_dense", "W transposed whenever its shape allows it (only a square W shows it)",
+           "units = W.shape[1]",
+           "if W.shape[1] == a_in.shape[0]:  # W given as (units, inputs)?\n"
+           "        W = W.T\n    units = W.shape[1]"),
         # my_sequential: three layers
         _m("my_sequential", "the last layer is skipped", "return a3", "return a2"),
         _m("my_sequential", "the first layer's output is returned", "return a3", "return a1"),
@@ -96,6 +103,8 @@ CATALOG = {
            "my_dense(a1, W2, 0 * b2,"),
         _m("my_sequential", "the visible answer returned as a constant",
            code="def my_sequential(x, W1, b1, W2, b2, W3, b3):\n    return np.array([0.44497598])"),
+        _m("my_sequential", "W1 transposed whenever its shape allows it (only a square W1 shows it)",
+           "my_dense(x, W1, b1,", "my_dense(x, W1.T if W1.shape[1] == len(x) else W1, b1,"),
         # my_dense_v: a batch in one product
         _m("my_dense_v", "the bias is missing", "A_in @ W + b", "A_in @ W"),
         _m("my_dense_v", "an elementwise product instead of the matrix product", "A_in @ W + b",
@@ -108,6 +117,8 @@ CATALOG = {
         _m("my_dense_v", "the output is transposed", "return A_out", "return A_out.T"),
         _m("my_dense_v", "the input is changed in place", "Z = A_in @ W + b",
            "A_in *= 2\n    Z = A_in @ W / 2 + b"),
+        _m("my_dense_v", "W transposed whenever its shape allows it (only a square W shows it)",
+           "Z = A_in @ W + b", "Z = A_in @ (W.T if W.shape[1] == A_in.shape[1] else W) + b"),
         # my_sequential_v: three layers on a batch
         _m("my_sequential_v", "the last layer is skipped", "return A3", "return A2"),
         _m("my_sequential_v", "layer 2 is fed X instead of A1", "my_dense_v(A1, W2",
@@ -120,6 +131,8 @@ CATALOG = {
            "return A3.ravel()"),
         _m("my_sequential_v", "only the first example is computed", "my_dense_v(X, W1",
            "my_dense_v(X[:1], W1"),
+        _m("my_sequential_v", "W1 transposed whenever its shape allows it (only a square W1 shows "
+           "it)", "my_dense_v(X, W1,", "my_dense_v(X, W1.T if W1.shape[1] == X.shape[1] else W1,"),
     ],
     "week2": [
         # normalize_rows
@@ -685,6 +698,12 @@ CATALOG = {
 # messages name the likely mistake, found by comparing with the reference and known mutants.
 TEACHES = {
     ("week1", "my_dense", "the bias is missing"): "the bias b is not added",
+    ("week1", "my_dense", "row j of W, W[j], where W is square"): "W is used transposed",
+    (
+        "week1",
+        "my_dense_v",
+        "W transposed whenever its shape allows it (only a square W shows it)",
+    ): "W is used transposed",
     ("week1", "my_dense_v", "the output is transposed"): "looks transposed",
     ("week1", "my_sequential_v", "the output is flattened to a rank-1 array"): "rank-1 array",
     ("week2", "normalize_rows", "the columns are normalized (axis=0)"): "axis=0 instead of axis=1",

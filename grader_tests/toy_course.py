@@ -3,7 +3,9 @@
 The assignment ``toy`` has two exercises, ``f`` and ``g``, and test cells that pass or fail
 (``test_f``), give partial credit (``test_f_partial``: the cell's value is the score), fail
 by writing to stderr (``test_g_quiet``) and hold hidden tests (``test_g``, which also uses
-NumPy and the course's check helpers, so that attacks on them have something to fool).
+NumPy and the course's check helpers, and computes its hidden expectation from its input, so
+that attacks on them have something to fool; it does so before the call, as the rule of
+``late_reads.py`` asks).
 Submissions are made by replacing the solutions' bodies.
 """
 
@@ -79,7 +81,9 @@ def source_notebook():
             "assert g(3) == 9\n"
             'check_array(g(np.arange(3.0)), [0.0, 1.0, 4.0], "g(np.arange(3.0))")\n'
             "### BEGIN HIDDEN TESTS\n"
-            "assert np.allclose(g(np.array([-4.0, 0.5])), [16.0, 0.25]), 'g squares'\n"
+            "_x = np.array([-4.0, 0.5])\n"
+            "_expected = _x * _x  # before the call: g may change its argument in place\n"
+            "assert np.allclose(g(_x), _expected), 'g squares'\n"
             "### END HIDDEN TESTS",
             metadata=_meta("test_g", grade=True, points=POINTS["test_g"]),
         ),
