@@ -634,11 +634,12 @@ def _notebook_bytes(path):
         if exc.errno == errno.ENOENT:
             raise UngradableNotebook(f"{path}: no such file; check the path") from None
         raise UngradableNotebook(f"{path}: cannot be read ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    kind = "a folder" if stat.S_ISDIR(mode) else driver.special_file(mode)
+    if kind:
+        os.close(fd)
+        raise UngradableNotebook(f"{path} is {kind}: grade a notebook file")
     with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(f.fileno()).st_mode
-        kind = "a folder" if stat.S_ISDIR(mode) else driver.special_file(mode)
-        if kind:
-            raise UngradableNotebook(f"{path} is {kind}: grade a notebook file")
         return f.read()
 
 
