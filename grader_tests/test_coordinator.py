@@ -386,3 +386,16 @@ def test_a_submission_is_regraded_for_each_key_that_changed_and_says_why(tmp_pat
         "the per-cell timeout changed since these grades (2 s, now no limit)",
         "these grades were made without the sandbox",
     ]  # fmt: skip
+
+
+def test_files_a_notebook_wrote_are_kept_inside_its_autograded_folder(tmp_path):
+    from course.grading import engine
+
+    dest = tmp_path / "autograded" / "s" / "toy"
+    engine._write_produced(dest, {"out.txt": b"1", "plots/a.png": b"2"})
+    assert (dest / "plots" / "a.png").read_bytes() == b"2"
+    for name in ("../../escaped.txt", "/tmp/escaped.txt", "plots/../../x", ""):
+        with pytest.raises(driver.CourseError, match="outside its folder"):
+            engine._write_produced(dest, {"fine.txt": b"3", name: b"4"})
+        assert not (dest / "fine.txt").exists()  # nothing of a refused answer is written
+    assert not (tmp_path / "autograded" / "escaped.txt").exists()

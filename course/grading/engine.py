@@ -42,7 +42,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from concurrent.futures import wait as local_wait
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
@@ -320,6 +320,29 @@ def _prepare(api, conf, assignment, sub):
     return graded, missing
 
 
+def _write_produced(dest, files):
+    """Write the files a notebook wrote in its folder (``{relative path: bytes}``) in ``dest``.
+
+    Their names come from the sandbox: a name that is not a plain relative path inside the
+    folder (absolute, or climbing out with ``..``) is refused, nothing of it written.
+
+    Raises:
+        CourseError: such a name (the submission is not graded).
+    """
+    for relative in files:
+        path = PurePosixPath(relative)
+        if not path.parts or path.is_absolute() or ".." in path.parts:
+            raise driver.CourseError(
+                f"the notebook's process named a file outside its folder: {relative!r}"
+            )
+    for relative, data in files.items():
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.chmod(0o644)
+        target.write_bytes(data)
+
+
 def _write_marker(root, assignment, sub):
     """Record that ``sub`` is graded (last: a run killed before it grades it again)."""
     marker = driver.marker_path(root, sub.student, assignment)
@@ -575,12 +598,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
         executed = _apply(conf.publish, executed, resources)
         dest = root / "autograded" / sub.student / assignment
         written = {n: base64.b64decode(data) for n, data in answer.get("files", {}).items()}
-        for relative, data in written.items():
-            target = dest / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                target.chmod(0o644)
-            target.write_bytes(data)
+        _write_produced(dest, written)
         sub.files.update(written)
         nbformat.write(executed, dest / f"{name}.ipynb")
         sub.cells[name] = answer.get("cells", {})
