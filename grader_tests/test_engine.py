@@ -386,7 +386,7 @@ def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
 def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     from course_cli import course
 
-    root = toy.make_course(tmp_path / "c", timeout=2)
+    root = toy.make_course(tmp_path / "c")
     source = root / "source" / toy.ASSIGNMENT / "toy.ipynb"
     right = source.read_text()
     source.write_text(right.replace("[16.0, 0.25]", "[16.0, 0.5]"))  # a wrong hidden test
@@ -414,11 +414,11 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     again = engine.autograde(root, toy.ASSIGNMENT)
     assert again.graded == [] and again.regraded == {}
     with (root / "nbgrader_config.py").open("a") as config:
-        config.write("c.Execute.timeout = 3\n")
+        config.write("c.Execute.timeout = 6\n")
     changed = engine.autograde(root, toy.ASSIGNMENT, students=["fails_g"])
     assert changed.graded == ["fails_g"] and set(changed.regraded) == {
         "nbgrader_config.py (or a file it loads) changed since these grades",
-        "the per-cell timeout changed since these grades (2 s, now 3 s)",
+        "the per-cell timeout changed since these grades (5 s, now 6 s)",
     }
 
 
