@@ -53,7 +53,7 @@ class Attack:
     cell: str = "f"  # the solution cell the code is appended to (the toy's f or g)
     files: object = None  # or a function(folder, root) that tampers with the hand-in
     outcome: object = FULL  # the attacker's total score (or a tuple of them), or ERROR_ROW
-    present: str = ""  # must appear in the attacker's outputs
+    present: str = ""  # must appear in the attacker's outputs (an ERROR_ROW: in its error row)
     absent: str = ""  # must not appear in the attacker's outputs
     side_effect: str = ""  # a check of the machine after the run: see judge()
     student: str = ""  # the hand-in's folder (the student id) when not the attack's name
