@@ -523,7 +523,7 @@ def judge(root, results, errors, before, listener, views):
         path = root / "autograded" / student / toy.ASSIGNMENT / "toy.ipynb"
         if path.is_file() and (attack.present or attack.absent):
             text = outputs_text(read_notebook(path))
-            if attack.present and attack.present not in text:
+            if attack.present and attack.outcome != ERROR_ROW and attack.present not in text:
                 problems.append(f"{attack.present!r} not in the outputs")
             if attack.absent and attack.absent in text:
                 problems.append(f"{attack.absent!r} leaked into the outputs")
