@@ -17,6 +17,7 @@ export and the HTML pages it writes: :func:`course_views`, :func:`nbgrader_views
 """
 
 import csv
+import ctypes
 import hashlib
 import html
 import json
@@ -26,6 +27,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,69 @@ _SERVERS = (
 )
 # A g that is right on numbers but wrong on arrays: test_g's visible array check must fail.
 _WRONG_G = "def g(x):\n    return x * x if np.ndim(x) == 0 else x"
+
+# What the private-world attacks plant, where a later classmate would run or find it: modules
+# an honest notebook imports (installed, but not yet imported by the grader), the files a new
+# interpreter runs at start, a folder the grader cannot empty, a shared memory segment.
+PLANTED_NAMES = ("tqdm.py", "statistics.py", "sitecustomize.py", "planted-by-an-attack.pth")
+PLANTED_CODE = "print('PLANTED CODE RAN')\nraise ImportError('planted by an earlier submission')\n"
+SHM_KEY = 0x16C0DE
+_PLANT = (
+    "import os, socket, sys\nplaces = ['/tmp']\n"
+    "if socket.gethostname() == 'sandbox':  # never litter a real machine's folders\n"
+    "    places += ['/', '/dev'] + [p for p in sys.path if p and os.path.isdir(p)]\n"
+    "planted = 0\nfor place in dict.fromkeys(places):\n"
+    f"    for name in {PLANTED_NAMES!r}:\n"
+    "        try:\n            with open(os.path.join(place, name), 'w') as fh:\n"
+    f"                fh.write({PLANTED_CODE!r} if name.endswith('.py') else "
+    "'import sys; print(\"PLANTED CODE RAN\")\\n')\n"
+    "            planted += 1\n        except OSError:\n            pass\n"
+    "print('planted', planted, 'files')"
+)
+_PLANT_IN_THE_FOLDER = (
+    "import os\nos.makedirs('helpers', exist_ok=True)\n"
+    f"open('helpers/__init__.py', 'w').write({PLANTED_CODE!r})\n"
+    f"open('sitecustomize.py', 'w').write({PLANTED_CODE!r})\n"
+    "os.chmod('helpers', 0o500)  # a folder whose files cannot be deleted"
+)
+_FIND_PLANTED = (
+    "import ctypes, os, sys\nfound = []\n"
+    "places = ['/', '/dev', '/tmp', os.getcwd(), os.path.expanduser('~')] + sys.path\n"
+    "for place in dict.fromkeys(p for p in places if p and os.access(p, os.W_OK)):\n"
+    f"    found += [os.path.join(place, n) for n in os.listdir(place) if n in {PLANTED_NAMES!r}"
+    " or n == 'helpers']\n"
+    f"if ctypes.CDLL(None).shmget({SHM_KEY:#x}, 0, 0) >= 0:\n"
+    "    found.append('a shared memory segment')\n"
+    "print('FOUND', found) if found else print('a clean world')"
+)
+_DAEMON = (  # double fork, new session, exec: a daemon with no tie to the notebook's process
+    "import os\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+    "        os.execv('/bin/sleep', ['sleep', '1234'])\n    os._exit(0)\nos.wait()"
+)
+_ESCAPE = (  # the notebook's own process: no death signal with its parent, a session of its own
+    "import ctypes, os, subprocess\nctypes.CDLL(None).prctl(1, 0)  # PR_SET_PDEATHSIG: none\n"
+    "os.setsid()\nsubprocess.Popen(['sleep', '1234'])"
+)
+
+# --- a private world per submission (issue 16): what one writes, the next never sees
+# (the next on the same server: test_sandbox.py grades them in this order, then CLASSMATE;
+# an attack that starts a daemon is followed by one that starts none)
+PRIVATE_WORLD = [
+    Attack("daemon_outlives_the_run", _DAEMON, side_effect="no process left"),
+    Attack("plant_modules_in_tmp_and_on_the_path", _PLANT, present="planted"),
+    Attack("first_process_leaves_its_group", _ESCAPE, side_effect="no process left"),
+    Attack("plant_a_package_in_the_working_folder", _PLANT_IN_THE_FOLDER),
+    Attack("plant_a_shared_memory_segment",
+           "import ctypes\n"
+           f"made = ctypes.CDLL(None).shmget({SHM_KEY:#x}, 4096, 0o1600) >= 0  # IPC_CREAT\n"
+           "print('segment made' if made else 'segment refused')", present="segment made"),
+    Attack("find_what_others_planted", _FIND_PLANTED, present="a clean world", absent="FOUND"),
+    Attack("a_writable_folder_before_the_installed_packages",
+           "import os, sys\nfirst = sys.path[:[i for i, p in enumerate(sys.path) "
+           "if p.endswith('site-packages')][0]]\n"
+           "print('writable first:', [p for p in first if os.access(p or '.', os.W_OK)])",
+           present="writable first: []"),
+]  # fmt: skip
 
 
 def _escapes(tag):
@@ -314,6 +379,7 @@ ATTACKS = [
            "print('numpy', 'shadowed' if origin.endswith('/numpy.py') else 'intact')",
            files=lambda folder, root: (folder / "numpy.py").write_text("allclose = None\n"),
            present="numpy intact"),
+    *PRIVATE_WORLD,  # --- a private world per submission (issue 16): see above
     # --- instructor side (issue 16): what the instructor reads, and files outside the hand-in
     Attack("escape_codes_in_the_student_id", student="mallory" + _escapes("id-tag"),
            shown="id-tag"),
@@ -340,6 +406,20 @@ ATTACKS = [
            files=lambda folder, root: os.mkfifo(folder / "data.txt"), outcome=ERROR_ROW,
            present="toy/data.txt is a named pipe (FIFO)"),
 ]  # fmt: skip
+
+# An honest classmate graded after the private-world attacks: imports what they planted, has
+# a helpers.py of its own, starts a new interpreter; it must get full marks.
+CLASSMATE = Attack(
+    "honest_classmate_after_them",
+    "import statistics\nimport subprocess\nimport sys\nfrom tqdm import tqdm\n"
+    "from helpers import double\n\ndef f(x):\n    return double(x)\n\n"
+    "print(subprocess.run([sys.executable, '-c', 'import statistics'], capture_output=True, "
+    "text=True).stdout)",
+    files=lambda folder, root: (folder / "helpers.py").write_text(
+        "def double(x):\n    return 2 * x\n"
+    ),
+    absent="PLANTED CODE RAN",
+)
 
 
 class Listener:
@@ -393,20 +473,43 @@ def outputs_text(nb):
     return "\n".join(parts)
 
 
-def leftover_processes():
-    return [
-        p for p in psutil.process_iter(["cmdline"])
-        if (p.info["cmdline"] or [])[:2] == ["sleep", "1234"]
-        or "course.grading.forkserver" in (p.info["cmdline"] or [])
-    ]  # fmt: skip
+# Every process this test process starts, and what they start, carries this variable: the
+# leftovers found are this run's, not those of another run on the same machine.
+RUN_MARKER = "COURSE_ATTACK_RUN"
+os.environ.setdefault(RUN_MARKER, f"{os.getpid()}-{time.time_ns()}")
 
 
-def build_class(root, port):
+def leftover_processes(sleeps_only=False):
+    """This run's execution servers, bubblewrap processes and attacks' ``sleep 1234`` alive.
+
+    A process whose environment cannot be read (another user's) counts when it matches.
+    """
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        sleeping = cmdline[:2] == ["sleep", "1234"]
+        grader = "course.grading.forkserver" in cmdline or (
+            bool(cmdline) and Path(cmdline[0]).name == "bwrap"
+        )
+        if not (sleeping or (grader and not sleeps_only)):
+            continue
+        try:
+            ours = proc.environ().get(RUN_MARKER) == os.environ[RUN_MARKER]
+        except psutil.AccessDenied:
+            ours = True
+        except psutil.NoSuchProcess:
+            continue
+        if ours:
+            found.append(proc)
+    return found
+
+
+def build_class(root, port, attacks=ATTACKS):
     """Hand in the honest student and every attack in the toy course at ``root``."""
     toy.hand_in(root, ["passes_all"])
     (root / "submitted" / "passes_all").rename(root / "submitted" / "honest")
     honest = root / "submitted" / "honest" / toy.ASSIGNMENT
-    for attack in ATTACKS:
+    for attack in attacks:
         folder = root / "submitted" / attack.student_id / toy.ASSIGNMENT
         shutil.copytree(honest, folder)
         if attack.code:
@@ -493,7 +596,7 @@ def _files_holding(folder, text):
     ]
 
 
-def judge(root, results, errors, before, listener, views):
+def judge(root, results, errors, before, listener, views, attacks=ATTACKS):
     """``{attack: (contained, why)}`` after a run that produced ``results`` and ``errors``.
 
     ``views``: ``{where: text}``, what the instructor reads of the run (see
@@ -502,7 +605,7 @@ def judge(root, results, errors, before, listener, views):
     import course
 
     verdicts = {}
-    for attack in ATTACKS:
+    for attack in attacks:
         problems = []
         student = attack.student_id
         if "hung" in errors.get(student, ""):
@@ -559,6 +662,12 @@ def _clean_up():
 
     (Path(course.__file__).parent / "evil.txt").unlink(missing_ok=True)
     Path("/tmp/huge").unlink(missing_ok=True)
+    for name in PLANTED_NAMES:
+        Path("/tmp", name).unlink(missing_ok=True)
+    libc = ctypes.CDLL(None)
+    segment = libc.shmget(SHM_KEY, 0, 0)
+    if segment >= 0:
+        libc.shmctl(segment, 0, None)  # IPC_RMID
     for proc in leftover_processes():
         proc.kill()
 
@@ -570,19 +679,17 @@ def _plain_nbgrader(root):
     student would be graded); one process per student keeps each verdict about its attack.
 
     Returns:
-        ``(results, errors, views)``: the views are nbgrader's log on the terminal, then
-        what ``nbgrader export`` and ``nbgrader generate_feedback`` write.
+        ``(results, errors, log)``: ``log`` is what nbgrader printed on the terminal.
     """
     import subprocess
 
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    nbgrader = str(bin_dir / "nbgrader")
     hung, terminal = set(), []
     for folder in sorted((root / "submitted").iterdir()):
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(
-                [nbgrader, "autograde", toy.ASSIGNMENT, "--student", folder.name],
+                [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT, "--student", folder.name],
                 cwd=root,
                 env=env,
                 start_new_session=True,
@@ -597,13 +704,6 @@ def _plain_nbgrader(root):
                 hung.add(folder.name)
             log.seek(0)
             terminal.append(log.read().decode(errors="replace"))
-    csv_file = root / "reports" / toy.ASSIGNMENT / "grades.csv"
-    csv_file.parent.mkdir(parents=True)
-    for command in (["export", "--to", str(csv_file)], ["generate_feedback", toy.ASSIGNMENT]):
-        done = subprocess.run(
-            [nbgrader, *command], cwd=root, env=env, capture_output=True, text=True, timeout=900
-        )
-        terminal += [done.stdout, done.stderr]
     results, errors = {}, {}
     with driver.nbgrader_api(root) as api:
         for folder in sorted((root / "submitted").iterdir()):
@@ -617,26 +717,58 @@ def _plain_nbgrader(root):
             if folder.name in hung:
                 results.pop(folder.name, None)
                 errors[folder.name] = f"nbgrader hung for {NBGRADER_PATIENCE} s and was killed"
-    return results, errors, _read_views(root, "\n".join(terminal))
+    return results, errors, "\n".join(terminal)
 
 
-def run(root, listener, grader):
+def nbgrader_views(root, log):
+    """What the instructor reads after plain ``nbgrader autograde``: its ``log``, then what
+    ``nbgrader export`` and ``nbgrader generate_feedback`` print and write."""
+    import subprocess
+
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    csv_file = root / "reports" / toy.ASSIGNMENT / "grades.csv"
+    csv_file.parent.mkdir(parents=True)
+    terminal = [log]
+    for command in (["export", "--to", str(csv_file)], ["generate_feedback", toy.ASSIGNMENT]):
+        done = subprocess.run(
+            [str(bin_dir / "nbgrader"), *command],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        terminal += [done.stdout, done.stderr]
+    return _read_views(root, "\n".join(terminal))
+
+
+def _judged_on_views(attacks):
+    """Whether some of ``attacks`` are judged on what the instructor reads (the views)."""
+    return any(a.shown or a.side_effect == "grades.csv safe" for a in attacks)
+
+
+def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
     """Build the class at ``root``, grade it with ``grader``, and judge every attack.
 
     Args:
         grader: ``"course"`` (course autograde, sandboxed) or ``"nbgrader"``.
+        attacks: the attacks handed in (next to the honest student).
+        timeout: seconds each cell may run.
+        options: for :func:`engine.autograde` (``students``, ``workers``, ``progress``).
     """
-    toy.make_course(root, timeout=2)
-    build_class(root, listener.port)
+    toy.make_course(root, timeout=timeout)
+    build_class(root, listener.port, attacks)
     before = snapshot(root)
     try:
         if grader == "course":
-            summary = engine.autograde(root, toy.ASSIGNMENT)
+            summary = engine.autograde(root, toy.ASSIGNMENT, **options)
             results, errors = summary.results, summary.errors
-            views = course_views(root)
+            views = course_views(root) if _judged_on_views(attacks) else {}
         else:
-            results, errors, views = _plain_nbgrader(root)
-        return results, errors, judge(root, results, errors, before, listener, views)
+            results, errors, log = _plain_nbgrader(root)
+            views = nbgrader_views(root, log) if _judged_on_views(attacks) else {}
+        return results, errors, judge(root, results, errors, before, listener, views, attacks)
     finally:
         _clean_up()
 

@@ -2,14 +2,32 @@
 
 The whole class (an honest student and every attack) is graded in one sandboxed run; each
 attack must come to its expected outcome, the honest student must get full marks, and
-nothing may be left behind.
+nothing may be left behind. The private-world attacks are also graded one after the other on
+one pair of servers, before an honest classmate; and a run killed midway leaves nothing.
 """
 
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
 import pytest
 import toy_course as toy
-from attacks import ATTACKS, FULL, Listener, leftover_processes, run
+from attacks import (
+    ATTACKS,
+    CLASSMATE,
+    FULL,
+    PRIVATE_WORLD,
+    Listener,
+    build_class,
+    leftover_processes,
+    run,
+)
 
-from course.grading import engine
+from course.grading import engine, executor
 
 pytestmark = pytest.mark.slow
 
@@ -57,3 +75,92 @@ def test_without_bubblewrap_autograde_refuses_unless_told(tmp_path, monkeypatch)
         assert summary.results["passes_all"].score == FULL
     finally:
         engine.sandbox.available.cache_clear()
+
+
+def test_what_a_submission_leaves_never_reaches_the_next_on_the_same_server(tmp_path):
+    """One worker (one pair of servers) grades the private-world attacks in their order, then
+    an honest classmate who imports what they planted: every attack is contained, the
+    classmate gets full marks, and a submission's processes are gone when its row is written.
+    """
+    attacks = [*PRIVATE_WORLD, CLASSMATE]
+    sleeping = {}  # student -> this run's sleeps alive when the student's row was written
+
+    def progress(event, student, *_):
+        if student is not None:
+            sleeping[student] = leftover_processes(sleeps_only=True)
+
+    listener = Listener()
+    try:
+        results, errors, verdicts = run(
+            tmp_path,
+            listener,
+            "course",
+            attacks,
+            timeout=10,
+            students=[a.name for a in attacks],
+            workers=1,
+            progress=progress,
+        )
+    finally:
+        listener.close()
+    assert {name: why for name, (contained, why) in verdicts.items() if not contained} == {}
+    assert results[CLASSMATE.name].score == FULL
+    # the next student starts no daemon: a sleep found now is the daemon attack's own
+    daemons = [a.name for a in PRIVATE_WORLD if a.side_effect == "no process left"]
+    assert daemons and all(sleeping[name] == [] for name in daemons), sleeping
+
+
+def test_killing_autograde_leaves_no_process_behind(tmp_path):
+    """SIGKILL of ``course autograde`` while submissions' daemons run: its execution servers,
+    bubblewrap's processes and every process the submissions started end with it."""
+    waits = "\nimport time\ntime.sleep(300)"
+    daemons = [
+        dataclasses.replace(a, code=a.code + waits)
+        for a in PRIVATE_WORLD
+        if a.side_effect == "no process left"
+    ]
+    root = toy.make_course(tmp_path / "c", timeout=600)
+    build_class(root, 0, daemons)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "course", "autograde", toy.ASSIGNMENT, "--workers", "2"]
+    grading = subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while len(leftover_processes(sleeps_only=True)) < len(daemons):
+            assert grading.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "the attacks' daemons did not start"
+            time.sleep(0.2)
+        running = leftover_processes()
+        assert any("course.grading.forkserver" in p.cmdline() for p in running)  # seen
+        grading.kill()
+        grading.wait()
+        deadline = time.monotonic() + 30
+        while leftover_processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [p.cmdline() for p in leftover_processes()] == []
+    finally:
+        grading.kill()
+        for proc in leftover_processes():
+            proc.kill()
+
+
+def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path):
+    """The student's server dies mid-submission (its notebook process having left its group,
+    a daemon running): when the grader learns of it, every process of the sandbox is gone."""
+    code = "\n".join(a.code for a in PRIVATE_WORLD if a.side_effect == "no process left")
+    server = executor.ForkServer("student", [], 10, sandboxed=True, warm=[])
+    try:
+        session = executor._Session(server, None, 10, wall_seconds=60)
+        server.start(10, 60, {})
+        server.started(10)
+        session.run("student", {"cell": code})
+        assert len(leftover_processes(sleeps_only=True)) == 2
+        sandboxed = psutil.Process(server.process.pid).children(recursive=True)
+        next(p for p in sandboxed if "course.grading.forkserver" in p.cmdline()).kill()
+        with pytest.raises(executor.WorkerLost, match="student execution server stopped"):
+            session.run("student", {"cell": "1"})
+        assert [p.cmdline() for p in leftover_processes()] == []
+    finally:
+        server.close()

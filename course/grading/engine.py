@@ -551,7 +551,14 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     common = extra_files(root, assignment, conf.ignore, conf.exclude_overwriting)
     summary.workers = runner.workers
     for prefix in {tuple(nb.prefix) for nb in shared.values()}:
-        runner.prestart(list(prefix), conf.timeout, sandboxed, common)
+        try:
+            runner.prestart(list(prefix), conf.timeout, sandboxed, common)
+        except executor.WorkerLost as exc:
+            raise driver.CourseError(
+                f"the execution servers cannot start: {exc}. The assignment's set-up cells "
+                "(before its first exercise) run in every server: check that they run in "
+                "the instructor's notebook"
+            ) from exc
 
     def fail(sub, message):
         summary.errors[sub.student] = message

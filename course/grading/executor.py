@@ -23,6 +23,7 @@ import base64
 import hashlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,7 @@ class WorkerLost(RuntimeError):
 
 _STARTUP_SECONDS = 120  # most a server may take to import everything and answer
 _SILENCE_SECONDS = 15  # past a cell's timeout, how long a silent server is waited for
+_SANDBOX_END_SECONDS = 10  # how long a killed server's sandbox is waited for
 
 # What one submission may use (on top of what the server itself already uses).
 LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2, "processes": 64}
@@ -109,18 +111,25 @@ class ForkServer:
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.forkserver"]
         self.ipython_dir = tempfile.mkdtemp(prefix="ipython-")
-        self.workdir = tempfile.mkdtemp(prefix="notebook-")
+        # a sandboxed server makes its own, in the sandbox's /tmp
+        self.workdir = None if sandboxed else tempfile.mkdtemp(prefix="notebook-")
         env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": self.ipython_dir}
         # the server, its supervisor and bubblewrap's own processes, plus the submission's
         self.group = sandbox.process_group(LIMITS["processes"] + 8)
+        info_r, info_w = os.pipe() if sandboxed else (None, None)
         self.process = subprocess.Popen(
-            sandbox.command(argv) if sandboxed else argv,
+            sandbox.command(argv, info_fd=info_w) if sandboxed else argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
             env=env,
             preexec_fn=(lambda: sandbox.join_process_group(self.group)) if self.group else None,
+            pass_fds=(info_w,) if sandboxed else (),
         )
+        self.sandbox = None  # a pidfd of the sandbox's first process: it ends after all others
+        if sandboxed:
+            os.close(info_w)
+            self.sandbox = _first_process(info_r)
         self.reader = MessageReader(self.process.stdout.fileno(), max_bytes=2 * MAX_MESSAGE_BYTES)
         self.send(
             {
@@ -131,6 +140,8 @@ class ForkServer:
                 "limits": LIMITS,
                 "workdir": self.workdir,
                 "files": files or {},
+                # each submission's own /tmp: in the sandbox, where nothing else is writable
+                "tmp_bytes": sandbox.TMP_BYTES if sandboxed else None,
             }
         )
         self.prefix_results = None
@@ -154,10 +165,7 @@ class ForkServer:
         return message
 
     def _why(self):
-        self.process.kill()
-        self.process.wait()
-        if self.group:
-            sandbox.remove_process_group(self.group)
+        self._end()
         return f"the {self.role} execution server stopped (exit {self.process.returncode}): " + (
             self.log_tail() or "no message"
         )
@@ -209,17 +217,41 @@ class ForkServer:
                 return message
             # else: what the child said before it was stopped
 
-    def close(self):
-        """Stop the server (it holds nothing worth a graceful exit) and remove its traces."""
+    def _end(self):
+        """Kill the server; return once every process of its sandbox has ended too."""
         self.process.kill()
         self.process.wait()
+        if self.sandbox is not None:  # bubblewrap's first process ends, killing the rest
+            select.select([self.sandbox], [], [], _SANDBOX_END_SECONDS)
+            os.close(self.sandbox)
+            self.sandbox = None
+        if self.group:
+            sandbox.remove_process_group(self.group)
+
+    def close(self):
+        """Stop the server (it holds nothing worth a graceful exit) and remove its traces."""
+        self._end()
         for pipe in (self.process.stdin, self.process.stdout):
             pipe.close()
         self.log.close()
         shutil.rmtree(self.ipython_dir, ignore_errors=True)
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        if self.group:
-            sandbox.remove_process_group(self.group)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _first_process(info):
+    """A pidfd of the sandbox's first process, from bubblewrap's ``--info-fd`` pipe ``info``.
+
+    That process is the sandbox's pid 1: it ends only once every other process in the sandbox
+    (the server, the submissions and whatever they started) has ended. None when bubblewrap
+    failed before starting it, or it ended already.
+    """
+    with os.fdopen(info, "rb") as pipe:
+        data = pipe.read()
+    try:
+        return os.pidfd_open(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
 
 
 _IDLE = {}  # (role, prefix key, timeout, sandboxed) -> idle servers of this process
@@ -253,6 +285,10 @@ def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
 
     Returns:
         The number of pairs started.
+
+    Raises:
+        WorkerLost: no server of a role could start (a server that stops while others
+            start is left out: the first submission to need it starts a new one).
     """
     timeout, files = _seconds(timeout), _encode(common_files)
     started = [
@@ -260,10 +296,19 @@ def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
         for _ in range(count)
         for role in ("student", "judge")
     ]
+    ready, lost = {"student": 0, "judge": 0}, None
     for key, server in started:
-        server.ready()
+        try:
+            server.ready()
+        except WorkerLost as exc:
+            server.close()
+            lost = lost or exc
+            continue
+        ready[server.role] += 1
         _checkin(key, server)
-    return count
+    if lost is not None and not all(ready.values()):
+        raise lost
+    return min(ready.values())
 
 
 def shutdown():

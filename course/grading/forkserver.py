@@ -12,17 +12,22 @@ a fork instead of a kernel start. A server has one of two roles:
   replaced by :class:`~course.grading.wire.RemoteFunction` handles. It never runs student
   code; it only ever sees plain data coming out of the student's process.
 
-Each child is the first process of its own user and pid namespaces: it cannot see or signal
-the server, and when it ends, everything it started ends with it.
+Each child is the first process of its own user, pid and IPC namespaces: it cannot signal the
+server, and when it ends, everything it started ends with it (:func:`_end_processes`). In the
+sandbox it also gets a private world: a new, empty /tmp (the sandbox's only writable place,
+and its home folder) holding a new working folder, so nothing one submission writes is seen
+by the next (:func:`_private_tmp`).
 
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
 JSON. The first message sets the server up::
 
     {"role": "student" | "judge", "prefix": [source, ...], "warm": [module, ...],
-     "timeout": seconds, "limits": {...} or null, "workdir": path,
-     "files": {name: base64}}
+     "timeout": seconds, "limits": {...} or null, "workdir": path or null,
+     "files": {name: base64}, "tmp_bytes": n or null}
 
-(the prefix runs in ``workdir``, which holds ``files``: the files every submission shares)
+(the prefix runs in ``workdir``, a new folder when null, which holds ``files``: the files
+every submission shares; ``tmp_bytes``: the size of each submission's private /tmp, null for
+none)
 
 and is answered with ``{"ready": true, "cells": [result, ...]}`` for the prefix cells. Then,
 per submission::
@@ -52,6 +57,7 @@ import gc
 import io
 import json
 import os
+import re
 import resource
 import select
 import shutil
@@ -340,9 +346,15 @@ def _prctl(option, value):
         pass  # not Linux: the parent's cleanup still kills the child's process group
 
 
-def _die_with_parent():
-    """Ask Linux to kill this process when its parent ends, so nothing outlives a run."""
+def _die_with_parent(parent=None):
+    """Ask Linux to kill this process when its parent ends, so nothing outlives a run.
+
+    Args:
+        parent: the parent's pid, when known: if it ended already, this process ends now.
+    """
     _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if parent is not None and os.getppid() != parent:
+        os._exit(70)
 
 
 def _become_subreaper():
@@ -391,19 +403,150 @@ def _libc():
     return _LIBC
 
 
+_CLONE_NEWNS, _CLONE_NEWIPC = 0x00020000, 0x08000000
 _CLONE_NEWUSER, _CLONE_NEWPID = 0x10000000, 0x20000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 32, 4096, 16384
+# the flags statvfs reports that a bind mount keeps (ro, nosuid, nodev, noexec, the atimes):
+# a mount from a more privileged namespace is locked to them, so a remount must repeat them
+_KEPT_FLAGS = 1 | 2 | 4 | 8 | 1024 | 2048 | 4096
 
 
-def _new_namespaces():
-    """Make the next child the first process of new user and pid namespaces.
+def _new_namespaces(private_tmp):
+    """Put this process in new user and IPC namespaces, and its next child first in a new pid
+    namespace; with ``private_tmp``, in a new mount namespace too, ready for mounts.
 
     Returns:
         True when it worked (it needs unprivileged user namespaces, as bubblewrap does).
     """
+    uid, gid = os.getuid(), os.getgid()
+    flags = _CLONE_NEWUSER | _CLONE_NEWPID | _CLONE_NEWIPC | (_CLONE_NEWNS if private_tmp else 0)
     try:
-        return _libc().unshare(_CLONE_NEWUSER | _CLONE_NEWPID) == 0
+        if _libc().unshare(flags) != 0:
+            return False
     except (OSError, AttributeError):
         return False
+    if private_tmp:  # the ids stay what they were: a file system mounted here needs them
+        for name, text in (("uid_map", f"{uid} {uid} 1"), ("setgroups", "deny")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"{gid} {gid} 1")
+    return True
+
+
+def _mount(source, target, fstype, flags, data=None):
+    def text(value):
+        return None if value is None else value.encode()
+
+    libc = _libc()
+    if libc.mount(text(source), text(target), text(fstype), ctypes.c_ulong(flags), text(data)):
+        code = ctypes.get_errno()
+        raise OSError(code, f"cannot mount {source} on {target}: {os.strerror(code)}")
+
+
+def _private_tmp(size, folder, workdir, keep):
+    """Cover /tmp with an empty file system of the submission's own (the mount namespace is new).
+
+    It holds the submission's working ``folder`` at ``workdir``, writable, and each path of
+    ``keep`` at its own place, read-only. Nothing written there outlives the submission.
+
+    Args:
+        size: bytes the new /tmp may hold.
+        folder: the working folder the server filled for this submission.
+        workdir: where the submission sees it (where the set-up cells ran).
+        keep: paths under /tmp the submission still needs (see :func:`_kept_under_tmp`).
+    """
+    kept = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in keep]
+    work = os.open(folder, os.O_PATH | os.O_CLOEXEC)
+    _mount("tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={int(size)},mode=755")
+    for path, fd in kept:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "x").close()
+        _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+        flags = os.statvfs(path).f_flag & _KEPT_FLAGS
+        _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags)
+        os.close(fd)
+    os.makedirs(workdir, exist_ok=True)
+    _mount(f"/proc/self/fd/{work}", workdir, None, _MS_BIND | _MS_REC)
+    os.close(work)
+
+
+def _mount_points():
+    """Where this process's mounts are (``/proc/self/mountinfo``, escapes decoded)."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), p) for p in points]
+
+
+def _kept_under_tmp(extra=()):
+    """What a submission's private /tmp must still show of the server's, read-only.
+
+    The sandbox's read-only folders that live under /tmp (an environment checked out there)
+    and ``extra`` (the server's own folders its submissions read), outermost first.
+    """
+    found = sorted({p for p in _mount_points() if p.startswith("/tmp/")} | set(extra))
+    kept = []
+    for path in found:
+        if not any(path.startswith(outer + "/") for outer in kept):
+            kept.append(path)
+    return kept
+
+
+def _private_world(world, folder, workdir):
+    """New namespaces for this process and its children, and the submission's private /tmp.
+
+    Args:
+        world: ``(bytes, kept paths)`` (see :func:`_private_tmp`).
+
+    Returns:
+        True; raises OSError when this machine does not allow it.
+    """
+    if not _new_namespaces(private_tmp=True):
+        code = ctypes.get_errno()
+        raise OSError(code, f"cannot create new user and mount namespaces: {os.strerror(code)}")
+    _private_tmp(world[0], folder, workdir, world[1])
+    return True
+
+
+def _check_private_world(world, workdir):
+    """Raise now, saying why, when a submission could not get a private /tmp here."""
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            _private_world(world, workdir, workdir)
+            status = 0
+        except BaseException as exc:
+            os.write(2, f"{type(exc).__name__}: {exc}\n".encode())
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError(
+            "the sandbox cannot give each submission a private /tmp (see the error above): "
+            "it needs user and mount namespaces inside bubblewrap's (sysctl "
+            "user.max_user_namespaces above 0); or pass --unsafe-no-sandbox"
+        )
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inheritable")]
+
+
+def _drop_capabilities():
+    """Give up the capabilities a new user namespace gave: the submission must not undo the
+    mounts of its private world (unmounting its /tmp would show the server's)."""
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    if _libc().capset(ctypes.byref(header), (_CapData * 2)()) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"cannot drop capabilities: {os.strerror(code)}")
 
 
 def _child_main(role, shell, reader, write, start):
@@ -439,19 +582,31 @@ def _child_main(role, shell, reader, write, start):
             return
 
 
-def _supervise(role, shell, start, workdir, down_r, up_w, close_fds, limits):
-    """The forked supervisor: a child in new namespaces runs the submission; never returns."""
+def _supervise(role, shell, start, session, down_r, up_w, close_fds, limits, server):
+    """The forked supervisor: a child in new namespaces runs the submission; never returns.
+
+    ``session`` is ``(folder, workdir, world)``: the submission's working folder, where the
+    submission sees it, and ``world``: ``(bytes, kept paths)`` of the submission's private
+    /tmp (see :func:`_private_tmp`), or None for none (the submission then works in
+    ``folder`` itself). ``server``: the server's pid.
+    """
     status = 70
+    folder, workdir, world = session
     try:
-        _die_with_parent()
+        _die_with_parent(server)
         os.setpgid(0, 0)
         for fd in close_fds:
             os.close(fd)
-        _new_namespaces()
+        if world is None:
+            private = _new_namespaces(private_tmp=False)
+        else:
+            private = _private_world(world, folder, workdir)
         pid = os.fork()
         if pid == 0:  # pid 1 of its namespace when that worked
             _die_with_parent()
-            os.chdir(workdir)
+            if private:
+                _drop_capabilities()
+            os.chdir(workdir if world is not None else folder)
             apply_limits(limits, float(start["cpu_seconds"]))
             reader = MessageReader(down_r)
             try:
@@ -461,23 +616,61 @@ def _supervise(role, shell, start, workdir, down_r, up_w, close_fds, limits):
                     import traceback
 
                     os.write(2, traceback.format_exc().encode())
-                raise
+                os._exit(status)
             os._exit(0)
         os.close(down_r)
         os.close(up_w)
         _, wait_status = os.waitpid(pid, 0)
         status = os.waitstatus_to_exitcode(wait_status) & 0xFF
-    except BaseException:
-        pass
+    except BaseException:  # the grader's own failure (no private world): its log says why
+        import traceback
+
+        os.write(2, traceback.format_exc().encode())
     finally:
         os._exit(status)
 
 
-def _kill_group(pid):
+def _end_processes(group):
+    """Kill every process of the submission and wait for each; ``group``: the supervisor's.
+
+    The supervisor's process group holds the supervisor and the submission's first process,
+    pid 1 of the submission's pid namespace: when it ends, the kernel ends every process of
+    the namespace (double forks and new sessions included). A first process that left the
+    group and cleared its death signal outlives the supervisor: its parent is then the
+    server (a subreaper), which kills it here too. Until they are waited for, they still
+    count against the process limit.
+    """
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(group, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    while True:
+        for pid in _children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
+def _children():
+    """The pids of this process's children (read from /proc)."""
+    me, found = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat_line = f.read()
+            except OSError:
+                continue  # gone
+            if int(stat_line.rsplit(b")", 1)[1].split()[1]) == me:  # after "pid (name) state"
+                found.append(int(name))
+    return found
 
 
 def _write_until(fd, data, deadline):
@@ -510,6 +703,19 @@ def _fill_folder(folder, files):
         else:
             os.unlink(entry.path)
     return write_files(folder, files)
+
+
+def _remove(folder):
+    """Remove a submission's working folder, also where it made folders read-only."""
+    os.chmod(folder, 0o700)
+    for path, dirs, _ in os.walk(folder):  # top-down: a folder is fixed before it is read
+        for name in dirs:
+            inner = os.path.join(path, name)
+            if not os.path.islink(inner):
+                os.chmod(inner, 0o700)
+    # what is left (nothing, unless the file system failed) is never seen again: each
+    # submission works in a new folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 _MAX_PRODUCED_BYTES = 16 * 1024 * 1024  # files a notebook writes that the grader keeps
@@ -595,31 +801,38 @@ def _produced_files(folder, given):
     return produced
 
 
-def run_session(role, shell, start, protocol, limits, workdir):
+def run_session(role, shell, start, protocol, limits, place):
     """Serve one submission: fork its child, relay messages, stop it at ``end``.
 
     Args:
         role: ``"student"`` or ``"judge"``.
         shell: the server's shell (its namespace holds the prefix's results).
         start: the ``start`` request.
-        protocol: ``(reader, write)`` of the server's own pipes to the grader.
+        protocol: ``(reader, write, fds)``: the server's own pipes to the grader, and its
+            file descriptors (those pipes' included) that the submission must not inherit.
         limits: resource limits of the child (see :func:`apply_limits`).
-        workdir: the server's working folder: it is emptied and given the submission's
-            files first, and what the submission wrote there is sent back at the end.
+        place: ``(workdir, world)``: the server's working folder (where the set-up cells
+            ran) and the submission's private /tmp (see :func:`_supervise`). The submission
+            works in a new folder holding its files, seen at ``workdir`` when it has a
+            private /tmp; what it wrote there is sent back at the end, and the folder goes.
 
     Returns:
         False when the grader went away (the server should stop), else True.
     """
-    coord, send = protocol
+    coord, send, server_fds = protocol
     timeout = float(start["timeout"])
-    given = _fill_folder(workdir, start.get("files", {}))
+    workdir, world = place
+    folder = tempfile.mkdtemp(prefix="submission-", dir=workdir)
+    given = write_files(folder, start.get("files", {}))
     down_r, down_w = os.pipe()
     up_r, up_w = os.pipe()
+    server = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(down_w)
         os.close(up_r)
-        _supervise(role, shell, start, workdir, down_r, up_w, (coord.fd, 1), limits)
+        session = (folder, workdir, world)
+        _supervise(role, shell, start, session, down_r, up_w, server_fds, limits, server)
     try:  # the supervisor does the same: whichever runs first, the group exists to be killed
         os.setpgid(pid, pid)
     except OSError:
@@ -632,7 +845,7 @@ def run_session(role, shell, start, protocol, limits, workdir):
 
     def stop(why):
         nonlocal dead, owed_since
-        _kill_group(pid)
+        _end_processes(pid)
         dead, owed_since = why, None
         send({"dead": why})
 
@@ -642,9 +855,8 @@ def run_session(role, shell, start, protocol, limits, workdir):
             message = coord.pop()
             if message is not None:
                 if "end" in message:
-                    _kill_group(pid)
-                    _reap_all()
-                    produced = _produced_files(workdir, given) if role == "student" else {}
+                    _end_processes(pid)
+                    produced = _produced_files(folder, given) if role == "student" else {}
                     send({"ended": True, "files": produced})
                     return True
                 if dead is not None:
@@ -681,26 +893,10 @@ def run_session(role, shell, start, protocol, limits, workdir):
             if up_r in ready and not child.fill():
                 stop("died")
     finally:
-        _kill_group(pid)
-        _reap_all()
+        _end_processes(pid)
+        _remove(folder)
         os.close(down_w)
         os.close(up_r)
-
-
-def _reap_all():
-    """Wait for every process of the submission, its namespace's last one included.
-
-    The server is a subreaper: the submission's first process comes back to it when the
-    supervisor dies, and it exits only once the kernel has killed everything in its pid
-    namespace. Until then they still count against the process limit.
-    """
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
-        except InterruptedError:
-            continue
 
 
 def _alive(pid):
@@ -715,6 +911,8 @@ def serve():
     _die_with_parent()
     _forbid_tracing()
     _become_subreaper()
+    if not sys.flags.safe_path:  # Python put its working folder (/tmp, writable) first
+        del sys.path[0]
     protocol_in, protocol_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
@@ -732,11 +930,16 @@ def serve():
     os.makedirs(workdir, exist_ok=True)
     _fill_folder(workdir, setup.get("files", {}))
     os.chdir(workdir)
+    modules = []
     if setup["role"] == "judge":  # a test may import the instructor's modules, never others
-        modules = tempfile.mkdtemp(prefix="course-modules-")
+        modules.append(tempfile.mkdtemp(prefix="course-modules-"))
         shared = setup.get("files", {})
-        write_files(modules, {k: v for k, v in shared.items() if k.endswith(".py")})
-        sys.path.append(modules)
+        write_files(modules[0], {k: v for k, v in shared.items() if k.endswith(".py")})
+        sys.path.append(modules[0])
+    world = None  # each submission's private /tmp, when the sandbox asks for one
+    if setup.get("tmp_bytes"):
+        world = (int(setup["tmp_bytes"]), _kept_under_tmp(modules))
+        _check_private_world(world, workdir)
     shell = make_shell(judge=setup["role"] == "judge")
     prefix = [run_cell(shell, source, float(setup["timeout"])) for source in setup["prefix"]]
     # what the server holds now is never collected in a submission's process: its garbage
@@ -752,9 +955,10 @@ def serve():
         request = reader.read()
         if request is None or "start" not in request:
             return
-        protocol = (reader, send)
+        protocol = (reader, send, (protocol_in, protocol_out, devnull))
         limits = setup.get("limits")
-        if not run_session(setup["role"], shell, request["start"], protocol, limits, workdir):
+        place = (workdir, world)
+        if not run_session(setup["role"], shell, request["start"], protocol, limits, place):
             return
 
 

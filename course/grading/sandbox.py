@@ -3,15 +3,17 @@
 Each execution server (:mod:`course.grading.forkserver`) is started inside ``bwrap`` with:
 
 * a private filesystem view: the operating system's read-only directories, this Python and
-  its environment, and the ``course`` package, all read-only; a small private ``/tmp``.
-  The course directory (``source/``, the gradebook, other students' work) is not there;
+  its environment, and the ``course`` package, all read-only; a small private ``/tmp``, the
+  only writable place (the root and ``/dev`` are read-only too). The course directory
+  (``source/``, the gradebook, other students' work) is not there;
 * no network (its own, empty, network namespace), its own pid, IPC and UTS namespaces,
   an unprivileged user (``nobody``) with no capabilities, a new session (no terminal);
 * death with its parent: nothing it started outlives the grader.
 
 Per submission, the server's child adds resource limits (memory, file size, CPU time,
 processes) and a per-cell timeout (see :func:`course.grading.forkserver.apply_limits`), and
-runs in its own user and pid namespaces.
+runs in its own user, pid, IPC and mount namespaces, with a new, empty ``/tmp`` of its own
+(see :mod:`course.grading.forkserver`).
 
 Linux does not apply the process limit (``RLIMIT_NPROC``) to root, and a grader run as root
 maps the sandbox's user to root. There, each server is also put in a ``pids`` cgroup of its
@@ -67,11 +69,13 @@ def _binds():
     return args
 
 
-def command(argv):
+def command(argv, info_fd=None):
     """``argv`` wrapped in bwrap with the sandbox's options.
 
     Args:
         argv: the program to run inside, e.g. ``[sys.executable, "-m", "..."]``.
+        info_fd: a file descriptor bwrap writes its JSON information to, then closes (the
+            ``child-pid`` of the sandbox's first process), or None.
 
     Returns:
         The full command line.
@@ -95,9 +99,14 @@ def command(argv):
         "--proc", "/proc",
         "--dev", "/dev",
         "--setenv", "HOME", "/tmp",
+        "--setenv", "TMPDIR", "/tmp",
         "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
         "--setenv", "IPYTHONDIR", "/tmp/ipython",
         "--chdir", "/tmp",
+        # /tmp is then the only writable place: each submission gets a new one of its own
+        "--remount-ro", "/",
+        "--remount-ro", "/dev",
+        *(["--info-fd", str(info_fd)] if info_fd is not None else []),
         *argv,
     ]  # fmt: skip
 
