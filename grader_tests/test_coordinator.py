@@ -247,3 +247,155 @@ def test_a_kernel_other_than_this_python_is_refused_as_nbgrader_refuses_it():
     assert engine._kernel_problem("python") is None  # jupyter maps it to python3
     assert engine._kernel_problem("") is None  # no kernelspec: jupyter's default
     assert "No such kernel named ir" in engine._kernel_problem("ir")
+
+
+def test_links_and_special_files_anywhere_in_a_hand_in_are_refused(tmp_path):
+    import os
+    import socket
+
+    root = tmp_path
+    secret = tmp_path / "root_only.txt"  # outside the hand-ins, readable by root alone
+    secret.write_text("secret")
+    secret.chmod(0o600)
+    folder = root / "submitted" / "s" / "a"
+    (folder / "data").mkdir(parents=True)
+    (folder / "toy.ipynb").write_text("{}")
+    (folder / "data" / "x.csv").write_text("1,2")
+    assert driver.refused_entry(root, "s", "a") is None
+
+    (folder / "data" / "notes.txt").symlink_to(secret)
+    assert driver.refused_entry(root, "s", "a") == (
+        "submitted/s/a/data/notes.txt is a symbolic link: hand in the file itself"
+    )
+    (folder / "data" / "notes.txt").unlink()
+    os.mkfifo(folder / "pipe")
+    assert driver.refused_entry(root, "s", "a") == (
+        "submitted/s/a/pipe is a named pipe (FIFO): hand in files only"
+    )
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(folder / "data" / "sock"))
+        assert driver.refused_entry(root, "s", "a") == (
+            "submitted/s/a/data/sock is a socket: hand in files only (and 1 more such entry)"
+        )
+    (folder / "gone").symlink_to(tmp_path / "nowhere")  # a dangling link counts too
+    assert "(and 2 more such entries)" in driver.refused_entry(root, "s", "a")
+
+    (root / "submitted" / "t").mkdir()
+    (root / "submitted" / "t" / "a").symlink_to(root / "source")  # the whole hand-in
+    assert driver.refused_entry(root, "t", "a") == (
+        "submitted/t/a is a symbolic link: hand in the folder itself"
+    )
+    (root / "submitted" / "u").symlink_to(root / "submitted" / "s")  # another student's
+    assert driver.refused_entry(root, "u", "a") == (
+        "submitted/u is a symbolic link: hand in the folder itself"
+    )
+
+
+def test_config_digest_covers_the_file_what_it_loads_and_the_values_it_sets(tmp_path, monkeypatch):
+    root = tmp_path / "c"
+    (root / "source").mkdir(parents=True)
+    files = {
+        "nbgrader_config.py": "c = get_config()\nimport os\n"
+        "c.CourseDirectory.course_id = os.environ.get('TOY_COURSE_ID', 'toy')\n"
+        "load_subconfig('timeouts.py')\n"
+        "c.AssignLatePenalties.plugin_class = 'late_plugin.Late'\n",
+        "timeouts.py": "c = get_config()\nc.Execute.timeout = 6\n",
+        "late_plugin.py": "from nbgrader.plugins import LateSubmissionPlugin\n\n\n"
+        "class Late(LateSubmissionPlugin):\n    pass\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    config = driver.load_config(root)  # the recording loader still loads what nbgrader does
+    assert config.Execute.timeout == 6
+    assert config.AssignLatePenalties.plugin_class.__name__ == "Late"
+    seen = [driver.config_digest(root)]
+    assert driver.config_digest(root) == seen[0]  # the same every time
+    (root / "unrelated.py").write_text("x = 1\n")
+    assert driver.config_digest(root) == seen[0]
+    for name, change in [
+        ("timeouts.py", "c.Execute.timeout = 7\n"),  # a file the configuration loads
+        ("late_plugin.py", "    penalty = 1\n"),  # the plugin's code
+        ("nbgrader_config.py", "# a comment\n"),
+    ]:
+        with (root / name).open("a") as f:
+            f.write(change)
+        seen.append(driver.config_digest(root))
+    monkeypatch.setenv("TOY_COURSE_ID", "other")  # a value read from the environment
+    seen.append(driver.config_digest(root))
+    assert len(set(seen)) == len(seen)
+    shutil.copytree(root, tmp_path / "moved")  # the course moved: nothing changed
+    assert driver.config_digest(tmp_path / "moved") == seen[-1]
+
+
+def test_release_digest_changes_with_a_release_that_changes_what_grades(toy_root, tmp_path):
+    from datetime import datetime
+
+    from nbgrader.api import Gradebook
+
+    root = configured(toy_root, tmp_path)
+
+    def digest():
+        with driver.nbgrader_api(root) as api:
+            return driver.release_digest(api, toy.ASSIGNMENT)
+
+    first = digest()
+    driver.release(root, [toy.ASSIGNMENT])
+    assert digest() == first  # released again, unchanged: nothing to regrade
+    source = root / "source" / toy.ASSIGNMENT / "toy.ipynb"
+    source.write_text(source.read_text().replace("[16.0, 0.25]", "[16.0, 0.5]"))
+    assert digest() == first  # source/ changed, but nbgrader grades with the release
+    driver.release(root, [toy.ASSIGNMENT])
+    second = digest()
+    assert second != first  # the hidden test the gradebook holds changed
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "toy-course") as gb:
+        gb.update_or_create_assignment(toy.ASSIGNMENT, duedate=datetime(2026, 12, 24))
+    assert digest() not in (first, second)  # late penalties count from the due date
+
+
+def test_a_submission_is_regraded_for_each_key_that_changed_and_says_why(tmp_path):
+    from course.grading import engine
+
+    root = tmp_path
+    folder = root / "submitted" / "s" / "toy"
+    folder.mkdir(parents=True)
+    (folder / "toy.ipynb").write_text("{}")
+    keys = {"submission": "1", "source": "2", "release": "3", "config": "4", "grader": "5"}
+    keys |= {"timeout": 2, "sandbox": True}
+    sub = engine._Submission("s", folder, dict(keys))
+    assert engine._changes(root, sub, "toy", ["toy"]) is None  # never graded
+    engine._write_marker(root, "toy", sub)
+    graded = root / "autograded" / "s" / "toy"
+    graded.mkdir(parents=True)
+    (graded / "toy.ipynb").write_text("{}")
+    assert engine._changes(root, sub, "toy", ["toy"]) == {}
+    sub.keys |= {"source": "20", "timeout": 5.0}
+    assert engine._changes(root, sub, "toy", ["toy"]) == {"source": "2", "timeout": 2}
+    (graded / "toy.ipynb").unlink()
+    assert engine._changes(root, sub, "toy", ["toy"])["lost"] is None
+    marker = driver.marker_path(root, "s", "toy")
+    marker.write_text('{"digest": "abc", "cells": {}}')  # by a grader that kept one digest
+    assert engine._changes(root, sub, "toy", ["toy"]) == {"grader": None}
+    assert [engine._why(key, "week1", then, now) for key, then, now in [
+        ("source", "2", "20"),
+        ("release", "3", "30"),
+        ("timeout", 2, None),
+        ("sandbox", False, True),
+    ]] == [
+        "source of week1 changed since these grades",
+        "week1 was released again since these grades",
+        "the per-cell timeout changed since these grades (2 s, now no limit)",
+        "these grades were made without the sandbox",
+    ]  # fmt: skip
+
+
+def test_files_a_notebook_wrote_are_kept_inside_its_autograded_folder(tmp_path):
+    from course.grading import engine
+
+    dest = tmp_path / "autograded" / "s" / "toy"
+    engine._write_produced(dest, {"out.txt": b"1", "plots/a.png": b"2"})
+    assert (dest / "plots" / "a.png").read_bytes() == b"2"
+    for name in ("../../escaped.txt", "/tmp/escaped.txt", "plots/../../x", ""):
+        with pytest.raises(driver.CourseError, match="outside its folder"):
+            engine._write_produced(dest, {"fine.txt": b"3", name: b"4"})
+        assert not (dest / "fine.txt").exists()  # nothing of a refused answer is written
+    assert not (tmp_path / "autograded" / "escaped.txt").exists()

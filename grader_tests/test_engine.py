@@ -381,3 +381,59 @@ def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
     # self-study: one notebook of the two, graded on its own, with nbgrader's maximum
     alone = engine.grade_notebook(both / "second.ipynb", root=ours)
     assert (alone.notebook, alone.score, alone.max_score) == ("second", 4, 7)
+
+
+def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
+    from course_cli import course
+
+    root = toy.make_course(tmp_path / "c")
+    source = root / "source" / toy.ASSIGNMENT / "toy.ipynb"
+    right = source.read_text()
+    source.write_text(right.replace("[16.0, 0.25]", "[16.0, 0.5]"))  # a wrong hidden test
+    driver.release(root, [toy.ASSIGNMENT])
+    toy.hand_in(root, ["passes_all", "fails_g"])
+    first = engine.autograde(root, toy.ASSIGNMENT)
+    assert first.results["passes_all"].score == 5 and first.regraded == {}
+
+    source.write_text(right)  # corrected in source/, not released yet
+    edited = engine.autograde(root, toy.ASSIGNMENT)
+    assert sorted(edited.graded) == ["fails_g", "passes_all"]
+    assert edited.regraded == {
+        f"source of {toy.ASSIGNMENT} changed since these grades": ["fails_g", "passes_all"]
+    }
+    assert edited.results["passes_all"].score == 5  # nbgrader grades with the release
+
+    assert course("release", toy.ASSIGNMENT, cwd=root).returncode == 0
+    out = course("autograde", toy.ASSIGNMENT, cwd=root)
+    assert out.returncode == 0, out.stderr
+    why = f"{toy.ASSIGNMENT} was released again since these grades"
+    assert f"{why}: regrading 2 submissions" in out.stderr  # said before grading
+    assert f"  graded again, {why}: 2 submissions" in out.stdout
+    assert "passes_all  4/4  3/3  7/7" in out.stdout  # the corrected test's grade
+
+    again = engine.autograde(root, toy.ASSIGNMENT)
+    assert again.graded == [] and again.regraded == {}
+    with (root / "nbgrader_config.py").open("a") as config:
+        config.write("c.Execute.timeout = 6\n")
+    changed = engine.autograde(root, toy.ASSIGNMENT, students=["fails_g"])
+    assert changed.graded == ["fails_g"] and set(changed.regraded) == {
+        "nbgrader_config.py (or a file it loads) changed since these grades",
+        "the per-cell timeout changed since these grades (5 s, now 6 s)",
+    }
+
+
+def test_a_hand_in_that_became_a_link_is_refused_and_its_old_grading_removed(tmp_path):
+    root = toy.make_course(tmp_path / "c")
+    toy.hand_in(root, ["passes_all", "fails_g"])
+    assert engine.autograde(root, toy.ASSIGNMENT).errors == {}
+    notebook = root / "submitted" / "fails_g" / toy.ASSIGNMENT / "toy.ipynb"
+    notebook.unlink()
+    notebook.symlink_to(root / "source" / toy.ASSIGNMENT / "toy.ipynb")  # full marks if read
+    summary = engine.autograde(root, toy.ASSIGNMENT)
+    assert summary.errors == {
+        "fails_g": f"submitted/fails_g/{toy.ASSIGNMENT}/toy.ipynb is a symbolic link: hand in "
+        "the file itself"
+    }
+    assert "fails_g" not in summary.results and summary.skipped == ["passes_all"]
+    assert not (root / "autograded" / "fails_g" / toy.ASSIGNMENT).exists()
+    assert not driver.marker_path(root, "fails_g", toy.ASSIGNMENT).exists()

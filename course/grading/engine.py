@@ -19,21 +19,30 @@ a setting it cannot honour stops the run). For each submission it
    unchanged submission (and keeps what the gradebook does not: which run decided each
    test cell, and the grader's notes).
 
+Before anything of a hand-in is read, its folder is checked: a symbolic link or a special
+file anywhere in it refuses the submission with an error row (nothing is followed or
+copied). A submission counts as unchanged only when everything that decides its grade is:
+its own files, ``source/`` (hidden tests included), what the last release recorded in the
+gradebook, the configuration, the grader itself, and the run's timeout and sandbox (the
+marker keeps each of them); a later run grades again what a change affects, and says why.
+
 A run killed at any moment can be started again: submissions without a marker are graded
 again, and nbgrader's gradebook rows are updated in place, never duplicated.
 """
 
 import base64
+import errno
 import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
 from concurrent.futures import wait as local_wait
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
@@ -57,6 +66,7 @@ class Summary:
     missing: dict = field(default_factory=dict)  # student -> notebooks not handed in (0 points)
     graded: list = field(default_factory=list)  # students graded in this run
     skipped: list = field(default_factory=list)  # students already graded and unchanged
+    regraded: dict = field(default_factory=dict)  # why -> students graded again for that
     own_seconds: dict = field(default_factory=dict)  # student -> time in their own cells
     wall_seconds: float = 0.0
     workers: int = 1
@@ -66,59 +76,126 @@ class Summary:
 class _Submission:
     student: str
     folder: Path
-    digest: str = ""
+    keys: dict = field(default_factory=dict)  # what decides its grade: see _grading_keys
     todo: list = field(default_factory=list)  # notebook ids still to run, in nbgrader's order
     files: dict = field(default_factory=dict)  # the folder the next notebook runs in
     cells: dict = field(default_factory=dict)  # notebook -> grade_id -> {"decided", "note"}
     seconds: float = 0.0
 
 
-def _digest(folder, source_digest):
-    """Fingerprint of a submission folder and of the assignment version it is graded with."""
-    h = hashlib.sha256(source_digest.encode())
+def _tree_digest(folder):
+    """Fingerprint of the files under ``folder``: their relative paths and bytes."""
+    h = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+        if "__pycache__" not in path.parts:
+            data = path.read_bytes()
+            h.update(f"{path.relative_to(folder)}\0{len(data)}\0".encode() + data)
     return h.hexdigest()
 
 
-def _is_up_to_date(root, sub, assignment, notebooks):
-    """Whether the marker says ``sub`` is graded as it is, and its notebooks are there."""
-    marker = driver.marker_path(root, sub.student, assignment)
-    graded = Path(root) / "autograded" / sub.student / assignment
+def _source_digest(root, assignment):
+    """Fingerprint of ``source/<assignment>/``: the notebooks, hidden tests and data files."""
+    return _tree_digest(Path(root) / "source" / assignment)
+
+
+@cache
+def _grader_digest():
+    """Fingerprint of the grader: the ``course`` package's files, and nbgrader's version."""
+    import nbgrader
+
+    import course
+
+    return _tree_digest(Path(course.__file__).parent) + f" nbgrader {nbgrader.__version__}"
+
+
+def _grading_keys(api, conf, assignment, sandboxed):
+    """What decides the grade of every submission of ``assignment`` besides its own files.
+
+    ``{key: value}``, each key explained by :func:`_why`: ``source/``, the release the
+    gradebook recorded, the configuration, the grader, the per-cell timeout and the
+    sandbox. A submission's marker keeps them with the fingerprint of its own files.
+    """
+    root = Path(api.coursedir.root)
+    return {
+        "source": _source_digest(root, assignment),
+        "release": driver.release_digest(api, assignment),
+        "config": driver.config_digest(root),
+        "grader": _grader_digest(),
+        "timeout": conf.timeout,
+        "sandbox": sandboxed,
+    }
+
+
+def _seconds(timeout):
+    return "no limit" if timeout is None else f"{timeout:g} s"
+
+
+def _why(key, assignment, then, now):
+    """Why a graded submission is graded again: its key ``key`` was ``then``, is ``now``."""
+    if key == "timeout":
+        return (
+            f"the per-cell timeout changed since these grades ({_seconds(then)}, now "
+            f"{_seconds(now)})"
+        )
+    if key == "sandbox":
+        return "these grades were made " + ("in the sandbox" if then else "without the sandbox")
+    return {
+        "submission": "handed in again since these grades",
+        "source": f"source of {assignment} changed since these grades",
+        "release": f"{assignment} was released again since these grades",
+        "config": "nbgrader_config.py (or a file it loads) changed since these grades",
+        "grader": "the grader (the course package or nbgrader) changed since these grades",
+        "lost": "these grades are no longer all in the gradebook and autograded/",
+    }[key]
+
+
+def _changes(root, sub, assignment, notebooks):
+    """What changed since ``sub`` was graded: ``{key: its value then}`` (empty: nothing).
+
+    None when the submission was never graded (no marker: a run stopped before the end of
+    it counts as never). A marker of a grader that did not record the keys counts as a
+    change of the grader; autograded notebooks gone since count as ``lost``.
+    """
     try:
-        same = json.loads(marker.read_text())["digest"] == sub.digest
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+        marker = json.loads(driver.marker_path(root, sub.student, assignment).read_text())
+        then = marker.get("keys")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(then, dict):
+        return {"grader": None}
+    changed = {key: then.get(key) for key, now in sub.keys.items() if then.get(key) != now}
+    graded = Path(root) / "autograded" / sub.student / assignment
     handed_in = {p.stem for p in driver.submitted_notebooks(sub.folder)} & set(notebooks)
-    return same and all((graded / f"{name}.ipynb").is_file() for name in handed_in)
+    if not all((graded / f"{name}.ipynb").is_file() for name in handed_in):
+        changed["lost"] = None
+    return changed
 
 
-def _submissions(root, assignment, students, conf, source_digest):
-    """The hand-ins to consider, and ``{student: why not}`` for asked-for ones nbgrader skips.
+def _submissions(root, assignment, students, conf, keys):
+    """The hand-ins to consider, and ``{student: why not}`` for those that are not graded.
 
     As ``nbgrader autograde``: students of ``CourseDirectory.student_id_exclude`` are left
-    out, and so is a folder without any notebook (an error only when asked for by name).
+    out, and so is a folder without any notebook (an error only when asked for by name). A
+    hand-in holding a symbolic link or a special file is refused (an error row, and what
+    an earlier run left in ``autograded/`` for it removed) before anything in it is read.
+    ``keys`` are the assignment's grading keys (:func:`_grading_keys`).
     """
     subs, errors = [], {}
     for student in driver.submitters(root, assignment, students):
         folder = Path(root) / "submitted" / student / assignment
         if student in conf.student_id_exclude:
             continue
+        refused = driver.refused_entry(root, student, assignment)
+        if refused:
+            errors[student] = refused
+            _forget(root, assignment, student)
+            continue
         if not driver.submitted_notebooks(folder):
             if students:
                 errors[student] = f"no notebook in {folder}: nbgrader skips this folder"
             continue
-        subs.append(_Submission(student, folder, _digest(folder, source_digest)))
+        subs.append(_Submission(student, folder, {"submission": _tree_digest(folder), **keys}))
     return subs, errors
-
-
-def _source_digest(root, assignment):
-    """Fingerprint of what the grades depend on besides a submission: source/ and config."""
-    h = hashlib.sha256((Path(root) / "nbgrader_config.py").read_bytes())
-    source = Path(root) / "source" / assignment
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
 
 
 def _resources(api, assignment, notebook_id, student):
@@ -213,6 +290,12 @@ def _clear(dest):
         shutil.rmtree(dest)
 
 
+def _forget(root, assignment, student):
+    """Remove what ``autograded/`` holds of a submission: its marker, then its folder."""
+    driver.marker_path(root, student, assignment).unlink(missing_ok=True)
+    _clear(Path(root) / "autograded" / student / assignment)
+
+
 def _prepare(api, conf, assignment, sub):
     """Start a student's autograded folder as ``nbgrader autograde`` does.
 
@@ -226,8 +309,7 @@ def _prepare(api, conf, assignment, sub):
         ``(notebooks to grade, notebooks not handed in)``, by name.
     """
     dest = Path(api.coursedir.root) / "autograded" / sub.student / assignment
-    driver.marker_path(api.coursedir.root, sub.student, assignment).unlink(missing_ok=True)
-    _clear(dest)
+    _forget(api.coursedir.root, assignment, sub.student)
     converter = conf.converter
     converter.notebooks = [str(p) for p in driver.submitted_notebooks(sub.folder)]
     converter.init_assignment(assignment, sub.student)
@@ -238,12 +320,35 @@ def _prepare(api, conf, assignment, sub):
     return graded, missing
 
 
+def _write_produced(dest, files):
+    """Write the files a notebook wrote in its folder (``{relative path: bytes}``) in ``dest``.
+
+    Their names come from the sandbox: a name that is not a plain relative path inside the
+    folder (absolute, or climbing out with ``..``) is refused, nothing of it written.
+
+    Raises:
+        CourseError: such a name (the submission is not graded).
+    """
+    for relative in files:
+        path = PurePosixPath(relative)
+        if not path.parts or path.is_absolute() or ".." in path.parts:
+            raise driver.CourseError(
+                f"the notebook's process named a file outside its folder: {relative!r}"
+            )
+    for relative, data in files.items():
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.chmod(0o644)
+        target.write_bytes(data)
+
+
 def _write_marker(root, assignment, sub):
     """Record that ``sub`` is graded (last: a run killed before it grades it again)."""
     marker = driver.marker_path(root, sub.student, assignment)
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"digest": sub.digest, "cells": sub.cells}))
+    tmp.write_text(json.dumps({"keys": sub.keys, "cells": sub.cells}))
     os.replace(tmp, marker)
 
 
@@ -335,8 +440,11 @@ def autograde(
         force: grade again submissions already graded and unchanged.
         sandboxed: run student code in the bubblewrap sandbox (:mod:`.sandbox`); without
             it, student code runs with the grader's rights.
-        progress: optional callable ``progress(event, student)`` with ``event`` one of
-            ``"start"`` (student is None, total known), ``"done"``, ``"skipped"``, ``"error"``.
+        progress: optional callable ``progress(event, student, total=None)`` with
+            ``event`` one of ``"start"`` (student None, ``total`` submissions),
+            ``"regrading"`` (once per reason, before any grading: ``student`` is why graded
+            submissions are graded again, ``total`` how many), ``"done"``, ``"skipped"``,
+            ``"error"``.
 
     Returns:
         A :class:`Summary`.
@@ -366,23 +474,28 @@ def autograde(
         elif conf.timeout is not None and conf.timeout <= 0:  # nbclient: no limit
             conf.timeout = None
         notebooks = driver.gradebook_notebooks(api, assignment)
-        subs, summary.errors = _submissions(
-            root, assignment, students, conf, _source_digest(root, assignment)
-        )
+        keys = _grading_keys(api, conf, assignment, sandboxed)
+        subs, summary.errors = _submissions(root, assignment, students, conf, keys)
         todo = []
         for sub in subs:
-            if not force and _is_up_to_date(root, sub, assignment, notebooks):
+            changed = None if force else _changes(root, sub, assignment, notebooks)
+            if changed == {}:
                 try:
                     summary.results[sub.student] = driver.assignment_result(
                         api, assignment, sub.student
                     )
                     summary.skipped.append(sub.student)
                     continue
-                except Exception:  # its grades or autograded/ were removed since: regrade
-                    pass
+                except Exception:  # its grades were removed from the gradebook since
+                    changed = {"lost": None}
+            for key, then in (changed or {}).items():
+                why = _why(key, assignment, then, sub.keys.get(key))
+                summary.regraded.setdefault(why, []).append(sub.student)
             todo.append(sub)
         if progress:
             progress("start", None, len(subs))
+            for why, regraded in summary.regraded.items():
+                progress("regrading", why, len(regraded))
             for student in summary.skipped:
                 progress("skipped", student)
         if todo:
@@ -449,7 +562,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
 
     def fail(sub, message):
         summary.errors[sub.student] = message
-        _clear(root / "autograded" / sub.student / assignment)
+        _forget(root, assignment, sub.student)
         if progress:
             progress("error", sub.student)
 
@@ -492,12 +605,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
         executed = _apply(conf.publish, executed, resources)
         dest = root / "autograded" / sub.student / assignment
         written = {n: base64.b64decode(data) for n, data in answer.get("files", {}).items()}
-        for relative, data in written.items():
-            target = dest / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists():
-                target.chmod(0o644)
-            target.write_bytes(data)
+        _write_produced(dest, written)
         sub.files.update(written)
         nbformat.write(executed, dest / f"{name}.ipynb")
         sub.cells[name] = answer.get("cells", {})
@@ -536,6 +644,30 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
                 progress("done", sub.student)
 
 
+def _notebook_bytes(path):
+    """The bytes of the notebook file at ``path``, read without following a link.
+
+    Raises:
+        UngradableNotebook: ``path`` is a symbolic link (to ``source/``, say), a special
+            file (a named pipe, a device), a folder, missing or unreadable.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UngradableNotebook(f"{path} is a symbolic link: grade the file itself") from None
+        if exc.errno == errno.ENOENT:
+            raise UngradableNotebook(f"{path}: no such file; check the path") from None
+        raise UngradableNotebook(f"{path}: cannot be read ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    kind = "a folder" if stat.S_ISDIR(mode) else driver.special_file(mode)
+    if kind:
+        os.close(fd)
+        raise UngradableNotebook(f"{path} is {kind}: grade a notebook file")
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
 def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=True):
     """Grade one notebook with the full hidden tests, in a throwaway course directory.
 
@@ -553,12 +685,14 @@ def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=Tru
         A :class:`NotebookResult`.
 
     Raises:
-        UngradableNotebook: the file is not a notebook.
+        UngradableNotebook: the file is not a notebook (a symbolic link or a special file
+            is not read).
         CourseError: the course or the assignment cannot be found.
     """
     import tempfile
 
-    submission = read_notebook(path)
+    data = _notebook_bytes(path)
+    submission = read_notebook(data, name=str(path))
     root = Path(root) if root else driver.find_course_root()
     assignment, notebook_id = driver.match_source(root, submission, path, assignment)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
@@ -567,7 +701,7 @@ def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=Tru
         shutil.copy2(root / "nbgrader_config.py", tmp / "nbgrader_config.py")
         folder = tmp / "submitted" / driver.SELF_STUDENT / assignment
         folder.mkdir(parents=True)
-        shutil.copyfile(path, folder / f"{notebook_id}.ipynb")
+        (folder / f"{notebook_id}.ipynb").write_bytes(data)
         summary = autograde(
             tmp, assignment, [driver.SELF_STUDENT], workers=1, timeout=timeout, sandboxed=sandboxed
         )

@@ -6,15 +6,17 @@ in it. All functions take the course directory explicitly, so tests and ``course
 can work in a throwaway copy.
 """
 
+import hashlib
 import json
 import os
 import re
+import stat
 import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from course.grading.notebooks import (
@@ -32,6 +34,10 @@ __all__ = [
     "assignments",
     "release",
     "load_config",
+    "config_digest",
+    "release_digest",
+    "refused_entry",
+    "special_file",
     "nbgrader_api",
     "fast_gradebook",
     "generate",
@@ -97,11 +103,29 @@ def assignments(root):
     return sorted(p.name for p in (Path(root) / "source").iterdir() if p.is_dir())
 
 
-def load_config(root):
-    """The course's ``nbgrader_config.py``, loaded, with ``CourseDirectory.root`` set."""
+def _read_config(root):
+    """The course's configuration as its file says, and the files it was read from.
+
+    Returns:
+        ``(config, files)``: the ``Config`` of ``nbgrader_config.py`` (``CourseDirectory.root``
+        not set yet), and the paths of that file and of every file it loaded with
+        ``load_subconfig``, in the order they were read.
+    """
     from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    files = []
+
+    class Recording(PyFileConfigLoader):  # load_subconfig makes its loader of this class
+        def _read_file_as_dict(self):
+            files.append(Path(self.full_filename))
+            super()._read_file_as_dict()
+
+    return Recording("nbgrader_config.py", path=str(root)).load_config(), files
+
+
+def load_config(root):
+    """The course's ``nbgrader_config.py``, loaded, with ``CourseDirectory.root`` set."""
+    config, _ = _read_config(root)
     config.CourseDirectory.root = str(root)
     plugin = config.AssignLatePenalties.get("plugin_class")
     if isinstance(plugin, str):
@@ -109,19 +133,70 @@ def load_config(root):
     return config
 
 
+def _described(value):
+    """A configuration value JSON cannot write, named the same way in every run."""
+    if hasattr(value, "to_dict"):  # traitlets' deferred list and dict operations
+        return value.to_dict()
+    if isinstance(value, (set, frozenset)):
+        return sorted(map(repr, value))
+    if callable(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
+    return type(value).__qualname__
+
+
+def config_digest(root):
+    """Fingerprint of the configuration that decides how the course is graded.
+
+    It covers ``nbgrader_config.py`` and the files it loads (``load_subconfig``), the
+    source of the late-penalty plugin it names, and the values they set (a value read from
+    the environment or from another file included).
+    """
+    config, files = _read_config(root)
+    h = hashlib.sha256(json.dumps(config, sort_keys=True, default=_described).encode())
+    plugin = config.AssignLatePenalties.get("plugin_class")
+    if isinstance(plugin, str):
+        module_name = plugin.rpartition(".")[0]
+        files.append(_local_module(root, module_name) or _installed_module(module_name))
+    for path in filter(None, files):  # contents, not names: the course may move
+        data = path.read_bytes()
+        h.update(f"{len(data)}:".encode() + data)
+    return h.hexdigest()
+
+
+def _local_module(root, module_name):
+    """The course's own file of the module ``module_name``, or None.
+
+    The ``nbgrader`` command puts the folder it runs in on Python's path, so a course's
+    own plugin (``late_plugin.py`` next to ``nbgrader_config.py``) is found there first.
+    """
+    path = Path(root, *module_name.split(".")).with_suffix(".py")
+    return path if module_name and path.is_file() else None
+
+
+def _installed_module(module_name):
+    """The source file of the installed module ``module_name``, or None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module_name) if module_name else None
+    except (ImportError, ValueError):
+        return None
+    origin = Path(spec.origin) if spec and spec.origin else None
+    return origin if origin and origin.is_file() else None
+
+
 def _course_class(root, dotted):
     """The class ``module.Class`` named in the configuration.
 
-    The ``nbgrader`` command puts the folder it runs in on Python's path, so a course's
-    own plugin (``late_plugin.py`` next to ``nbgrader_config.py``) is found there first;
-    here it is loaded from the course directory by its file, without changing the path.
+    A course's own module (:func:`_local_module`) is loaded from the course directory by
+    its file, without changing Python's path.
     """
     import importlib
     import importlib.util
 
     module_name, _, name = dotted.rpartition(".")
-    path = Path(root, *module_name.split(".")).with_suffix(".py")
-    if module_name and path.is_file():
+    path = _local_module(root, module_name)
+    if path:
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -377,6 +452,72 @@ def submitters(root, assignment, students=None):
     return present
 
 
+def special_file(mode):
+    """What a file of mode ``mode`` (``os.lstat``'s) is when it is neither a regular file
+    nor a folder (``"a symbolic link"``, ``"a named pipe (FIFO)"``, ...), else None."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
+
+
+def refused_entry(root, student, assignment):
+    """Why ``submitted/<student>/<assignment>/`` cannot be graded as it is, or None.
+
+    A symbolic link (to a file only root may read, to ``source/``, to another student's
+    hand-in) and a special file (a named pipe, a socket, a device) are refused wherever
+    they are in the hand-in, the student's folders included: nothing in it is followed,
+    opened or copied before this check, which looks at every entry without following any.
+
+    Returns:
+        None, or one line naming the first such entry (``submitted/<student>/<assignment>/x
+        is a symbolic link: hand in the file itself``) and how many others there are.
+    """
+    root = Path(root)
+    found = []
+
+    def look(path, what_it_should_be):
+        """``path``'s mode, or None after noting why it is refused."""
+        name = path.relative_to(root).as_posix()
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError as exc:
+            found.append(f"{name} cannot be read ({exc.strerror})")
+            return None
+        kind = special_file(mode)
+        if kind:
+            fix = f"{what_it_should_be} itself" if kind == "a symbolic link" else "files only"
+            found.append(f"{name} is {kind}: hand in {fix}")
+            return None
+        return mode
+
+    top = root / "submitted" / student
+    if not (look(top, "the folder") and look(top / assignment, "the folder")):
+        return found[0]
+    pending = [top / assignment]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(folder.iterdir())
+        except OSError as exc:
+            found.append(f"{folder.relative_to(root).as_posix()} cannot be read ({exc.strerror})")
+            continue
+        for path in entries:
+            mode = look(path, "the file")
+            if mode is not None and stat.S_ISDIR(mode):
+                pending.append(path)
+    if not found:
+        return None
+    found.sort()
+    more = len(found) - 1
+    return found[0] + (f" (and {more} more such entr{'y' if more == 1 else 'ies'})" if more else "")
+
+
 def submitted_notebooks(folder):
     """The notebooks of a hand-in folder, as nbgrader finds them (``*.ipynb``), sorted."""
     return sorted(Path(folder).glob("*.ipynb"))
@@ -578,6 +719,33 @@ def _released_source(root, assignment, notebook_id, grade_id):
 def _released_sources(path, mtime_ns, size):
     """``{grade_id: source}`` of a release notebook (read again when the file changes)."""
     return {nbgrader_meta(c).get("grade_id"): c.source for c in read_notebook(path).cells}
+
+
+def release_digest(api, assignment):
+    """Fingerprint of ``assignment`` as its last release recorded it in the gradebook.
+
+    nbgrader grades with what ``generate_assignment`` (``course release``) recorded, not
+    with ``source/`` as it is now: the locked and test cells it puts back (hidden tests
+    included), the points of every graded cell, the kernelspec, and the due date that late
+    penalties count from. A release that changes any of them changes this fingerprint.
+    """
+    from nbgrader.api import Gradebook
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        record = gb.find_assignment(assignment)
+        parts = [str(record.duedate)]
+        for nb in sorted(record.notebooks, key=lambda nb: nb.name):
+            parts.append([nb.name, nb.kernelspec])
+            cells = [
+                *([c.name, c.cell_type, c.locked, c.source, c.checksum] for c in nb.source_cells),
+                *(
+                    [type(c).__name__, c.name, c.cell_type, c.max_score]
+                    for c in [*nb.grade_cells, *nb.task_cells]
+                ),
+                *(["solution", c.name] for c in nb.solution_cells),
+            ]
+            parts += sorted(cells, key=json.dumps)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def gradebook_notebooks(api, assignment):

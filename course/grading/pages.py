@@ -7,6 +7,8 @@ student's HTML or JavaScript output is shown as its plain-text version, never ru
 import html
 import re
 
+from course.grading.untrusted import printable
+
 __all__ = ["page", "table", "code", "outputs", "escape"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -34,8 +36,9 @@ img { max-width: 100%; }
 
 
 def escape(text):
-    """``text`` as HTML text, without terminal colour codes."""
-    return html.escape(_ANSI.sub("", str(text)))
+    """``text`` as HTML text, without terminal colour codes, other control characters
+    written as their escapes (:func:`printable`, line breaks kept)."""
+    return html.escape(printable(_ANSI.sub("", str(text)), lines=True))
 
 
 def page(title, body):

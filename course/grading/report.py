@@ -1,7 +1,8 @@
 """``course report``: what a class did on one assignment, in ``reports/<assignment>/``.
 
 * ``grades.csv``: written by nbgrader's own CSV exporter, so it has the columns (and rows)
-  of ``nbgrader export``;
+  of ``nbgrader export``, with the students' own text (ids from folder names, names,
+  emails) made safe: no control character, no formula for a spreadsheet, commas quoted;
 * ``scores.png``: a histogram of the autograded students' total scores;
 * ``pass_rates.png``: for each exercise, the share of students with all of its points;
 * ``index.html``: both figures, the numbers behind them, the most common failure messages
@@ -15,10 +16,12 @@ mistake without its expected values.
 from collections import Counter
 from pathlib import Path
 from statistics import mean, median
+from types import SimpleNamespace
 
 from course.grading import nbgrader_driver as driver
 from course.grading import pages
 from course.grading.results import exercise_names
+from course.grading.untrusted import csv_field
 
 __all__ = ["write_report", "failure_messages", "pass_rates", "TOP_MESSAGES"]
 
@@ -143,6 +146,38 @@ def _html(assignment, notebooks, results, rates, messages, errors):
     return pages.page(title, "\n".join(body))
 
 
+class _CsvText(str):
+    """A student's own text (an id, a name), itself, that formats as a safe CSV field.
+
+    nbgrader's exporter writes ``",".join`` of its fields formatted with ``str.format``,
+    unquoted: a student id ``=HYPERLINK(...)`` would be a formula, one holding a comma or
+    a line break would add columns or rows. As a value this is the text itself (the
+    exporter looks the student's submission up with it); formatted, it is
+    :func:`csv_field`'s.
+    """
+
+    def __format__(self, spec):
+        return format(csv_field(str(self)), spec)
+
+
+def _csv_safe(gradebook):
+    """The gradebook as nbgrader's CSV exporter reads it, its students' text :class:`_CsvText`."""
+    students = [
+        SimpleNamespace(
+            **{
+                key: None if getattr(s, key) is None else _CsvText(getattr(s, key))
+                for key in ("id", "last_name", "first_name", "email")
+            }
+        )
+        for s in gradebook.students
+    ]
+    return SimpleNamespace(
+        assignments=gradebook.assignments,
+        students=students,
+        find_submission=gradebook.find_submission,
+    )
+
+
 def _export_csv(api, assignment, path):
     """``grades.csv`` by nbgrader's own exporter (``nbgrader export``), for one assignment."""
     from nbgrader.api import Gradebook
@@ -150,7 +185,7 @@ def _export_csv(api, assignment, path):
 
     exporter = CsvExportPlugin(to=str(path), assignment=[assignment])
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        exporter.export(gb)
+        exporter.export(_csv_safe(gb))
 
 
 def write_report(root, assignment, progress=None):

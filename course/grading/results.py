@@ -3,6 +3,7 @@
 from dataclasses import asdict, dataclass, field
 
 from course.grading.notebooks import exercise_of
+from course.grading.untrusted import printable
 from course.testing import colour as paint
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "format_check",
     "format_class_table",
     "format_summary",
+    "submissions",
 ]
 
 # "manual": a cell nbgrader leaves to the instructor (a manually graded answer or a task)
@@ -254,10 +256,11 @@ def _columns(rows, colour=False):
     """Rows as lines of left-aligned columns, the first row a header underlined with dashes.
 
     Args:
-        rows: lists of cells; a cell is a string or ``(string, colour name or None)``.
+        rows: lists of cells; a cell is a string or ``(string, colour name or None)``; its
+            string is shown :func:`printable`.
         colour: paint the coloured cells (and the header in bold) for a terminal.
     """
-    plain = [[c if isinstance(c, str) else c[0] for c in row] for row in rows]
+    plain = [[printable(c if isinstance(c, str) else c[0]) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in plain) for i in range(len(plain[0]))]
     lines = []
     for i, (row, texts) in enumerate(zip(rows, plain)):
@@ -273,7 +276,8 @@ def _columns(rows, colour=False):
 
 def _message_lines(message, first_only):
     """A message under its table row: ``-> first line``, then the others indented."""
-    lines = message.splitlines()[:1] if first_only else message.splitlines()
+    lines = printable(message, lines=True).splitlines()  # only "\n" is left to split on
+    lines = lines[:1] if first_only else lines
     return [f"    -> {lines[0]}", *(f"       {line}" for line in lines[1:])] if lines else []
 
 
@@ -315,7 +319,8 @@ def format_result(result, colour=False):
             cell_points = f"{_fmt_points(cell.score)}/{_fmt_points(cell.max_score)}"
             rows.append([f"  {cell.grade_id}", (label, _label_colour(label)), cell_points])
             messages.append(cell.message)
-    lines = [f"{result.assignment} / {result.notebook}: graded with the hidden tests", ""]
+    title = f"{result.assignment} / {result.notebook}: graded with the hidden tests"
+    lines = [printable(title), ""]
     table = _columns(rows, colour)
     lines += table[:2]
     for line, message in zip(table[2:], messages[1:]):
@@ -330,7 +335,9 @@ def format_result(result, colour=False):
     lines += ["", paint(total, "bold") if colour else total]
     todo = revisit(result)
     lines.append(
-        f"revisit: {', '.join(todo)}" if todo else "nothing to revisit: every test cell passed"
+        printable(f"revisit: {', '.join(todo)}")
+        if todo
+        else "nothing to revisit: every test cell passed"
     )
     return "\n".join(lines)
 
@@ -347,8 +354,10 @@ def format_check(result, colour=False):
         label = _check_label(ex.status, ex.message)
         rows.append([ex.exercise, (label, _label_colour(label)), _fmt_points(ex.points)])
     lines = [
-        f"{result.assignment} / {result.notebook}: the visible checks (the hidden tests "
-        "decide the grade: `course grade` runs them)",
+        printable(
+            f"{result.assignment} / {result.notebook}: the visible checks (the hidden tests "
+            "decide the grade: `course grade` runs them)"
+        ),
         "",
     ]
     table = _columns(rows, colour)
@@ -397,17 +406,27 @@ def format_class_table(results):
     return "\n".join(_columns(rows))
 
 
+def submissions(count):
+    """``1 submission``, ``3 submissions``."""
+    return f"{count} submission{'' if count == 1 else 's'}"
+
+
 def format_summary(summary):
-    """The closing lines of a class run: counts, time, and each submission not graded."""
+    """The closing lines of a class run: counts, time, why submissions graded before were
+    graded again, and each submission not graded (one line each, :func:`printable`)."""
     graded, skipped, errors = len(summary.graded), len(summary.skipped), summary.errors
     lines = [
         f"{summary.assignment}: {graded} graded now, {skipped} unchanged since their last "
         f"grading (--force grades them again), {len(errors)} could not be graded; "
         f"{summary.wall_seconds:.1f} s" + (f" on {summary.workers} workers" if graded else "")
     ]
+    lines += [
+        f"  graded again, {why}: {submissions(len(students))}"
+        for why, students in summary.regraded.items()
+    ]
     lines += [f"  not graded: {student}: {message}" for student, message in sorted(errors.items())]
     lines += [
         f"  not handed in: {student}: {', '.join(f'{nb}.ipynb' for nb in notebooks)} (0 points)"
         for student, notebooks in sorted(summary.missing.items())
     ]
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)
