@@ -342,7 +342,7 @@ def test_release_digest_changes_with_a_release_that_changes_what_grades(toy_root
     driver.release(root, [toy.ASSIGNMENT])
     assert digest() == first  # released again, unchanged: nothing to regrade
     source = root / "source" / toy.ASSIGNMENT / "toy.ipynb"
-    source.write_text(source.read_text().replace("[16.0, 0.25]", "[16.0, 0.5]"))
+    source.write_text(source.read_text().replace("_expected = _x * _x", "_expected = _x * 2"))
     assert digest() == first  # source/ changed, but nbgrader grades with the release
     driver.release(root, [toy.ASSIGNMENT])
     second = digest()

@@ -389,7 +389,7 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     root = toy.make_course(tmp_path / "c")
     source = root / "source" / toy.ASSIGNMENT / "toy.ipynb"
     right = source.read_text()
-    source.write_text(right.replace("[16.0, 0.25]", "[16.0, 0.5]"))  # a wrong hidden test
+    source.write_text(right.replace("_expected = _x * _x", "_expected = _x * 2"))  # a wrong test
     driver.release(root, [toy.ASSIGNMENT])
     toy.hand_in(root, ["passes_all", "fails_g"])
     first = engine.autograde(root, toy.ASSIGNMENT)
