@@ -321,8 +321,9 @@ def cap_outputs(outputs, limit):
     if cut:
         kept.append(
             note(
-                f"output cut: this cell's outputs ({sum(sizes) / 1e6:.1f} MB) are more than "
-                "the grader keeps; the rest was dropped"
+                f"output cut: the grader keeps {CELL_OUTPUT_BYTES // 2**20} MB of outputs per "
+                f"cell and {NOTEBOOK_OUTPUT_BYTES // 2**20} MB per notebook; of this cell's "
+                f"{sum(sizes) / 2**20:.1f} MB, what decides its score was kept"
             )
         )
         used += _size(kept[-1])
