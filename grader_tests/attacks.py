@@ -13,8 +13,10 @@ contain every one; ``make attacks`` (run this file) also grades the same class w
 
 import hashlib
 import json
+import resource
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -500,7 +502,6 @@ def _plain_nbgrader(root):
     student would be graded); one process per student keeps each verdict about its attack.
     """
     import os
-    import subprocess
 
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -557,6 +558,37 @@ def run(root, listener, grader):
         _clean_up()
 
 
+def run_in_child(root):
+    """Grade the class at ``root`` with course autograde in a child process, and measure it.
+
+    The child is the grading coordinator (the execution servers are its own children), so
+    its peak resident memory is the coordinator's.
+
+    Returns:
+        ``{"scores": {student: score}, "errors": {student: message}, "verdicts": {attack:
+        [contained, why]}, "peak_bytes": the coordinator's peak resident memory}``.
+    """
+    answer = Path(f"{root}.json")
+    subprocess.run([sys.executable, __file__, "--course", str(root), str(answer)], check=True)
+    return json.loads(answer.read_text())
+
+
+def _course_child(root, answer):
+    """The child of :func:`run_in_child`: grade, judge, and write what it found."""
+    listener = Listener()
+    try:
+        results, errors, verdicts = run(root, listener, "course")
+    finally:
+        listener.close()
+    found = {
+        "scores": {student: result.score for student, result in results.items()},
+        "errors": errors,
+        "verdicts": verdicts,
+        "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB here
+    }
+    answer.write_text(json.dumps(found))
+
+
 def main():
     """``make attacks``: both graders against the whole suite, as a Markdown table."""
     columns = {}
@@ -585,4 +617,6 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--course"]:  # run_in_child's child
+        sys.exit(_course_child(Path(sys.argv[2]), Path(sys.argv[3])))
     sys.exit(main())

@@ -6,6 +6,7 @@ that start an execution server (without the sandbox: the same code runs in it) a
 
 import json
 import os
+import pickle
 import struct
 import threading
 import tracemalloc
@@ -239,6 +240,12 @@ _FORGE_DEAD = (
     "data = json.dumps({'dead': 'killed'}).encode()\n"
     "os.write(channel[0], struct.pack('>I', len(data)) + data)"
 )
+
+
+def test_a_protocol_violation_says_what_it_was_after_a_trip_through_a_dask_worker():
+    error = pickle.loads(pickle.dumps(executor.ProtocolViolation("a 'dead' message")))
+    assert str(error).count("broke the grader's protocol") == 1
+    assert "a 'dead' message" in str(error) and isinstance(error, executor.WorkerLost)
 
 
 @pytest.mark.slow

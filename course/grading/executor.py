@@ -99,6 +99,10 @@ class ProtocolViolation(WorkerLost):
             f"the notebook's process broke the grader's protocol ({what}); it was stopped and "
             "this notebook is not graded"
         )
+        self.what = what
+
+    def __reduce__(self):  # as it comes back from a Dask worker
+        return type(self), (self.what,)
 
 
 _STARTUP_SECONDS = 120  # most a server may take to import everything and answer
