@@ -17,6 +17,10 @@ compensates for, randomness, ...): honest causes exist, so it is never called ch
 Where a value the test needs cannot leave the student's process (an instance of a class the
 notebook defines, ...), the whole cell runs there instead, as nbgrader would run it, and the
 cell's verdict says it was decided in the sandbox.
+
+Nothing the student's process says decides anything: what comes from it is read within byte
+budgets and checked (:mod:`course.grading.protocol`); times, execution counts and why the
+process stopped are the coordinator's and the servers' own observations.
 """
 
 import base64
@@ -207,7 +211,7 @@ class ForkServer:
             cells = message.get("cells")
             try:  # the server's own run, before any submission: checked all the same
                 if set(message) != {"ready", "cells"} or type(cells) is not list:
-                    raise protocol.Invalid(f"a message {sorted(message)[:4]} and not its results")
+                    raise protocol.Invalid(f"fields {sorted(message)[:4]} instead of its results")
                 if len(cells) != len(self.prefix):
                     raise protocol.Invalid("results that do not match the set-up cells")
                 self.prefix_results = [protocol.check_result(cell) for cell in cells]
