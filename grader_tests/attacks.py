@@ -22,8 +22,10 @@ import hashlib
 import html
 import json
 import os
+import resource
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -196,6 +198,55 @@ def _link_the_folder_to_another_student(folder, root):
     shutil.rmtree(folder)
     folder.symlink_to(root / "submitted" / "honest" / toy.ASSIGNMENT)
 
+
+# Forged results: whatever the grader's cell runner is called, it returns a dict with the
+# cell's outputs and execution count; a profiler sees it returned and rewrites it before it
+# is sent (FORGED, defined first, holds what replaces its fields). Runs for every later cell.
+REWRITE_RESULTS = (
+    "import sys\n\n"
+    "def _rewrite_results(frame, event, value):\n"
+    "    if event == 'return' and type(value) is dict and "
+    "{{'outputs', 'execution_count'}} <= set(value):\n"
+    "        value.update(FORGED)\n\n"
+    "sys.setprofile(_rewrite_results)"
+)
+FORGED_TIMEOUT = (  # every later cell says it timed out, so that the grader skips it
+    "FORGED = {{'outputs': [{{'output_type': 'error', 'ename': 'CellTimeoutError', "
+    "'evalue': 'forged timeout', 'traceback': []}}]}}\n"
+)
+FORGED_PASS = (  # every later cell says it printed this and raised nothing
+    "FORGED = {{'outputs': [{{'output_type': 'stream', 'name': 'stdout', "
+    "'text': 'forged clean output'}}], 'execution_count': 1000, 'seconds': 0.0}}\n"
+)
+_WRONG_F = "def f(x):\n    return -x\n"  # f(0) == 0 is right: 1 of test_f_partial's 3 points
+# The descriptors this process writes its answers to, seen by spying on os.write(v); then
+# a message only the grader's server sends ("the process died") to each: to every OTHER
+# writable descriptor (OTHERS), or to its own channel (OWN).
+_SPY_ON_THE_CHANNEL = (
+    "import builtins, fcntl, json, os, struct, threading, time\n"
+    "_channel, _write, _writev = set(), os.write, os.writev\n"
+    "def _spy_write(fd, data):\n    _channel.add(fd)\n    return _write(fd, data)\n"
+    "def _spy_writev(fd, buffers):\n    _channel.add(fd)\n    return _writev(fd, buffers)\n"
+    "os.write, os.writev = _spy_write, _spy_writev\n"
+    "def _forge():\n"
+    "    while not _channel:\n        time.sleep(0.01)\n"
+    "    os.write, os.writev = _write, _writev\n"
+    "    data = json.dumps({{'dead': 'died'}}).encode()\n"
+    "    frame = struct.pack('>I', len(data)) + data\n"
+    "    written = []\n"
+    "    for name in os.listdir('/proc/self/fd'):\n"
+    "        fd = int(name)\n"
+    "        try:\n"
+    "            writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY\n"
+    "            if fd > 2 and writable and (fd in _channel) == OWN:\n"
+    "                _write(fd, frame)\n                written.append(fd)\n"
+    "        except OSError:\n            pass\n"
+    "    builtins.forged_to = written\n"
+    "threading.Thread(target=_forge, daemon=True).start()\n"
+    "get_ipython().events.register('post_run_cell', lambda result: print(\n"
+    "    'frames written to', len(builtins.forged_to), 'other descriptors')\n"
+    "    if hasattr(builtins, 'forged_to') else None)"
+)
 
 ATTACKS = [
     # --- reading what a student must not see
@@ -411,6 +462,31 @@ ATTACKS = [
     Attack("named_pipe_in_the_hand_in",
            files=lambda folder, root: os.mkfifo(folder / "data.txt"), outcome=ERROR_ROW,
            present="toy/data.txt is a named pipe (FIFO)"),
+    # --- forged results and protocol (issue 16)
+    Attack("forge_a_timeout_on_every_later_cell",  # the judge still runs every test cell
+           _WRONG_F + FORGED_TIMEOUT + REWRITE_RESULTS, outcome=1 + 3,
+           present="forged timeout"),
+    Attack("forge_clean_outputs_on_every_later_cell",
+           _WRONG_F + FORGED_PASS + REWRITE_RESULTS, outcome=1 + 3,
+           present="forged clean output"),
+    Attack("send_a_malformed_result",  # a clear error row; its processes do not live on
+           "FORGED = {{'outputs': 'all passed', 'execution_count': 'one', 'seconds': 'soon'}}\n"
+           + REWRITE_RESULTS, outcome=ERROR_ROW, side_effect="no process left"),
+    Attack("forge_outputs_of_20_mb_per_cell",  # under the size of one message: kept, cut
+           "FORGED = {{'outputs': [{{'output_type': 'stream', 'name': 'stdout', "
+           "'text': 'x' * 20_000_000}}]}}\n" + REWRITE_RESULTS,
+           present="output cut", side_effect="notebook small"),
+    Attack("forge_outputs_larger_than_the_grader_reads",  # the process is stopped there
+           "FORGED = {{'outputs': [{{'output_type': 'stream', 'name': 'stdout', "
+           "'text': 'x' * 60_000_000}}]}}\n" + REWRITE_RESULTS, outcome=0,
+           present="sent more than the grader accepts", side_effect="notebook small"),
+    Attack("forge_a_result_of_a_million_empty_lists",  # small as bytes, huge as objects
+           "FORGED = {{'outputs': [[]] * 1_000_000}}\n" + REWRITE_RESULTS, outcome=0,
+           present="sent more than the grader accepts"),
+    Attack("write_to_inherited_descriptors",  # none is there: the grader's pipes are closed
+           "OWN = False\n" + _SPY_ON_THE_CHANNEL, present="written to 0 other descriptors"),
+    Attack("send_a_message_only_the_server_sends",  # on its own channel: the server refuses
+           "OWN = True\n" + _SPY_ON_THE_CHANNEL, outcome=ERROR_ROW),
 ]  # fmt: skip
 
 # An honest classmate graded after the private-world attacks: imports what they planted, has
@@ -779,6 +855,37 @@ def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
         _clean_up()
 
 
+def run_in_child(root):
+    """Grade the class at ``root`` with course autograde in a child process, and measure it.
+
+    The child is the grading coordinator (the execution servers are its own children), so
+    its peak resident memory is the coordinator's.
+
+    Returns:
+        ``{"scores": {student: score}, "errors": {student: message}, "verdicts": {attack:
+        [contained, why]}, "peak_bytes": the coordinator's peak resident memory}``.
+    """
+    answer = Path(f"{root}.json")
+    subprocess.run([sys.executable, __file__, "--course", str(root), str(answer)], check=True)
+    return json.loads(answer.read_text())
+
+
+def _course_child(root, answer):
+    """The child of :func:`run_in_child`: grade, judge, and write what it found."""
+    listener = Listener()
+    try:
+        results, errors, verdicts = run(root, listener, "course")
+    finally:
+        listener.close()
+    found = {
+        "scores": {student: result.score for student, result in results.items()},
+        "errors": errors,
+        "verdicts": verdicts,
+        "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB here
+    }
+    answer.write_text(json.dumps(found))
+
+
 def main():
     """``make attacks``: both graders against the whole suite, as a Markdown table."""
     columns = {}
@@ -807,4 +914,6 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--course"]:  # run_in_child's child
+        sys.exit(_course_child(Path(sys.argv[2]), Path(sys.argv[3])))
     sys.exit(main())

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
 import toy_course as toy
+from attacks import leftover_processes
 
 from course.grading import engine
 from course.grading import nbgrader_driver as driver
@@ -24,13 +24,8 @@ CORPUS = [*toy.BODIES, "deletes_test_f"]
 
 
 def forkservers():
-    """Fork-server processes still alive on this machine."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "course.grading.forkserver" in cmdline:
-            found.append(proc)
-    return found
+    """Fork-server processes of this test still alive (children or orphans)."""
+    return leftover_processes()
 
 
 def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path):

@@ -17,6 +17,10 @@ compensates for, randomness, ...): honest causes exist, so it is never called ch
 Where a value the test needs cannot leave the student's process (an instance of a class the
 notebook defines, ...), the whole cell runs there instead, as nbgrader would run it, and the
 cell's verdict says it was decided in the sandbox.
+
+Nothing the student's process says decides anything: what comes from it is read within byte
+budgets and checked (:mod:`course.grading.protocol`); times, execution counts and why the
+process stopped are the coordinator's and the servers' own observations.
 """
 
 import base64
@@ -31,12 +35,19 @@ import tempfile
 import threading
 import time
 
-from course.grading import sandbox
-from course.grading.forkserver import MAX_MESSAGE_BYTES, MessageReader, ProtocolError, write_message
+from course.grading import protocol, sandbox
+from course.grading.forkserver import (
+    MAX_MESSAGE_BYTES,
+    MessageReader,
+    MessageTooLarge,
+    ProtocolError,
+    write_message,
+)
 from course.grading.notebooks import HIDDEN_DELIMITERS, has_code, split_hidden
 
 __all__ = [
     "WorkerLost",
+    "ProtocolViolation",
     "execute_notebook",
     "run_cells",
     "cells_server",
@@ -82,6 +93,23 @@ class WorkerLost(RuntimeError):
     """A fork server ended unexpectedly (killed, crashed, or out of memory)."""
 
 
+class ProtocolViolation(WorkerLost):
+    """The submission's process broke the protocol: its servers were stopped, it is not graded.
+
+    Unlike other lost servers, the notebook is not run again: it would do the same.
+    """
+
+    def __init__(self, what):
+        super().__init__(
+            f"the notebook's process broke the grader's protocol ({what}); it was stopped and "
+            "this notebook is not graded"
+        )
+        self.what = what
+
+    def __reduce__(self):  # as it comes back from a Dask worker
+        return type(self), (self.what,)
+
+
 _STARTUP_SECONDS = 120  # most a server may take to import everything and answer
 _SILENCE_SECONDS = 15  # past a cell's timeout, how long a silent server is waited for
 _SANDBOX_END_SECONDS = 10  # how long a killed server's sandbox is waited for
@@ -95,7 +123,6 @@ _STOPPED = {
     "killed": ("CellTimeoutError", "the cell ran past its timeout and would not stop"),
     "died": ("DeadKernelError", "the notebook's process ended (os._exit, a crash, out of memory)"),
     "overflow": ("DeadKernelError", "the notebook's process sent more than the grader accepts"),
-    "protocol": ("DeadKernelError", "the notebook's process broke the grader's protocol"),
     "wall": ("CellTimeoutError", "the notebook used up the time the grader gives one submission"),
 }
 
@@ -130,7 +157,7 @@ class ForkServer:
         if sandboxed:
             os.close(info_w)
             self.sandbox = _first_process(info_r)
-        self.reader = MessageReader(self.process.stdout.fileno(), max_bytes=2 * MAX_MESSAGE_BYTES)
+        self.reader = MessageReader(self.process.stdout.fileno(), max_bytes=MAX_MESSAGE_BYTES)
         self.send(
             {
                 "role": role,
@@ -153,11 +180,20 @@ class ForkServer:
         except (BrokenPipeError, OSError) as exc:
             raise WorkerLost(self._why()) from exc
 
-    def receive(self, timeout=None):
+    def receive(self, timeout=None, limit=None):
+        """The next message.
+
+        Raises:
+            MessageTooLarge: it is larger than ``limit`` bytes (it is skipped unread).
+            WorkerLost: the server is silent past ``timeout``, gone, or sent what is not a
+                message.
+        """
         try:
-            message = self.reader.read(timeout=timeout)
+            message = self.reader.read(timeout=timeout, limit=limit)
         except TimeoutError:  # a stopped or wedged server: give up on it
             raise WorkerLost(self._why()) from None
+        except MessageTooLarge:
+            raise
         except ProtocolError as exc:
             raise WorkerLost(f"{self._why()} ({exc})") from None
         if message is None:
@@ -179,7 +215,16 @@ class ForkServer:
         """Wait until the server has run the prefix; return the prefix's cell results."""
         if self.prefix_results is None:
             budget = _STARTUP_SECONDS + self.timeout * len(self.prefix)
-            self.prefix_results = self.receive(timeout=budget)["cells"]
+            message = self.receive(timeout=budget)
+            cells = message.get("cells")
+            try:  # the server's own run, before any submission: checked all the same
+                if set(message) != {"ready", "cells"} or type(cells) is not list:
+                    raise protocol.Invalid(f"fields {sorted(message)[:4]} instead of its results")
+                if len(cells) != len(self.prefix):
+                    raise protocol.Invalid("results that do not match the set-up cells")
+                self.prefix_results = [protocol.check_result(cell) for cell in cells]
+            except protocol.Invalid as exc:
+                raise WorkerLost(f"{self._why()} (its set-up sent {exc})") from None
         return self.prefix_results
 
     def start(self, timeout, cpu_seconds, files, exercises=(), sandbox_types=()):
@@ -207,12 +252,17 @@ class ForkServer:
 
     def ended(self, timeout):
         """Wait until the server is ready for the next submission; keep what it wrote."""
-        files = self._until("ended", timeout).get("files")
-        self.produced = files if isinstance(files, dict) else {}
+        try:
+            self.produced = protocol.check_files(self._until("ended", timeout).get("files", {}))
+        except protocol.Invalid as exc:
+            raise ProtocolViolation(f"the files it wrote: {exc}") from None
 
     def _until(self, key, timeout):
         while True:
-            message = self.receive(timeout=timeout + _SILENCE_SECONDS)
+            try:
+                message = self.receive(timeout=timeout + _SILENCE_SECONDS)
+            except MessageTooLarge:
+                continue  # what the child said before it was stopped, thrown away
             if key in message:
                 return message
             # else: what the child said before it was stopped
@@ -443,6 +493,14 @@ def _not_run(cell, why, first):
     if not first:
         ename, what = "DeadKernelError", f"not run: {what}"
     cell["outputs"] = [_error(ename, what)]
+    if first and why == "overflow":
+        cell["outputs"].append(
+            protocol.note(
+                f"output cut: the grader reads at most {MAX_MESSAGE_BYTES // 2**20} MB per "
+                f"message, {protocol.CELL_BYTES // 2**20} MB per cell and "
+                f"{protocol.NOTEBOOK_BYTES // 2**20} MB per notebook from a notebook's process"
+            )
+        )
     cell["execution_count"] = None
 
 
@@ -454,87 +512,150 @@ class _Dead(Exception):
         self.why = why if why in _STOPPED else "died"
 
 
-class _Session:
-    """One submission on a student server and a judge server: cells, and calls between them."""
+_DRAIN_BYTES = 4096  # while a process is stopped: larger messages are thrown away unread
 
-    def __init__(self, student, judge, timeout, wall_seconds):
+
+class _Session:
+    """One submission on a student server and a judge server: cells, and calls between them.
+
+    Everything that comes from the student's side is read within the budgets of
+    :mod:`course.grading.protocol` and checked there; the session keeps its own clock
+    (``seconds``), its own count of the cells the student's process ran (``count``), and
+    decides why that process stopped (``dead``) from the servers' own reports and its own.
+    """
+
+    def __init__(self, student, judge, timeout, wall_seconds, count=0):
         self.servers = {"student": student, "judge": judge}
         self.timeout = timeout
         self.deadline = time.monotonic() + wall_seconds
         self.dead = None  # why the student's process stopped
-        self.judge_lost = None  # why the judge's process stopped
+        self.count = count  # the execution count of the last cell the student's process ran
+        self.seconds = 0.0  # time spent in the submission's cells (the judge's included)
+        self.read_left = protocol.NOTEBOOK_BYTES  # what the student's side may still send
+        self.cell_left = protocol.CELL_BYTES  # ... during the current cell
+        self.kept_left = protocol.NOTEBOOK_OUTPUT_BYTES  # outputs the notebook may still keep
+
+    def new_cell(self):
+        """Start the budget of a new cell."""
+        self.cell_left = protocol.CELL_BYTES
+
+    def keep(self, outputs):
+        """``outputs`` capped to what the cell and the notebook may still keep."""
+        kept, size = protocol.cap_outputs(
+            outputs, min(protocol.CELL_OUTPUT_BYTES, max(0, self.kept_left))
+        )
+        self.kept_left -= size
+        return kept
+
+    def counted(self, source):
+        """The execution count of ``source``, which the student's process just ran."""
+        if not source.strip():
+            return None  # an empty cell runs nothing, as in a kernel
+        self.count += 1
+        return self.count
+
+    def cell(self, side, request):
+        """Run one cell on ``side`` (timed here); its checked result (see :meth:`run`)."""
+        start = time.perf_counter()
+        try:
+            return self.run(side, request)
+        finally:
+            self.seconds += time.perf_counter() - start
 
     def _kill_student(self, why):
         server = self.servers["student"]
         server.send({"kill": True})
-        while "dead" not in server.receive(timeout=self.timeout + _SILENCE_SECONDS):
-            pass
+        while True:
+            try:
+                if "dead" in server.receive(self.timeout + _SILENCE_SECONDS, _DRAIN_BYTES):
+                    break
+            except MessageTooLarge:
+                continue  # what the child said before it was stopped
         self.dead = why
 
+    def _receive(self, side, expected):
+        """The next message of ``side``, read within the budgets and checked: ``(key, body)``.
+
+        Raises:
+            ProtocolViolation: the student's side sent something else than ``expected``.
+            WorkerLost: the judge did, or a server is lost.
+        """
+        wait = self.timeout + _SILENCE_SECONDS
+        server = self.servers[side]
+        if side == "judge":
+            try:
+                return protocol.check(server.receive(wait), expected, _REASONS, judge=True)
+            except (MessageTooLarge, protocol.Invalid) as exc:
+                raise WorkerLost(f"the judge sent {exc}") from None
+        try:
+            message = server.receive(wait, min(self.read_left, self.cell_left))
+        except MessageTooLarge:
+            self._kill_student("overflow")
+            return "dead", "overflow"
+        self.read_left -= server.reader.last_size
+        self.cell_left -= server.reader.last_size
+        try:
+            key, body = protocol.check(message, expected, _REASONS)
+        except protocol.Invalid as exc:
+            raise ProtocolViolation(str(exc)) from None
+        if key == "dead" and body == "protocol":  # the server saw the child break it
+            raise ProtocolViolation("a message that is not a JSON object, or only the server's")
+        return key, body
+
     def run(self, side, message):
-        """Send ``message`` to ``side``, route the calls it makes, return its final answer.
+        """Send ``message`` to ``side``, route the calls it makes, return its checked result.
 
         Raises:
             _Dead: the student's process stopped before answering (``side`` is the student).
+            ProtocolViolation: the student's side broke the protocol.
         """
         if side == "student" and self.dead:
             raise _Dead(self.dead)
         self.servers[side].send(message)
         active, waiting = side, []  # waiting: sides that wait for an answer, innermost last
         while True:
+            answers = {"return", "raise"} if waiting else {"result"}
             if active == "student" and time.monotonic() > self.deadline and not self.dead:
                 self._kill_student("wall")
-                reply = {"dead": "wall"}
+                key, body = "dead", "wall"
             else:
-                reply = self.servers[active].receive(timeout=self.timeout + _SILENCE_SECONDS)
-            if "dead" in reply:
+                key, body = self._receive(active, {"call", "dead", *answers})
+            if key == "dead":
                 if active == "judge":
                     raise WorkerLost(
-                        f"the judge's process stopped ({reply['dead']}): "
+                        f"the judge's process stopped ({body}): "
                         + (self.servers["judge"].log_tail() or "no message")
                     )
-                self.dead = self.dead or str(reply["dead"])
+                self.dead = self.dead or body
                 if not waiting:
                     raise _Dead(self.dead)
-                ename, what = _STOPPED.get(self.dead, _STOPPED["died"])
-                reply = {"raise": {"ename": ename, "evalue": what, "traceback": []}}
-            elif "call" in reply:
+                key, body = "raise", _stopped(self.dead)
+            elif key == "call":
                 target = "judge" if active == "student" else "student"
                 if target == "student" and self.dead:
-                    ename, what = _STOPPED.get(self.dead, _STOPPED["died"])
-                    self.servers[active].send(
-                        {"raise": {"ename": ename, "evalue": what, "traceback": []}}
-                    )
+                    self.servers[active].send({"raise": _stopped(self.dead)})
                     continue
                 waiting.append(active)
-                self.servers[target].send(reply)
+                self.servers[target].send({"call": body})
                 active = target
                 continue
-            elif not _is_answer(reply, nested=bool(waiting)):
-                if active == "judge":
-                    raise WorkerLost(f"the judge sent an unexpected message: {sorted(reply)}")
-                self._kill_student("protocol")
-                if not waiting:
-                    raise _Dead("protocol")
-                ename, what = _STOPPED["protocol"]
-                reply = {"raise": {"ename": ename, "evalue": what, "traceback": []}}
             if not waiting:
-                return reply
+                return body
             active = waiting.pop()
-            self.servers[active].send(reply)
+            self.servers[active].send({key: body})
 
 
-def _is_answer(reply, nested):
-    """Whether ``reply`` is what is expected: a call's answer, or a cell's result."""
-    return ("return" in reply or "raise" in reply) if nested else "result" in reply
+_REASONS = (*_STOPPED, "protocol")  # why a server may say a child stopped
 
 
-def _timed_out(result):
-    return any(o.get("ename") == "CellTimeoutError" for o in result["outputs"])
+def _stopped(why):
+    """The exception a caller gets when the student's process stopped (``why``)."""
+    ename, what = _STOPPED.get(why, _STOPPED["died"])
+    return {"ename": ename, "evalue": what, "traceback": []}
 
 
-def _passed(result):
-    return not any(o.get("output_type") == "error" for o in result["outputs"])
+def _passed(outputs):
+    return not any(o["output_type"] == "error" for o in outputs)
 
 
 def _summaries(outputs):
@@ -544,19 +665,17 @@ def _summaries(outputs):
     quote their lines.
     """
     return [
-        {**o, "traceback": [f"{o.get('ename', '')}: {o.get('evalue', '')}"]}
-        if o.get("output_type") == "error"
-        else o
+        {**o, "traceback": [f"{o['ename']}: {o['evalue']}"]} if o["output_type"] == "error" else o
         for o in outputs
     ]
 
 
 def _disagreement(outside, exercises):
     """Why a cell whose visible checks pass in the student's run fails in the judge's."""
-    first = next((o for o in outside["outputs"] if o.get("output_type") == "error"), {})
+    first = next((o for o in outside["outputs"] if o["output_type"] == "error"), {})
     why = f"{first.get('ename', '')}: {first.get('evalue', '')}".strip(": ").splitlines()
     lead = "this cell's visible checks pass in your notebook but not when the grader runs them"
-    for name, replaced in outside.get("calls", []):
+    for name, replaced in outside["calls"]:
         others = [n for n in replaced if n in exercises and n != name]
         if others:
             blocks = ", ".join(others)
@@ -575,37 +694,36 @@ def _disagreement(outside, exercises):
 def _run_test_cell(session, cell, visible, hidden, exercises):
     """Run one test cell: the judge decides; the student's process keeps its state.
 
-    The judge runs the whole cell first, on the state the student's cells left. Then the
-    student's process runs the cell's visible part, as the student's own kernel would (names
-    a test cell defines may be used by later cells). When a value the judge needs cannot
-    leave the student's process, the student's process runs the whole cell instead, as
-    nbgrader would, and that run decides.
+    The judge runs the whole cell first, on the state the student's cells left: its outputs
+    are the cell's. Then the student's process runs the cell's visible part, as the
+    student's own kernel would (names a test cell defines may be used by later cells); what
+    that run says only decides whether the cell gets a note explaining why the judge's run
+    failed where the student's passed, never a status or a score. When a value the judge
+    needs cannot leave the student's process, the student's process runs the whole cell
+    instead, as nbgrader would, and that run decides.
 
     Returns:
-        ``(seconds, {"decided": "judge" | "sandbox", "note": str})``.
+        ``{"decided": "judge" | "sandbox", "note": str}``.
     """
-    outside = session.run("judge", {"cell": {"source": _source(cell), "hidden": sorted(hidden)}})[
-        "result"
-    ]
-    seconds = outside["seconds"]
-    if outside.get("undecidable"):
-        inside = session.run("student", {"cell": _source(cell)})["result"]
-        cell["outputs"] = _summaries(inside["outputs"])
-        cell["execution_count"] = inside["execution_count"]
-        return seconds + inside["seconds"], {"decided": "sandbox", "note": ""}
-    cell["outputs"] = outside["outputs"]
+    request = {"cell": {"source": _source(cell), "hidden": sorted(hidden)}}
+    outside = session.cell("judge", request)
+    if outside["undecidable"]:
+        inside = session.cell("student", {"cell": _source(cell)})
+        cell["outputs"] = session.keep(_summaries(inside["outputs"]))
+        cell["execution_count"] = session.counted(_source(cell))
+        return {"decided": "sandbox", "note": ""}
+    cell["outputs"] = session.keep(outside["outputs"])
     cell["execution_count"] = None
     verdict = {"decided": "judge", "note": ""}
-    stopped = outside.get("ename") in ("CellTimeoutError", "DeadKernelError")
+    stopped = outside["ename"] in ("CellTimeoutError", "DeadKernelError")
     if has_code(visible) and not stopped and not session.dead:
-        inside = session.run("student", {"cell": visible})["result"]
-        cell["execution_count"] = inside["execution_count"]
-        seconds += inside["seconds"]
-        if not _passed(outside) and _passed(inside) and not _timed_out(inside):
+        inside = session.cell("student", {"cell": visible})
+        cell["execution_count"] = session.counted(visible)
+        if not _passed(outside["outputs"]) and _passed(inside["outputs"]):
             verdict["note"] = _disagreement(outside, exercises)
             note = {"output_type": "stream", "name": "stdout", "text": f"{verdict['note']}\n"}
             cell["outputs"] = [*cell["outputs"], note]
-    return seconds, verdict
+    return verdict
 
 
 def _grade_id(cell):
@@ -617,32 +735,40 @@ def _run_session(session, cells, tests, first_cell, exercises=()):
     """Run ``cells`` (from index ``first_cell`` on) in ``session``; fill their outputs.
 
     Returns:
-        ``(seconds, verdicts)``: time spent in the submission's cells (the student's and the
-        judge's), and ``{grade_id: {"decided", "note"}}`` for the test cells.
+        ``{grade_id: {"decided", "note"}}`` for the test cells (the time spent is
+        ``session.seconds``).
+
+    Raises:
+        ProtocolViolation: the student's side broke the protocol (the cells are left as
+            they are: the notebook is not graded).
     """
-    seconds, verdicts = 0.0, {}
+    verdicts = {}
     for i, cell in enumerate(cells[first_cell:], start=first_cell):
         if session.dead:
             _not_run(cell, session.dead, first=False)
             continue
+        session.new_cell()
         try:
             if i in tests:
                 visible, hidden = tests[i]
-                spent, verdict = _run_test_cell(session, cell, visible, hidden, exercises)
-                seconds += spent
+                verdict = _run_test_cell(session, cell, visible, hidden, exercises)
                 verdicts[_grade_id(cell)] = verdict
             else:
-                result = session.run("student", {"cell": _source(cell)})["result"]
-                cell["outputs"] = result["outputs"]
-                cell["execution_count"] = result["execution_count"]
-                seconds += result["seconds"]
+                result = session.cell("student", {"cell": _source(cell)})
+                cell["outputs"] = session.keep(result["outputs"])
+                cell["execution_count"] = session.counted(_source(cell))
         except _Dead as dead:
             _not_run(cell, dead.why, first=True)
-    return seconds, verdicts
+    return verdicts
 
 
 def execute_notebook(task):
     """Execute a sanitized notebook on a warm pair of fork servers of this process.
+
+    Everything in the answer is the grader's own: the test cells' outputs are the judge's,
+    the other cells' outputs are checked and capped (:mod:`course.grading.protocol`), and
+    times, execution counts and the status come from the coordinator's clocks and counts
+    and from the servers' own observations.
 
     Args:
         task: a dict from :func:`make_task`.
@@ -654,6 +780,8 @@ def execute_notebook(task):
         disagree, or ""}}, "files": {relative path: base64} the notebook wrote}``.
 
     Raises:
+        ProtocolViolation: the submission's process broke the protocol (its servers are
+            stopped, and replaced for the next submission).
         WorkerLost: a server died twice in a row.
     """
     nb = json.loads(task["notebook"])
@@ -679,34 +807,41 @@ def execute_notebook(task):
             "student", prefix if shares_prefix else [], timeout, task["sandboxed"], common
         )
         judge_key, judge = _checkout("judge", prefix, timeout, task["sandboxed"], common)
-        session = _Session(student, judge, timeout, wall_seconds=limit)
+        ran = sum(1 for source in prefix if source.strip()) if shares_prefix else 0
+        session = _Session(student, judge, timeout, wall_seconds=limit, count=ran)
         try:
             prefix_results = student.ready() if shares_prefix else []
+            prefix_outputs = [session.keep(result["outputs"]) for result in prefix_results]
             judge.ready()
             student.start(timeout, limit, files)  # both fork at the same time
             judge.start(timeout, limit, files, exercises, sandbox_types)
             student.started(timeout)
             judge.started(timeout)
-            seconds, verdicts = _run_session(session, cells, tests, first, exercises)
+            verdicts = _run_session(session, cells, tests, first, exercises)
             student.end()
             judge.end()
             student.ended(timeout)
             judge.ended(timeout)
-        except WorkerLost:
+        except WorkerLost as exc:
             for server in (student, judge):
                 server.close()
-            if attempt == 2:
+            if attempt == 2 or isinstance(exc, ProtocolViolation):
                 raise
             continue
+        except BaseException:  # the servers' state is unknown: they are never reused
+            for server in (student, judge):
+                server.close()
+            raise
         _checkin(student_key, student)
         _checkin(judge_key, judge)
         break
-    for cell, result in zip(cells, prefix_results):
-        cell["outputs"] = result["outputs"]
-        cell["execution_count"] = result["execution_count"]
+    counts = iter(range(1, len(prefix) + 1))
+    for cell, outputs in zip(cells, prefix_outputs):
+        cell["outputs"] = outputs
+        cell["execution_count"] = next(counts) if _source(cell).strip() else None
     return {
         "notebook": json.dumps(nb),
-        "seconds": seconds,
+        "seconds": session.seconds,
         "status": session.dead or "ok",
         "cells": verdicts,
         "files": student.produced,
@@ -741,7 +876,7 @@ def run_cells(sources, timeout, files=None, server=None):
         One ``{"source", "outputs", "execution_count"}`` dict per cell (nbformat outputs).
 
     Raises:
-        WorkerLost: the process could not be started.
+        WorkerLost: the process could not be started, or broke the protocol.
     """
     cells = [{"cell_type": "code", "source": source, "outputs": []} for source in sources]
     limit = timeout * max(1, len(cells))

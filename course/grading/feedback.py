@@ -18,7 +18,10 @@ from course.grading import pages
 from course.grading.notebooks import nbgrader_meta, read_notebook
 from course.grading.results import revisit, status_label
 
-__all__ = ["write_feedback", "feedback_page"]
+__all__ = ["write_feedback", "feedback_page", "PAGE_CHARS"]
+
+PAGE_CHARS = 10_000_000  # the most a page shows; what would come after is cut, with a note
+_MESSAGE_CHARS = 1000  # the most a page shows of one test's message
 
 
 def _label(cells):
@@ -29,7 +32,22 @@ def _label(cells):
 
 
 def _first_line(message):
-    return pages.escape(message.splitlines()[0]) if message else ""
+    return pages.escape(pages.clip(message.splitlines()[0], _MESSAGE_CHARS)) if message else ""
+
+
+def _within(parts, limit):
+    """``parts`` (HTML) up to ``limit`` characters in all, then a note saying the rest is cut."""
+    kept, size = [], 0
+    for part in parts:
+        size += len(part)
+        if size > limit:
+            kept.append(
+                f'<p class="meta">[cut: the rest of this page is not shown: it would be more '
+                f"than {limit // 10**6} MB]</p>"
+            )
+            break
+        kept.append(part)
+    return kept
 
 
 def _exercise_section(name, points, cells, solution):
@@ -101,7 +119,7 @@ def feedback_page(student, result, autograded):
         body += ["<h2>Your other cells</h2>", *own]
     if shown:
         body += ["<h2>What your notebook showed</h2>", *shown]
-    return pages.page(title, "\n".join(body))
+    return pages.page(title, "\n".join(_within(body, PAGE_CHARS)))
 
 
 def write_feedback(root, assignment, students=None, progress=None):

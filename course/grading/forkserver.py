@@ -42,12 +42,18 @@ per submission::
     {"end": true}    stop the child -> {"ended": true, "files": {name: base64}}
                      (the files the student's child created or changed in ``workdir``)
 
-The server relays messages between the grader and the child. When the child ends, or owes
-an answer for longer than its timeout plus a grace period, or sends a message larger than
-:data:`MAX_MESSAGE_BYTES`, the server stops it and sends ``{"dead": why}`` with ``why`` one
-of ``died``, ``killed``, ``overflow``, and answers every later message with the same. A
-cell's result is ``{"outputs": [...], "execution_count": n, "seconds": s}`` in nbformat's
-output format (the judge adds ``visible_ok`` and ``ename``).
+The server relays messages between the grader and the child. A child says only ``result``,
+``call``, ``return`` and ``raise`` (:data:`CHILD_KEYS`, one per message); every other
+message comes from the server itself. When the child ends, or owes an answer for longer
+than its timeout plus a grace period, or sends a message larger than
+:data:`MAX_MESSAGE_BYTES` (or of more than :data:`MAX_MESSAGE_VALUES` values), or anything
+else (not a JSON object, or a message only the server sends), the server stops it and sends
+``{"dead": why}`` with ``why`` one of ``died``, ``killed``, ``overflow``, ``protocol``, and
+answers every later message with the same. A cell's result is ``{"outputs": [...],
+"execution_count": n, "seconds": s}`` in nbformat's output format (the judge adds
+``visible_ok``, ``ename``, ``undecidable`` and ``calls``). The child holds no descriptor
+but its two pipes to the server (and /dev/null): it cannot write to the grader directly.
+What it says is untrusted: the grader checks every message (:mod:`course.grading.protocol`).
 """
 
 import base64
@@ -56,6 +62,8 @@ import errno
 import gc
 import io
 import json
+import json.decoder
+import json.scanner
 import os
 import re
 import resource
@@ -69,29 +77,96 @@ import tempfile
 import time
 
 _HEADER = struct.Struct(">I")
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # the most a child may send at once
+MAX_MESSAGE_BYTES = 24 * 1024 * 1024  # the most one message may hold (a child's, or a server's)
+MAX_MESSAGE_VALUES = 500_000  # the most JSON values one message may hold (each costs memory)
 _MAX_OUTPUT_CHARS = 5_000_000  # per cell: a cell printing gigabytes is cut here
 _KILL_GRACE = 5.0  # seconds past the per-cell timeout before the child is killed
+# what a child may say (one of these keys per message); every other message is the server's
+CHILD_KEYS = frozenset({"result", "call", "return", "raise"})
 
 
 class ProtocolError(RuntimeError):
-    """A message that breaks the framing: too large, or not JSON."""
+    """A message that breaks the framing: too large, or not a JSON object."""
+
+
+class MessageTooLarge(ProtocolError):
+    """A message past the reader's limit (in bytes, or in JSON values); it was not kept."""
+
+
+class _TooManyValues(Exception):
+    pass
+
+
+class _CountingDecoder(json.JSONDecoder):
+    """A JSON decoder that stops past ``limit`` values, before it has built them all.
+
+    Python's own decoder builds every list before anything can count it: ``[[],[],...]``
+    turns each three bytes into a 64-byte list. This one counts each value as it is read.
+    """
+
+    def __init__(self, limit):
+        super().__init__()
+        self.left = limit
+        self.parse_array = lambda s_and_end, scan_once: json.decoder.JSONArray(
+            s_and_end, self._counted(scan_once)
+        )
+        self.parse_object = lambda s_and_end, strict, scan_once, *rest: json.decoder.JSONObject(
+            s_and_end, strict, self._counted(scan_once), *rest
+        )
+        self.scan_once = json.scanner.py_make_scanner(self)
+
+    def _counted(self, scan_once):
+        def scan(string, idx):
+            self.left -= 1
+            if self.left < 0:
+                raise _TooManyValues
+            return scan_once(string, idx)
+
+        return scan
+
+
+def parse_message(text):
+    """The JSON object ``text`` holds; raises :class:`ProtocolError` for anything else.
+
+    Messages of many values (past :data:`MAX_MESSAGE_VALUES`) raise :class:`MessageTooLarge`:
+    their parsing stops there, so that no message costs more memory than about its size.
+    """
+    # every value but the first of a container follows a ',' or a ':': an upper bound, so
+    # only a message that may hold too many values is read by the slower, counting decoder
+    bound = text.count(",") + text.count(":") + text.count("[") + 1
+    try:
+        if bound <= MAX_MESSAGE_VALUES:
+            message = json.loads(text)
+        else:
+            message = _CountingDecoder(MAX_MESSAGE_VALUES).decode(text)
+    except _TooManyValues:
+        raise MessageTooLarge(f"a message of more than {MAX_MESSAGE_VALUES} values") from None
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"a message that is not JSON ({str(exc)[:200]})") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("a message that is not a JSON object")
+    return message
 
 
 def write_message(fd, obj):
     """Send one framed JSON message on file descriptor ``fd`` (blocking)."""
-    data = json.dumps(obj).encode("utf-8")
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view) :]
+    data = memoryview(json.dumps(obj).encode("utf-8"))
+    header = memoryview(_HEADER.pack(len(data)))
+    while header or data:  # header and data in one system call, without joining them
+        sent = os.writev(fd, [header, data])
+        head = min(sent, len(header))
+        header, data = header[head:], data[sent - head :]
 
 
 class MessageReader:
     """Reads framed messages from a file descriptor.
 
+    A message larger than the limit is refused from its header on: its bytes are thrown
+    away as they arrive, never held, and reading goes on with the next message.
+
     Args:
         fd: the file descriptor.
-        max_bytes: larger messages raise :class:`ProtocolError` (None: no limit).
+        max_bytes: larger messages raise :class:`MessageTooLarge` (None: no limit).
     """
 
     def __init__(self, fd, max_bytes=None):
@@ -99,25 +174,48 @@ class MessageReader:
         self.max_bytes = max_bytes
         self.buffer = bytearray()
         self.eof = False
+        self.skipping = 0  # bytes of a refused message still to throw away
+        self.last_size = 0  # bytes of the last message popped, its header included
 
-    def pop(self):
-        """The next complete buffered message, or None."""
-        if len(self.buffer) < _HEADER.size:
+    def _skip(self):
+        if self.skipping and self.buffer:
+            count = min(self.skipping, len(self.buffer))
+            del self.buffer[:count]
+            self.skipping -= count
+
+    def pop(self, limit=None):
+        """The next complete buffered message, or None.
+
+        Args:
+            limit: refuse a message larger than this many bytes (on top of ``max_bytes``).
+
+        Raises:
+            MessageTooLarge: the next message is past the limit (it is skipped).
+            ProtocolError: the next message is not a JSON object.
+        """
+        self._skip()
+        if self.skipping or len(self.buffer) < _HEADER.size:
             return None
         (size,) = _HEADER.unpack_from(self.buffer)
-        if self.max_bytes is not None and size > self.max_bytes:
-            raise ProtocolError(f"a message of {size} bytes (the limit is {self.max_bytes})")
-        if len(self.buffer) < _HEADER.size + size:
+        limits = [n for n in (limit, self.max_bytes) if n is not None]
+        if limits and size > min(limits):
+            del self.buffer[: _HEADER.size]
+            self.skipping = size
+            self._skip()
+            raise MessageTooLarge(f"a message of {size} bytes (the limit is {min(limits)})")
+        end = _HEADER.size + size
+        if len(self.buffer) < end:
             return None
-        data = bytes(self.buffer[_HEADER.size : _HEADER.size + size])
-        del self.buffer[: _HEADER.size + size]
         try:
-            message = json.loads(data)
-        except (ValueError, RecursionError) as exc:
-            raise ProtocolError(f"a message that is not JSON ({exc})") from None
-        if not isinstance(message, dict):
-            raise ProtocolError("a message that is not a JSON object")
-        return message
+            with memoryview(self.buffer) as view:
+                text = str(view[_HEADER.size : end], "utf-8")
+        except UnicodeDecodeError:
+            text = None
+        self.buffer = self.buffer[end:]  # a new buffer: a large message's memory is freed
+        self.last_size = end
+        if text is None:
+            raise ProtocolError("a message that is not UTF-8 text")
+        return parse_message(text)
 
     def fill(self):
         """Read what is available (one read); False at end of file."""
@@ -126,13 +224,18 @@ class MessageReader:
             self.eof = True
             return False
         self.buffer += chunk
+        self._skip()
         return True
 
-    def read(self, timeout=None):
-        """The next message; None at end of file; raises TimeoutError past ``timeout``."""
+    def read(self, timeout=None, limit=None):
+        """The next message; None at end of file; raises TimeoutError past ``timeout``.
+
+        Raises:
+            MessageTooLarge, ProtocolError: as :meth:`pop` (``limit`` is passed on).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            message = self.pop()
+            message = self.pop(limit)
             if message is not None:
                 return message
             if self.eof:
@@ -582,7 +685,24 @@ def _child_main(role, shell, reader, write, start):
             return
 
 
-def _supervise(role, shell, start, session, down_r, up_w, close_fds, limits, server):
+def _keep_only(keep, stderr):
+    """Close every file descriptor but ``keep``, and the standard ones: 0 and 1 (and 2
+    unless ``stderr``) become /dev/null.
+
+    The server's own descriptors (its pipes to the grader above all) must not reach the
+    submission's process: with one, it could write messages to the grader past the server.
+    """
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1) if stderr else (0, 1, 2):
+        os.dup2(devnull, fd)
+    low = 3
+    for fd in sorted(set(keep)):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def _supervise(role, shell, start, session, down_r, up_w, limits, server):
     """The forked supervisor: a child in new namespaces runs the submission; never returns.
 
     ``session`` is ``(folder, workdir, world)``: the submission's working folder, where the
@@ -595,12 +715,12 @@ def _supervise(role, shell, start, session, down_r, up_w, close_fds, limits, ser
     try:
         _die_with_parent(server)
         os.setpgid(0, 0)
-        for fd in close_fds:
-            os.close(fd)
         if world is None:
             private = _new_namespaces(private_tmp=False)
         else:
             private = _private_world(world, folder, workdir)
+        # the child keeps its two pipes; the judge's errors go to the server's log
+        _keep_only((down_r, up_w), stderr=role == "judge")
         pid = os.fork()
         if pid == 0:  # pid 1 of its namespace when that worked
             _die_with_parent()
@@ -808,8 +928,7 @@ def run_session(role, shell, start, protocol, limits, place):
         role: ``"student"`` or ``"judge"``.
         shell: the server's shell (its namespace holds the prefix's results).
         start: the ``start`` request.
-        protocol: ``(reader, write, fds)``: the server's own pipes to the grader, and its
-            file descriptors (those pipes' included) that the submission must not inherit.
+        protocol: ``(reader, write)``: the server's own pipes to the grader.
         limits: resource limits of the child (see :func:`apply_limits`).
         place: ``(workdir, world)``: the server's working folder (where the set-up cells
             ran) and the submission's private /tmp (see :func:`_supervise`). The submission
@@ -819,7 +938,7 @@ def run_session(role, shell, start, protocol, limits, place):
     Returns:
         False when the grader went away (the server should stop), else True.
     """
-    coord, send, server_fds = protocol
+    coord, send = protocol
     timeout = float(start["timeout"])
     workdir, world = place
     folder = tempfile.mkdtemp(prefix="submission-", dir=workdir)
@@ -832,7 +951,7 @@ def run_session(role, shell, start, protocol, limits, place):
         os.close(down_w)
         os.close(up_r)
         session = (folder, workdir, world)
-        _supervise(role, shell, start, session, down_r, up_w, server_fds, limits, server)
+        _supervise(role, shell, start, session, down_r, up_w, limits, server)
     try:  # the supervisor does the same: whichever runs first, the group exists to be killed
         os.setpgid(pid, pid)
     except OSError:
@@ -873,8 +992,14 @@ def run_session(role, shell, start, protocol, limits, place):
             if dead is None:
                 try:
                     message = child.pop()
-                except ProtocolError:
+                except MessageTooLarge:
                     stop("overflow")
+                    continue
+                except ProtocolError:
+                    stop("protocol")
+                    continue
+                if message is not None and not (len(message) == 1 and set(message) <= CHILD_KEYS):
+                    stop("protocol")  # what only the server says (dead, ended, ...) included
                     continue
                 if message is not None:
                     owed_since = None
@@ -955,7 +1080,7 @@ def serve():
         request = reader.read()
         if request is None or "start" not in request:
             return
-        protocol = (reader, send, (protocol_in, protocol_out, devnull))
+        protocol = (reader, send)
         limits = setup.get("limits")
         place = (workdir, world)
         if not run_session(setup["role"], shell, request["start"], protocol, limits, place):

@@ -1,7 +1,8 @@
 """Self-contained HTML pages for feedback and reports: escaped text, tables, cell outputs.
 
 Everything that comes from a notebook is escaped and shown as text or as an image; a
-student's HTML or JavaScript output is shown as its plain-text version, never run.
+student's HTML or JavaScript output is shown as its plain-text version, never run. What a
+submission made is shown up to a size (:func:`clip`), with a note where it was cut.
 """
 
 import html
@@ -9,7 +10,10 @@ import re
 
 from course.grading.untrusted import printable
 
-__all__ = ["page", "table", "code", "outputs", "escape"]
+__all__ = ["page", "table", "code", "outputs", "escape", "clip", "SHOWN_CHARS"]
+
+SHOWN_CHARS = 50_000  # the most a page shows of one text (a cell's code, an output, ...)
+_SHOWN_IMAGE_CHARS = 2_000_000  # the most a page shows of one figure (base64 text)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IMAGES = ("image/png", "image/jpeg")
@@ -57,9 +61,16 @@ def table(header, rows):
     return f'<div class="wide"><table>\n<tr>{head}</tr>\n{body}</table></div>'
 
 
+def clip(text, limit=SHOWN_CHARS):
+    """``text`` (a string) cut to ``limit`` characters, with a note saying so when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[cut: {len(text) - limit} more characters are not shown]"
+
+
 def code(source):
     """A cell's source as a code block."""
-    return f"<pre><code>{escape(source)}</code></pre>"
+    return f"<pre><code>{escape(clip(source))}</code></pre>"
 
 
 def _text(value):
@@ -76,16 +87,20 @@ def outputs(cell_outputs):
     for out in cell_outputs:
         kind = out.get("output_type")
         if kind == "stream":
-            parts.append(f'<pre class="output">{escape(_text(out.get("text", "")))}</pre>')
+            parts.append(f'<pre class="output">{escape(clip(_text(out.get("text", ""))))}</pre>')
         elif kind == "error":
-            text = f"{out.get('ename', '')}: {out.get('evalue', '')}"
+            text = clip(f"{out.get('ename', '')}: {out.get('evalue', '')}")
             parts.append(f'<pre class="error">{escape(text)}</pre>')
         elif kind in ("display_data", "execute_result"):
             data = out.get("data", {})
             image = next((m for m in _IMAGES if m in data), None)
-            if image:
+            if image and len(_text(data[image])) > _SHOWN_IMAGE_CHARS:
+                size = len(_text(data[image])) * 3 / 4 / 2**20
+                parts.append(f'<p class="meta">[cut: a figure of {size:.1f} MB is not shown]</p>')
+            elif image:
                 encoded = escape(_text(data[image]).strip())
                 parts.append(f'<img alt="a figure" src="data:{image};base64,{encoded}">')
             elif "text/plain" in data:
-                parts.append(f'<pre class="output">{escape(_text(data["text/plain"]))}</pre>')
+                text = clip(_text(data["text/plain"]))
+                parts.append(f'<pre class="output">{escape(text)}</pre>')
     return "\n".join(parts)

@@ -23,9 +23,10 @@ from course.grading import pages
 from course.grading.results import exercise_names
 from course.grading.untrusted import csv_field
 
-__all__ = ["write_report", "failure_messages", "pass_rates", "TOP_MESSAGES"]
+__all__ = ["write_report", "failure_messages", "pass_rates", "TOP_MESSAGES", "MESSAGE_CHARS"]
 
 TOP_MESSAGES = 5  # failure messages listed per exercise
+MESSAGE_CHARS = 300  # the most shown of a message: longer ones are cut, with a note
 
 
 def pass_rates(results):
@@ -45,12 +46,16 @@ def failure_messages(results):
     """``{exercise: Counter({message: students})}``: who got which message, per exercise.
 
     A student counts once per distinct message of an exercise, however many of its test
-    cells say it.
+    cells say it. Messages are cut to :data:`MESSAGE_CHARS` (:func:`pages.clip`).
     """
     counts = {}
     for result in results.values():
         for name, cells in result.cells_by_exercise().items():
-            said = {c.message.splitlines()[0] for c in cells if c.status != "passed" and c.message}
+            said = {
+                pages.clip(c.message.splitlines()[0], MESSAGE_CHARS)
+                for c in cells
+                if c.status != "passed" and c.message
+            }
             counts.setdefault(name, Counter()).update(said)
     return counts
 
@@ -140,7 +145,10 @@ def _html(assignment, notebooks, results, rates, messages, errors):
         body.append(
             pages.table(
                 ["student", "why"],
-                [[pages.escape(s), pages.escape(why)] for s, why in sorted(errors.items())],
+                [
+                    [pages.escape(s), pages.escape(pages.clip(why, MESSAGE_CHARS))]
+                    for s, why in sorted(errors.items())
+                ],
             )
         )
     return pages.page(title, "\n".join(body))
