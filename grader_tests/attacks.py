@@ -1,18 +1,21 @@
 """The attack suite: hostile submissions, what each must come to, and a judge.
 
-An attack is either code a student appends to the solution cell of ``f`` or ``g`` in the toy
-course (``toy_course.py``; it runs when that cell runs) or a change to the submitted files.
-The toy's full marks are 7: ``f``'s tests are worth 4 (``test_f`` 1, ``test_f_partial`` 3)
-and ``g``'s 3 (``test_g`` 2, ``test_g_quiet`` 1); an outcome below 7 is what the attack's
-wrong code deserves, not a penalty. Every
-attack is handed in next to an honest student; :func:`judge` then decides, per attack,
-whether the grader contained it. ``test_sandbox.py`` requires ``course autograde`` to
-contain every one; ``make attacks`` (run this file) also grades the same class with plain
-``nbgrader autograde`` and prints both columns.
+An attack is either code a student appends to a solution cell in the toy course
+(``toy_course.py``: ``f``, ``h`` or ``g``; it runs when that cell runs) or a change to the
+submitted files. The toy's full marks are 8: ``f``'s tests are worth 4 (``test_f`` 1,
+``test_f_partial`` 3), ``h``'s 1 (``test_h``, graded with a correct ``f``) and ``g``'s 3
+(``test_g`` 2, ``test_g_quiet`` 1); an outcome below 8 is what the attack's wrong code
+deserves, not a penalty. Every attack is handed in next to an honest student; :func:`judge`
+then decides, per attack, whether the grader contained it (for ``course autograde``, what
+must be absent is looked for in the ``course feedback`` page too). ``test_sandbox.py``
+requires ``course autograde`` to contain every one; ``make attacks`` (run this file) also
+grades the same class with plain ``nbgrader autograde`` and prints both columns.
 """
 
 import hashlib
+import html
 import json
+import re
 import shutil
 import socket
 import sys
@@ -25,7 +28,7 @@ import nbformat
 import psutil
 import toy_course as toy
 
-from course.grading import engine
+from course.grading import engine, feedback
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import nbgrader_meta, read_notebook
 
@@ -85,6 +88,23 @@ _SERVERS = (
 )
 # A g that is right on numbers but wrong on arrays: test_g's visible array check must fail.
 _WRONG_G = "def g(x):\n    return x * x if np.ndim(x) == 0 else x"
+# An h that keeps the f a test cell rebinds (the grader's correct f, lent for each call).
+_KEEP_THE_LENT_F = (
+    "kept = []\n_own_f = f\n\ndef h(x):\n    if f is not _own_f:\n        kept.append(f)\n"
+    "    return f(x) + 1"
+)
+_SQUARE_WITH_THE_KEPT_F = "def g(x):\n    return kept[0](x) * x / 2  # 2 * x * x / 2"
+
+
+def _append_to_cells(**codes):
+    """A tampering that appends ``codes[cell]`` to each solution cell named."""
+
+    def append(nb):
+        for name, code in codes.items():
+            _cell(nb, name).source += "\n\n" + code
+
+    return _edit_cells(append)
+
 
 ATTACKS = [
     # --- reading what a student must not see
@@ -188,11 +208,11 @@ ATTACKS = [
            present=DISAGREES),
     Attack("patch_builtins_for_partial_credit",  # sum() decides test_f_partial's score
            "import builtins\nbuiltins.sum = lambda *a, **k: 3\ndef f(x):\n    return -x",
-           outcome=1 + 3),  # f(0) == 0 is right: 1 of 3 partial points, g's 3
+           outcome=1 + 1 + 3),  # f(0) == 0 is right: 1 of 3 partial points, h's 1, g's 3
     Attack("return_an_int_that_equals_anything",
            "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
            "    __hash__ = int.__hash__\n\ndef f(x):\n    return Liar(7)",
-           outcome=3, present=DISAGREES),
+           outcome=1 + 3, present=DISAGREES),  # h's (graded with a correct f) and g's
     Attack("return_a_lying_ndarray_subclass",
            "class Lie(np.ndarray):\n    def __eq__(self, other):\n"
            "        return np.ones(np.shape(other), bool)\n"
@@ -231,7 +251,7 @@ ATTACKS = [
     Attack("replace_ipython_run_cell",  # every later cell runs 'pass' inside the notebook
            "def f(x):\n    return -x\n\nip = get_ipython()\nreal_run_cell = ip.run_cell\n"
            "ip.run_cell = lambda raw_cell, *a, **k: real_run_cell('pass', *a, **k)",
-           outcome=1, present=DISAGREES),  # g never exists; f(0) == 0
+           outcome=1, present=DISAGREES),  # h and g never exist; f(0) == 0
     Attack("hard_code_the_visible_answer",
            "def g(x):\n    return np.array([0.0, 1.0, 4.0]) if np.ndim(x) else 9",
            cell="g", outcome=FULL - 2),  # the visible checks pass, the hidden ones do not
@@ -268,6 +288,42 @@ ATTACKS = [
            "print('numpy', 'shadowed' if origin.endswith('/numpy.py') else 'intact')",
            files=lambda folder, root: (folder / "numpy.py").write_text("allclose = None\n"),
            present="numpy intact"),
+    # --- lending and hidden calls (issue 16)
+    Attack("keep_a_lent_reference_for_a_later_cell",  # g computes with the grader's f
+           files=_append_to_cells(h=_KEEP_THE_LENT_F, g=_SQUARE_WITH_THE_KEPT_F),
+           outcome=FULL - 3),  # g has no code of its own: test_g and test_g_quiet fail
+    Attack("keep_a_lent_reference_for_a_later_call",  # test_h's second call uses the first's
+           files=_append_to_cells(h=_KEEP_THE_LENT_F.replace("f(x) + 1", "kept[0](x) + 1")),
+           outcome=FULL - 1, present="WireError"),  # the hidden call of test_h fails
+    Attack("record_hidden_arguments_in_a_global",
+           "seen = []\n\ndef g(x):\n    seen.append(np.asarray(x).tolist())\n"
+           "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
+           "        print('SEEN', seen)\n    return x * x",
+           cell="g", present="SEEN", absent="-4.0, 0.5"),
+    Attack("record_hidden_arguments_outside_the_process",  # files, a kept file, shared memory
+           "import mmap\nimport os\n\nkept_file = open('kept.txt', 'a')\n"
+           "shared = mmap.mmap(-1, 4096)\n\n"
+           "def g(x):\n    seen = str(np.asarray(x).tolist()) + ';'\n"
+           "    for path in ('seen.txt', '/tmp/seen.txt'):\n        try:\n"
+           "            with open(path, 'a') as fh:\n                fh.write(seen)\n"
+           "        except OSError:\n            pass\n"
+           "    kept_file.write(seen)\n    kept_file.flush()\n"
+           "    shared.write(seen.encode()[: 4096 - shared.tell()])\n"
+           "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
+           "        for path in ('seen.txt', '/tmp/seen.txt', 'kept.txt'):\n"
+           "            if os.path.exists(path):\n"
+           "                print('SEEN in', path, open(path).read())\n"
+           "        print('SEEN in memory', shared[:shared.tell()].decode())\n"
+           "    return x * x",
+           cell="g", present="SEEN in memory", absent="-4.0, 0.5"),
+    Attack("print_hidden_arguments",  # stdout and stderr: test_g and test_g_quiet fail (stderr)
+           "import sys\n\ndef g(x):\n    print('ARGS', np.asarray(x).tolist())\n"
+           "    print('ARGS', np.asarray(x).tolist(), file=sys.stderr)\n    return x * x",
+           cell="g", outcome=FULL - 3, present="during a hidden test", absent="-4.0, 0.5"),
+    Attack("raise_hidden_arguments",  # in the message of an error: test_g's hidden check fails
+           "def g(x):\n    if np.ndim(x) and len(x) == 2:\n"
+           "        raise ValueError('ARGS ' + str(np.asarray(x).tolist()))\n    return x * x",
+           cell="g", outcome=FULL - 2, present="during a hidden test", absent="-4.0, 0.5"),
 ]  # fmt: skip
 
 
@@ -320,6 +376,12 @@ def outputs_text(nb):
             parts += [out.get("text", ""), out.get("ename", ""), out.get("evalue", "")]
             parts.append(out.get("data", {}).get("text/plain", ""))
     return "\n".join(parts)
+
+
+def feedback_text(page):
+    """What a ``course feedback`` page shows but the student's own code, as plain text."""
+    shown = re.sub(r"<pre><code>.*?</code></pre>", "", page.read_text(), flags=re.DOTALL)
+    return html.unescape(shown)
 
 
 def leftover_processes():
@@ -381,6 +443,9 @@ def judge(root, results, errors, before, listener):
                 problems.append(f"{attack.present!r} not in the outputs")
             if attack.absent and attack.absent in text:
                 problems.append(f"{attack.absent!r} leaked into the outputs")
+        page = root / "feedback" / attack.name / toy.ASSIGNMENT / "toy.html"
+        if attack.absent and page.is_file() and attack.absent in feedback_text(page):
+            problems.append(f"{attack.absent!r} leaked into the feedback page")
         check = attack.side_effect
         if check == "source unchanged" and tree_digest(root / "source") != before["source"]:
             problems.append("source/ was changed")
@@ -470,6 +535,7 @@ def run(root, listener, grader):
         if grader == "course":
             summary = engine.autograde(root, toy.ASSIGNMENT)
             results, errors = summary.results, summary.errors
+            feedback.write_feedback(root, toy.ASSIGNMENT)
         else:
             results, errors = _plain_nbgrader(root)
         return results, errors, judge(root, results, errors, before, listener)

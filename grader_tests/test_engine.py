@@ -21,6 +21,8 @@ from course.grading.notebooks import fill_solutions, read_notebook
 pytestmark = pytest.mark.slow
 
 CORPUS = [*toy.BODIES, "deletes_test_f"]
+FULL = sum(toy.POINTS.values())  # the toy's full marks
+LOSES_F, LOSES_G = 4, 2  # what fails_f loses (test_f, test_f_partial), and fails_g (test_g)
 
 
 def forkservers():
@@ -247,7 +249,7 @@ def test_rerun_skips_unchanged_and_force_regrades(tmp_path):
     folder = root / "submitted" / "blank" / toy.ASSIGNMENT
     nbformat.write(toy.submission(root, "passes_all"), folder / "toy.ipynb")
     third = engine.autograde(root, toy.ASSIGNMENT)
-    assert third.graded == ["blank"] and third.results["blank"].score == 7
+    assert third.graded == ["blank"] and third.results["blank"].score == FULL
     forced = engine.autograde(root, toy.ASSIGNMENT, force=True)
     assert sorted(forced.graded) == ["blank", "fails_g", "passes_all"]
     # grades removed behind the grader's back (a new gradebook): everything is graded again
@@ -300,7 +302,7 @@ def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
         for sub in submissions:
             grades = [g for nb in sub.notebooks for g in nb.grades]
             assert all(g.auto_score is not None for g in grades)
-            expected = 4.0 if sub.student.id == "fails_f" else 7.0
+            expected = FULL - LOSES_F if sub.student.id == "fails_f" else FULL
             assert sub.score == expected, sub.student.id
     assert forkservers() == []
 
@@ -374,10 +376,10 @@ def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
 
     result = summary.results["fails_g"]
     assert [nb.notebook for nb in result.notebooks] == ["second", "toy"]
-    assert (result.score, result.max_score) == (9, 14)
+    assert (result.score, result.max_score) == (2 * FULL - LOSES_F - LOSES_G, 2 * FULL)
     missing = summary.results["passes_all"].notebook("second")
-    assert {c.status for c in missing.cells} == {"missing"} and missing.max_score == 7
+    assert {c.status for c in missing.cells} == {"missing"} and missing.max_score == FULL
     assert "second/f" in result.by_exercise()
     # self-study: one notebook of the two, graded on its own, with nbgrader's maximum
     alone = engine.grade_notebook(both / "second.ipynb", root=ours)
-    assert (alone.notebook, alone.score, alone.max_score) == ("second", 4, 7)
+    assert (alone.notebook, alone.score, alone.max_score) == ("second", FULL - LOSES_F, FULL)

@@ -537,20 +537,24 @@ def _run_test_cell(session, cell, visible, hidden, exercises):
     nbgrader would, and that run decides.
 
     Returns:
-        ``(seconds, {"decided": "judge" | "sandbox", "note": str})``.
+        ``(seconds, {"decided": "judge" | "sandbox", "note": str, "hidden_output": str})``
+        (``hidden_output``: what the student's code printed, displayed or raised in the
+        calls of the judge's hidden lines, kept for the instructor only).
     """
     outside = session.run("judge", {"cell": {"source": _source(cell), "hidden": sorted(hidden)}})[
         "result"
     ]
     seconds = outside["seconds"]
+    hidden_output = str(outside.get("hidden_output", ""))
     if outside.get("undecidable"):
         inside = session.run("student", {"cell": _source(cell)})["result"]
         cell["outputs"] = _summaries(inside["outputs"])
         cell["execution_count"] = inside["execution_count"]
-        return seconds + inside["seconds"], {"decided": "sandbox", "note": ""}
+        verdict = {"decided": "sandbox", "note": "", "hidden_output": hidden_output}
+        return seconds + inside["seconds"], verdict
     cell["outputs"] = outside["outputs"]
     cell["execution_count"] = None
-    verdict = {"decided": "judge", "note": ""}
+    verdict = {"decided": "judge", "note": "", "hidden_output": hidden_output}
     stopped = outside.get("ename") in ("CellTimeoutError", "DeadKernelError")
     if has_code(visible) and not stopped and not session.dead:
         inside = session.run("student", {"cell": visible})["result"]
@@ -573,7 +577,8 @@ def _run_session(session, cells, tests, first_cell, exercises=()):
 
     Returns:
         ``(seconds, verdicts)``: time spent in the submission's cells (the student's and the
-        judge's), and ``{grade_id: {"decided", "note"}}`` for the test cells.
+        judge's), and ``{grade_id: {"decided", "note", "hidden_output"}}`` for the test
+        cells (see :func:`_run_test_cell`).
     """
     seconds, verdicts = 0.0, {}
     for i, cell in enumerate(cells[first_cell:], start=first_cell):
@@ -606,7 +611,8 @@ def execute_notebook(task):
         ``{"notebook": JSON text with outputs, "seconds": time spent in the submission's
         cells, "status": "ok" or why the student's process stopped, "cells": {grade_id:
         {"decided": "judge" or "sandbox", "note": why the student's run and the judge's
-        disagree, or ""}}, "files": {relative path: base64} the notebook wrote}``.
+        disagree, or "", "hidden_output": what the student's code said in hidden tests}},
+        "files": {relative path: base64} the notebook wrote}``.
 
     Raises:
         WorkerLost: a server died twice in a row.
