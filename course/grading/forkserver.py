@@ -576,6 +576,9 @@ def _isolate(folder, keep):
     folder) is covered by a layer of its own and every other place it could write files is
     read-only. What it cannot get (no user namespaces on this machine) is written to the
     server's log; the copy still runs.
+
+    Returns:
+        What could not be done, as a list of messages (empty when all went well).
     """
     where = os.getcwd()
     uid, gid = os.getuid(), os.getgid()
@@ -597,6 +600,7 @@ def _isolate(folder, keep):
         os.write(2, f"a copy of the student's process: {'; '.join(problems)}\n".encode())
     _only_descriptors(keep)
     os.chdir(where)
+    return problems
 
 
 class _Copy:

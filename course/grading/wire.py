@@ -396,7 +396,7 @@ class Peer:
             fn = self.local.get(data["yours"])
             if fn is None:
                 raise WireError(
-                    "this function was lent for one call of the grader's, which has ended, "
+                    "this function was lent for one call, which has ended, "
                     "so it can no longer be called: keep no reference to a function the "
                     "grader passes to your code (use the functions your notebook defines)"
                 )
