@@ -135,6 +135,42 @@ def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
             assert lost == [], student
 
 
+# my_sequential keeps the my_dense its tests rebind (the grader's reference, lent for each
+# call), and my_dense_v has no code of its own: it calls the kept reference
+KEEPS_THE_REFERENCE = {
+    "my_sequential": (
+        "def my_sequential(",
+        "_kept = []\n_own_dense = my_dense\n\n\ndef my_sequential(",
+    ),
+    "my_dense_v": ("Z = A_in @ W + b", "return _kept[-1](A_in, W, b, g)"),
+}
+KEEPS = (  # in my_sequential's body
+    "a1 = my_dense(x, W1, b1, sigmoid)",
+    "if my_dense is not _own_dense:  # the grader's _reference_dense\n"
+    "        _kept.append(my_dense)\n    a1 = my_dense(x, W1, b1, sigmoid)",
+)
+
+
+def test_week1_a_kept_reference_block_scores_nothing(tmp_path, course_copy):
+    ours = course_copy(tmp_path / "ours")
+    driver.release(ours, ["week1"])
+    release = read_notebook(ours / "release" / "week1" / "dense_layers.ipynb")
+    source = read_notebook(ours / "source" / "week1" / "dense_layers.ipynb")
+    nb = fill_solutions(release, source, replace=KEEPS_THE_REFERENCE)
+    (sequential,) = [c for c in nb.cells if c.source.startswith("_kept = []")]
+    assert KEEPS[0] in sequential.source
+    sequential.source = sequential.source.replace(*KEEPS)
+    folder = ours / "submitted" / "keeps_the_reference" / "week1"
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "dense_layers.ipynb")
+    summary = engine.autograde(ours, "week1")
+    assert summary.errors == {}
+    scores = driver.gradebook_scores(ours, "week1")["keeps_the_reference"]
+    lost = sorted(grade_id for grade_id, (score, top) in scores.items() if score < top)
+    assert lost == ["test_my_dense_v", "test_my_dense_v_generalizes"]
+    assert scores["test_my_dense_v"][0] == scores["test_my_dense_v_generalizes"][0] == 0
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
