@@ -74,6 +74,8 @@ import sys
 import tempfile
 import time
 
+from course.grading.sandbox import TMP_BYTES
+
 _HEADER = struct.Struct(">I")
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # the most a child may send at once
 _MAX_OUTPUT_CHARS = 5_000_000  # per cell: a cell printing gigabytes is cut here
@@ -483,8 +485,6 @@ def _private_folder(folder):
     flags = _OPEN_TREE_CLONE | _AT_RECURSIVE | os.O_CLOEXEC
     tree = _check(libc.syscall(_SYS_OPEN_TREE, _AT_FDCWD, folder.encode(), flags), "open_tree")
     try:
-        from course.grading.sandbox import TMP_BYTES
-
         _mount("tmpfs", folder, "tmpfs", 0, f"size={TMP_BYTES},mode=755")
         try:
             os.chdir(folder)  # into the new tmpfs: the layers are made there, by relative paths
@@ -492,7 +492,8 @@ def _private_folder(folder):
                 os.mkdir(name)
             where = (_AT_FDCWD, b"lower", _MOVE_MOUNT_F_EMPTY_PATH)
             _check(libc.syscall(_SYS_MOVE_MOUNT, tree, b"", *where), "move_mount")
-            _mount("overlay", ".", "overlay", 0, "lowerdir=lower,upperdir=upper,workdir=work")
+            layers = "lowerdir=lower,upperdir=upper,workdir=work,userxattr"  # no root here
+            _mount("overlay", ".", "overlay", 0, layers)
         except OSError:
             libc.umount2(folder.encode(), _MNT_DETACH)  # back to the folder as it was
             raise
@@ -531,18 +532,60 @@ def _read_only_elsewhere(folder):
         raise OSError(errno.EPERM, f"writable still: {', '.join(failed)}")
 
 
+class _MappingQuery(ctypes.Structure):
+    """``struct procmap_query`` of Linux 6.11 (``<linux/fs.h>``)."""
+
+    _fields_ = [
+        *((name, ctypes.c_uint64) for name in ("size", "query_flags", "query_addr")),
+        *((name, ctypes.c_uint64) for name in ("vma_start", "vma_end", "vma_flags")),
+        *((name, ctypes.c_uint64) for name in ("vma_page_size", "vma_offset", "inode")),
+        *((name, ctypes.c_uint32) for name in ("dev_major", "dev_minor")),
+        *((name, ctypes.c_uint32) for name in ("vma_name_size", "build_id_size")),
+        *((name, ctypes.c_uint64) for name in ("vma_name_addr", "build_id_addr")),
+    ]
+
+
+# _IOWR('f', 17, struct procmap_query); its flags: the next shared mapping from an address
+_PROCMAP_QUERY = 3 << 30 | ctypes.sizeof(_MappingQuery) << 16 | ord("f") << 8 | 17
+_QUERY_NEXT_SHARED = 0x10 | 0x08
+
+
+def _shared_mappings():
+    """``[(start, end, "rwx" permissions)]`` of this process's shared memory mappings."""
+    import fcntl
+
+    found = []
+    with open("/proc/self/maps", "rb") as maps:
+        query = _MappingQuery(size=ctypes.sizeof(_MappingQuery), query_flags=_QUERY_NEXT_SHARED)
+        while True:  # asked of the kernel one by one: much faster than reading the listing
+            try:
+                fcntl.ioctl(maps.fileno(), _PROCMAP_QUERY, query)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:  # no more
+                    return found
+                if exc.errno not in (errno.ENOTTY, errno.EINVAL):  # else: Linux before 6.11
+                    raise
+                break
+            perms = "".join(c if query.vma_flags & bit else "-" for c, bit in zip("rwx", (1, 2, 4)))
+            found.append((query.vma_start, query.vma_end, perms))
+            query.query_addr = query.vma_end
+        for line in maps.read().decode().splitlines():
+            fields = line.split()
+            if fields[1][3] == "s":
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                found.append((start, end, fields[1][:3]))
+    return found
+
+
 def _private_mappings():
     """Give this process its own copy of the memory it shares with others (an ``mmap``,
-    multiprocessing's shared memory): what it writes there reaches nobody else."""
+    multiprocessing's shared memory, a file mapped for writing): what it writes there
+    reaches nobody else."""
     libc = _libc()
     libc.mmap.restype = ctypes.c_void_p
     libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t] + [ctypes.c_int] * 3 + [ctypes.c_long]
     libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    with open("/proc/self/maps") as f:
-        shared = [line.split() for line in f if line.split()[1][3] == "s"]
-    for fields in shared:
-        start, end = (int(x, 16) for x in fields[0].split("-"))
-        perms = fields[1]
+    for start, end, perms in _shared_mappings():
         prot = (perms[0] == "r") | (perms[1] == "w") << 1 | (perms[2] == "x") << 2
         data = ctypes.string_at(start, end - start) if perms[0] == "r" else b""
         private = 0x02 | 0x10 | 0x20  # MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS
