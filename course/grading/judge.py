@@ -89,6 +89,8 @@ class Namespace(dict):
         undecidable: the type that stopped the current cell, or None.
         hidden: the lines of the current cell's hidden regions.
         hidden_log: what the student's code said during the current cell's hidden calls.
+        streams: the current cell's own ``sys.stdout`` and ``sys.stderr`` (a test may
+            redirect them to read what a call prints).
         unreachable: why the student's process could not be asked for its names at the
             start of the current cell, or None.
     """
