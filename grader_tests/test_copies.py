@@ -61,6 +61,11 @@ def test_nothing_a_copy_writes_reaches_the_original(tmp_path):
         kept.write("the copy's")
         kept.flush()
         shared[:4] = b"copy"
+        # and it cannot undo its isolation: unmount its layer, make a place writable again
+        libc = forkserver._libc()
+        report["unmount"] = libc.umount2(str(folder).encode(), 2) or "unmounted"
+        remount = forkserver._MS_REMOUNT | forkserver._MS_BIND
+        report["remount"] = libc.mount(None, b"/", None, remount, None) or "remounted"
         return report
 
     problems, report = in_a_copy(folder, work)
@@ -69,6 +74,8 @@ def test_nothing_a_copy_writes_reaches_the_original(tmp_path):
         "reads": "the hand-in's",  # the folder as the original left it
         "reads back": "the copy's",  # and what the copy wrote, for the copy
         "elsewhere": errno.EROFS,
+        "unmount": -1,
+        "remount": -1,
     }
     assert (folder / "data.txt").read_text() == "the hand-in's"
     assert sorted(p.name for p in folder.iterdir()) == ["data.txt", "kept.txt"]

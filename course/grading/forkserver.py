@@ -611,14 +611,32 @@ def _only_descriptors(keep):
     os.close(null)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inheritable")]
+
+
+def _drop_capabilities():
+    """Give up the capabilities a new user namespace gave: the copy must not undo the mounts
+    that isolate it (unmount its layer, make a read-only place writable again)."""
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    if _libc().capset(ctypes.byref(header), (_CapData * 2)()) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"cannot drop capabilities: {os.strerror(code)}")
+
+
 def _isolate(folder, keep):
     """Cut a throwaway copy of the student's process off from the original.
 
     Its descriptors but ``keep`` go to /dev/null, its shared memory becomes its own, and it
     gets new user, mount, network and IPC namespaces in which ``folder`` (the working
     folder) is covered by a layer of its own and every other place it could write files is
-    read-only. What it cannot get (no user namespaces on this machine) is written to the
-    server's log; the copy still runs.
+    read-only; then it gives up the capabilities that would let it undo that. What it cannot
+    get (no user namespaces on this machine) is written to the server's log; the copy still
+    runs.
 
     Returns:
         What could not be done, as a list of messages (empty when all went well).
@@ -637,6 +655,10 @@ def _isolate(folder, keep):
         _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
         _private_folder(folder)
         _read_only_elsewhere(folder)
+    except OSError as exc:
+        problems.append(str(exc))
+    try:
+        _drop_capabilities()
     except OSError as exc:
         problems.append(str(exc))
     if problems:
@@ -666,6 +688,7 @@ class _Copy:
 
     def __init__(self, peer, up, folder):
         _Copy.made += 1
+        _forbid_tracing()  # the copy cannot reach the original's files through /proc/<pid>
         down_r, self.down = os.pipe()
         try:
             self.pid = _fork_past_own_processes()
