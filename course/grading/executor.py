@@ -9,8 +9,10 @@ submission's code, and a *judge* server that runs the test cells and calls the s
 functions through the student server (:mod:`course.grading.wire`).
 
 For each test cell the judge runs the whole cell first (the *outside* run), on the state the
-student's cells left, and its outputs are the ones graded; then the student's process runs
-the cell's visible part, as the student's own kernel would (the *inside* run). A cell whose
+student's cells left, and its outputs are the ones graded (its calls are served by a
+throwaway copy of the student's process, see :mod:`course.grading.forkserver`); then the
+student's process runs the cell's visible part, as the student's own kernel would (the
+*inside* run). A cell whose
 visible checks pass inside but fail outside is graded by the judge, with a note that
 explains the difference in plain words (a wrong building block the student's own function
 compensates for, randomness, ...): honest causes exist, so it is never called cheating.
