@@ -145,6 +145,9 @@ def record(x):
     seen.append(x)
     return list(seen)
 
+def make_adder(n):
+    return lambda x: x + n
+
 def die():
     os._exit(3)
 """
@@ -175,12 +178,20 @@ def test_each_test_cell_is_served_by_a_new_copy_of_the_students_process(tmp_path
         assert "record" in judge.names()  # a test cell starts: a copy serves it
         record = judge.lookup("record")
         assert record(1) == [1] and record(2) == [1, 2]
+        add_one = judge.lookup("make_adder")(1)  # a function that lives in this copy only
         write_message(down_w, {"cell": "seen.append('visible')"})  # the cell's visible part
         assert "result" in judge.reader.read()
         judge.names()  # the next test cell: a new copy, of the original
         assert judge.lookup("seen") == ["visible"]
+        # a notebook's function a test kept from an earlier cell is still that function
+        assert record(3) == ["visible", 3]
         with pytest.raises(RemoteError, match="no longer be called"):
-            record(3)  # a handle of the last cell's copy finds nothing here
+            add_one(2)  # the last cell's copy is gone, and its functions with it
+        write_message(down_w, {"cell": "def record(x):\n    return 'redefined'"})
+        assert "result" in judge.reader.read()
+        judge.names()
+        with pytest.raises(RemoteError, match="no longer be called"):
+            record(4)  # the function kept is not the one the name binds now
         with pytest.raises(DeadKernelError):  # the copy died in a call: the process with it
             judge.lookup("die")()
     finally:

@@ -395,6 +395,8 @@ class Peer:
         if "yours" in data:  # one of ours, handed back
             fn = self.local.get(data["yours"])
             if fn is None:
+                fn = self._global_function(data)
+            if fn is None:
                 raise WireError(
                     "this function was lent for one call, which has ended, "
                     "so it can no longer be called: keep no reference to a function the "
@@ -402,13 +404,31 @@ class Peer:
                 )
             return fn
         if "mine" in data:  # one of theirs
-            return RemoteFunction(self, {"yours": data["mine"]}, str(data.get("name", "f"))[:80])
+            handle = {"yours": data["mine"]}
+            if type(data.get("global")) is str and type(data.get("id")) is int:
+                handle.update({"global": data["global"], "id": data["id"]})
+            return RemoteFunction(self, handle, str(data.get("name", "f"))[:80])
         if "name" in data and self.namespace is not None:
             name = data["name"]
             if name not in self.namespace:
                 raise NameError(f"name '{name}' is not defined")
             return self.namespace[name]
         raise WireError("malformed function handle")
+
+    def _global_function(self, data):
+        """The notebook's global function a handle of an earlier copy of this process named.
+
+        Each test cell's calls are served by a new copy of the student's process (see
+        :mod:`course.grading.forkserver`), whose handles are its own; a test may keep one of
+        the notebook's functions for a later cell (``_student_dense = my_dense``). Such a
+        handle names the global the function was looked up as and the object's identity: in a
+        later copy (forked from the same process, so the object has the same identity), it is
+        that global's function if the global still binds that very object, else None.
+        """
+        if self.namespace is None or type(data.get("global")) is not str:
+            return None
+        fn = self.namespace.get(data["global"])
+        return fn if callable(fn) and id(fn) == data.get("id") else None
 
     # ----------------------------------------------------------------- calls
     def _rng_state(self):
@@ -601,7 +621,11 @@ class Peer:
         name = handle["get"]
         if type(name) is not str or name not in self.namespace:
             raise NameError(f"name {str(name)[:100]!r} is not defined")
-        return self.encode(self.namespace[name])
+        value = self.namespace[name]
+        encoded = self.encode(value)
+        if type(encoded) is dict and "mine" in encoded:  # a function the notebook defines
+            encoded.update({"global": name, "id": id(value)})  # see _decode_function
+        return encoded
 
     def _serve_call(self, request, handle, restore):
         """Run the function a call names, with the call's overrides in place."""
