@@ -15,7 +15,9 @@ through. A function a call passes (an argument, a name the test rebound, or one 
 given while the call runs) is *lent* for that call: its handle works only until the call
 returns, then it is revoked, and handles are never reused. A handle the receiver kept (in a
 global, a closure, a default argument, a container) fails cleanly afterwards, with an error
-in the receiver's code. After a call, the callee sends the final state of the mutable
+in the receiver's code. A function of the student's notebook that the judge looked up keeps
+working in later test cells, served by later copies of the student's process, as long as its
+name still binds it (:meth:`Peer._global_function`). After a call, the callee sends the final state of the mutable
 arguments back, and the caller applies it, so a function that modifies its inputs in place
 is seen doing so.
 NumPy's global random state travels with every call and every answer, so seeded tests give
