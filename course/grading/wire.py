@@ -17,9 +17,9 @@ returns, then it is revoked, and handles are never reused. A handle the receiver
 global, a closure, a default argument, a container) fails cleanly afterwards, with an error
 in the receiver's code. A function of the student's notebook that the judge looked up keeps
 working in later test cells, served by later copies of the student's process, as long as its
-name still binds it (:meth:`Peer._global_function`). After a call, the callee sends the final state of the mutable
-arguments back, and the caller applies it, so a function that modifies its inputs in place
-is seen doing so.
+name still binds it (:meth:`Peer._global_function`). After a call, the callee sends the
+final state of the mutable arguments back, and the caller applies it, so a function that
+modifies its inputs in place is seen doing so.
 NumPy's global random state travels with every call and every answer, so seeded tests give
 the same numbers as in a single kernel.
 
