@@ -1,15 +1,16 @@
 """The attack suite: hostile submissions, what each must come to, and a judge.
 
-An attack is either code a student appends to the solution cell of ``f`` or ``g`` in the toy
-course (``toy_course.py``; it runs when that cell runs) or a change to the submitted files
-(the hand-in folder's name, the student id, included).
-The toy's full marks are 7: ``f``'s tests are worth 4 (``test_f`` 1, ``test_f_partial`` 3)
-and ``g``'s 3 (``test_g`` 2, ``test_g_quiet`` 1); an outcome below 7 is what the attack's
-wrong code deserves, not a penalty. Every
-attack is handed in next to an honest student; :func:`judge` then decides, per attack,
-whether the grader contained it. ``test_sandbox.py`` requires ``course autograde`` to
-contain every one; ``make attacks`` (run this file) also grades the same class with plain
-``nbgrader autograde`` and prints both columns.
+An attack is either code a student appends to a solution cell in the toy course
+(``toy_course.py``: ``f``, ``h`` or ``g``; it runs when that cell runs) or a change to the
+submitted files (the hand-in folder's name, the student id, included). The toy's full marks
+are 8: ``f``'s tests are worth 4 (``test_f`` 1, ``test_f_partial`` 3), ``h``'s 1 (``test_h``,
+graded with a correct ``f``) and ``g``'s 3 (``test_g`` 2, ``test_g_quiet`` 1); an outcome
+below 8 is what the attack's wrong code deserves, not a penalty. Every attack is handed in
+next to an honest student; :func:`judge` then decides, per attack, whether the grader
+contained it (for ``course autograde``, what must be absent is looked for in the ``course
+feedback`` page too). ``test_sandbox.py`` requires ``course autograde`` to contain every one;
+``make attacks`` (run this file) also grades the same class with plain ``nbgrader
+autograde`` and prints both columns.
 
 The instructor-side attacks aim at what the instructor reads after the run: for each grader,
 the judge collects the *views* of it (the text its commands print to the terminal, its CSV
@@ -22,6 +23,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import resource
 import shutil
 import socket
@@ -38,7 +40,7 @@ import psutil
 import toy_course as toy
 from course_cli import course as course_command
 
-from course.grading import engine
+from course.grading import engine, feedback
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import nbgrader_meta, read_notebook
 from course.grading.untrusted import FORMULA_STARTS
@@ -54,7 +56,7 @@ DISAGREES = "pass in your notebook but not when the grader runs them"
 class Attack:
     name: str
     code: str = ""  # appended to a solution cell; {root} and {port} are filled in
-    cell: str = "f"  # the solution cell the code is appended to (the toy's f or g)
+    cell: str = "f"  # the solution cell the code is appended to (the toy's f, h or g)
     files: object = None  # or a function(folder, root) that tampers with the hand-in
     outcome: object = FULL  # the attacker's total score (or a tuple of them), or ERROR_ROW
     present: str = ""  # must appear in the attacker's outputs (an ERROR_ROW: in its error row)
@@ -248,6 +250,24 @@ _SPY_ON_THE_CHANNEL = (
     "    if hasattr(builtins, 'forged_to') else None)"
 )
 
+# An h that keeps the f a test cell rebinds (the grader's correct f, lent for each call).
+_KEEP_THE_LENT_F = (
+    "kept = []\n_own_f = f\n\ndef h(x):\n    if f is not _own_f:\n        kept.append(f)\n"
+    "    return f(x) + 1"
+)
+_SQUARE_WITH_THE_KEPT_F = "def g(x):\n    return kept[0](x) * x / 2  # 2 * x * x / 2"
+
+
+def _append_to_cells(**codes):
+    """A tampering that appends ``codes[cell]`` to each solution cell named."""
+
+    def append(nb):
+        for name, code in codes.items():
+            _cell(nb, name).source += "\n\n" + code
+
+    return _edit_cells(append)
+
+
 ATTACKS = [
     # --- reading what a student must not see
     Attack("read_hidden_tests_in_source",
@@ -350,11 +370,11 @@ ATTACKS = [
            present=DISAGREES),
     Attack("patch_builtins_for_partial_credit",  # sum() decides test_f_partial's score
            "import builtins\nbuiltins.sum = lambda *a, **k: 3\ndef f(x):\n    return -x",
-           outcome=1 + 3),  # f(0) == 0 is right: 1 of 3 partial points, g's 3
+           outcome=1 + 1 + 3),  # f(0) == 0 is right: 1 of 3 partial points, h's 1, g's 3
     Attack("return_an_int_that_equals_anything",
            "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
            "    __hash__ = int.__hash__\n\ndef f(x):\n    return Liar(7)",
-           outcome=3, present=DISAGREES),
+           outcome=1 + 3, present=DISAGREES),  # h's (graded with a correct f) and g's
     Attack("return_a_lying_ndarray_subclass",
            "class Lie(np.ndarray):\n    def __eq__(self, other):\n"
            "        return np.ones(np.shape(other), bool)\n"
@@ -399,7 +419,7 @@ ATTACKS = [
     Attack("replace_ipython_run_cell",  # every later cell runs 'pass' inside the notebook
            "def f(x):\n    return -x\n\nip = get_ipython()\nreal_run_cell = ip.run_cell\n"
            "ip.run_cell = lambda raw_cell, *a, **k: real_run_cell('pass', *a, **k)",
-           outcome=1, present=DISAGREES),  # g never exists; f(0) == 0
+           outcome=1, present=DISAGREES),  # h and g never exist; f(0) == 0
     Attack("hard_code_the_visible_answer",
            "def g(x):\n    return np.array([0.0, 1.0, 4.0]) if np.ndim(x) else 9",
            cell="g", outcome=FULL - 2),  # the visible checks pass, the hidden ones do not
@@ -464,10 +484,10 @@ ATTACKS = [
            present="toy/data.txt is a named pipe (FIFO)"),
     # --- forged results and protocol (issue 16)
     Attack("forge_a_timeout_on_every_later_cell",  # the judge still runs every test cell
-           _WRONG_F + FORGED_TIMEOUT + REWRITE_RESULTS, outcome=1 + 3,
+           _WRONG_F + FORGED_TIMEOUT + REWRITE_RESULTS, outcome=1 + 1 + 3,
            present="forged timeout"),
     Attack("forge_clean_outputs_on_every_later_cell",
-           _WRONG_F + FORGED_PASS + REWRITE_RESULTS, outcome=1 + 3,
+           _WRONG_F + FORGED_PASS + REWRITE_RESULTS, outcome=1 + 1 + 3,
            present="forged clean output"),
     Attack("send_a_malformed_result",  # a clear error row; its processes do not live on
            "FORGED = {{'outputs': 'all passed', 'execution_count': 'one', 'seconds': 'soon'}}\n"
@@ -487,6 +507,42 @@ ATTACKS = [
            "OWN = False\n" + _SPY_ON_THE_CHANNEL, present="written to 0 other descriptors"),
     Attack("send_a_message_only_the_server_sends",  # on its own channel: the server refuses
            "OWN = True\n" + _SPY_ON_THE_CHANNEL, outcome=ERROR_ROW),
+    # --- lending and hidden calls (issue 16)
+    Attack("keep_a_lent_reference_for_a_later_cell",  # g computes with the grader's f
+           files=_append_to_cells(h=_KEEP_THE_LENT_F, g=_SQUARE_WITH_THE_KEPT_F),
+           outcome=FULL - 3),  # g has no code of its own: test_g and test_g_quiet fail
+    Attack("keep_a_lent_reference_for_a_later_call",  # test_h's second call uses the first's
+           files=_append_to_cells(h=_KEEP_THE_LENT_F.replace("f(x) + 1", "kept[0](x) + 1")),
+           outcome=FULL - 1, present="WireError"),  # the hidden call of test_h fails
+    Attack("record_hidden_arguments_in_a_global",
+           "seen = []\n\ndef g(x):\n    seen.append(np.asarray(x).tolist())\n"
+           "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
+           "        print('SEEN', seen)\n    return x * x",
+           cell="g", present="SEEN", absent="-4.0, 0.5"),
+    Attack("record_hidden_arguments_outside_the_process",  # files, a kept file, shared memory
+           "import mmap\nimport os\n\nkept_file = open('kept.txt', 'a')\n"
+           "shared = mmap.mmap(-1, 4096)\n\n"
+           "def g(x):\n    seen = str(np.asarray(x).tolist()) + ';'\n"
+           "    for path in ('seen.txt', '/tmp/seen.txt'):\n        try:\n"
+           "            with open(path, 'a') as fh:\n                fh.write(seen)\n"
+           "        except OSError:\n            pass\n"
+           "    kept_file.write(seen)\n    kept_file.flush()\n"
+           "    shared.write(seen.encode()[: 4096 - shared.tell()])\n"
+           "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
+           "        for path in ('seen.txt', '/tmp/seen.txt', 'kept.txt'):\n"
+           "            if os.path.exists(path):\n"
+           "                print('SEEN in', path, open(path).read())\n"
+           "        print('SEEN in memory', shared[:shared.tell()].decode())\n"
+           "    return x * x",
+           cell="g", present="SEEN in memory", absent="-4.0, 0.5"),
+    Attack("print_hidden_arguments",  # stdout and stderr: test_g and test_g_quiet fail (stderr)
+           "import sys\n\ndef g(x):\n    print('ARGS', np.asarray(x).tolist())\n"
+           "    print('ARGS', np.asarray(x).tolist(), file=sys.stderr)\n    return x * x",
+           cell="g", outcome=FULL - 3, present="during a hidden test", absent="-4.0, 0.5"),
+    Attack("raise_hidden_arguments",  # in the message of an error: test_g's hidden check fails
+           "def g(x):\n    if np.ndim(x) and len(x) == 2:\n"
+           "        raise ValueError('ARGS ' + str(np.asarray(x).tolist()))\n    return x * x",
+           cell="g", outcome=FULL - 2, present="during a hidden test", absent="-4.0, 0.5"),
 ]  # fmt: skip
 
 # An honest classmate graded after the private-world attacks: imports what they planted, has
@@ -637,6 +693,12 @@ def course_views(root):
     return _read_views(root, "\n".join(out.stdout + out.stderr for out in outputs))
 
 
+def feedback_text(page):
+    """What a ``course feedback`` page shows but the student's own code, as plain text."""
+    shown = re.sub(r"<pre><code>.*?</code></pre>", "", page.read_text(), flags=re.DOTALL)
+    return html.unescape(shown)
+
+
 def _spreadsheet_problems(text, student):
     """Why the CSV ``text`` is unsafe in a spreadsheet: rows of the wrong width (a comma of
     ``student``'s split their id), formulas, or no cell holding their whole id."""
@@ -712,6 +774,9 @@ def judge(root, results, errors, before, listener, views, attacks=ATTACKS):
                 problems.append(f"{attack.present!r} not in the outputs")
             if attack.absent and attack.absent in text:
                 problems.append(f"{attack.absent!r} leaked into the outputs")
+        page = root / "feedback" / attack.name / toy.ASSIGNMENT / "toy.html"
+        if attack.absent and page.is_file() and attack.absent in feedback_text(page):
+            problems.append(f"{attack.absent!r} leaked into the feedback page")
         check = attack.side_effect
         if check == "source unchanged" and tree_digest(root / "source") != before["source"]:
             problems.append("source/ was changed")
@@ -846,6 +911,7 @@ def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
         if grader == "course":
             summary = engine.autograde(root, toy.ASSIGNMENT, **options)
             results, errors = summary.results, summary.errors
+            feedback.write_feedback(root, toy.ASSIGNMENT)
             views = course_views(root) if _judged_on_views(attacks) else {}
         else:
             results, errors, log = _plain_nbgrader(root)

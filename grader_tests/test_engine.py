@@ -21,6 +21,8 @@ from course.grading.notebooks import fill_solutions, read_notebook
 pytestmark = pytest.mark.slow
 
 CORPUS = [*toy.BODIES, "deletes_test_f"]
+FULL = sum(toy.POINTS.values())  # the toy's full marks
+LOSES_F, LOSES_G = 3, 2  # what fails_f loses (test_f_partial), and fails_g (test_g)
 
 
 def forkservers():
@@ -126,6 +128,42 @@ def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
             assert any(g.startswith(f"test_{name}") for g in lost), student
         else:
             assert lost == [], student
+
+
+# my_sequential keeps the my_dense its tests rebind (the grader's reference, lent for each
+# call), and my_dense_v has no code of its own: it calls the kept reference
+KEEPS_THE_REFERENCE = {
+    "my_sequential": (
+        "def my_sequential(",
+        "_kept = []\n_own_dense = my_dense\n\n\ndef my_sequential(",
+    ),
+    "my_dense_v": ("Z = A_in @ W + b", "return _kept[-1](A_in, W, b, g)"),
+}
+KEEPS = (  # in my_sequential's body
+    "a1 = my_dense(x, W1, b1, sigmoid)",
+    "if my_dense is not _own_dense:  # the grader's _reference_dense\n"
+    "        _kept.append(my_dense)\n    a1 = my_dense(x, W1, b1, sigmoid)",
+)
+
+
+def test_week1_a_kept_reference_block_scores_nothing(tmp_path, course_copy):
+    ours = course_copy(tmp_path / "ours")
+    driver.release(ours, ["week1"])
+    release = read_notebook(ours / "release" / "week1" / "dense_layers.ipynb")
+    source = read_notebook(ours / "source" / "week1" / "dense_layers.ipynb")
+    nb = fill_solutions(release, source, replace=KEEPS_THE_REFERENCE)
+    (sequential,) = [c for c in nb.cells if c.source.startswith("_kept = []")]
+    assert KEEPS[0] in sequential.source
+    sequential.source = sequential.source.replace(*KEEPS)
+    folder = ours / "submitted" / "keeps_the_reference" / "week1"
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "dense_layers.ipynb")
+    summary = engine.autograde(ours, "week1")
+    assert summary.errors == {}
+    scores = driver.gradebook_scores(ours, "week1")["keeps_the_reference"]
+    lost = sorted(grade_id for grade_id, (score, top) in scores.items() if score < top)
+    assert lost == ["test_my_dense_v", "test_my_dense_v_generalizes"]
+    assert scores["test_my_dense_v"][0] == scores["test_my_dense_v_generalizes"][0] == 0
 
 
 def free_port():
@@ -242,7 +280,7 @@ def test_rerun_skips_unchanged_and_force_regrades(tmp_path):
     folder = root / "submitted" / "blank" / toy.ASSIGNMENT
     nbformat.write(toy.submission(root, "passes_all"), folder / "toy.ipynb")
     third = engine.autograde(root, toy.ASSIGNMENT)
-    assert third.graded == ["blank"] and third.results["blank"].score == 7
+    assert third.graded == ["blank"] and third.results["blank"].score == FULL
     forced = engine.autograde(root, toy.ASSIGNMENT, force=True)
     assert sorted(forced.graded) == ["blank", "fails_g", "passes_all"]
     # grades removed behind the grader's back (a new gradebook): everything is graded again
@@ -295,7 +333,7 @@ def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
         for sub in submissions:
             grades = [g for nb in sub.notebooks for g in nb.grades]
             assert all(g.auto_score is not None for g in grades)
-            expected = 4.0 if sub.student.id == "fails_f" else 7.0
+            expected = FULL - LOSES_F if sub.student.id == "fails_f" else FULL
             assert sub.score == expected, sub.student.id
     assert forkservers() == []
 
@@ -369,13 +407,13 @@ def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
 
     result = summary.results["fails_g"]
     assert [nb.notebook for nb in result.notebooks] == ["second", "toy"]
-    assert (result.score, result.max_score) == (9, 14)
+    assert (result.score, result.max_score) == (2 * FULL - LOSES_F - LOSES_G, 2 * FULL)
     missing = summary.results["passes_all"].notebook("second")
-    assert {c.status for c in missing.cells} == {"missing"} and missing.max_score == 7
+    assert {c.status for c in missing.cells} == {"missing"} and missing.max_score == FULL
     assert "second/f" in result.by_exercise()
     # self-study: one notebook of the two, graded on its own, with nbgrader's maximum
     alone = engine.grade_notebook(both / "second.ipynb", root=ours)
-    assert (alone.notebook, alone.score, alone.max_score) == ("second", 4, 7)
+    assert (alone.notebook, alone.score, alone.max_score) == ("second", FULL - LOSES_F, FULL)
 
 
 def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
@@ -388,7 +426,7 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     driver.release(root, [toy.ASSIGNMENT])
     toy.hand_in(root, ["passes_all", "fails_g"])
     first = engine.autograde(root, toy.ASSIGNMENT)
-    assert first.results["passes_all"].score == 5 and first.regraded == {}
+    assert first.results["passes_all"].score == FULL - LOSES_G and first.regraded == {}
 
     source.write_text(right)  # corrected in source/, not released yet
     edited = engine.autograde(root, toy.ASSIGNMENT)
@@ -396,7 +434,7 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     assert edited.regraded == {
         f"source of {toy.ASSIGNMENT} changed since these grades": ["fails_g", "passes_all"]
     }
-    assert edited.results["passes_all"].score == 5  # nbgrader grades with the release
+    assert edited.results["passes_all"].score == FULL - LOSES_G  # nbgrader grades with the release
 
     assert course("release", toy.ASSIGNMENT, cwd=root).returncode == 0
     out = course("autograde", toy.ASSIGNMENT, cwd=root)
@@ -404,7 +442,7 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     why = f"{toy.ASSIGNMENT} was released again since these grades"
     assert f"{why}: regrading 2 submissions" in out.stderr  # said before grading
     assert f"  graded again, {why}: 2 submissions" in out.stdout
-    assert "passes_all  4/4  3/3  7/7" in out.stdout  # the corrected test's grade
+    assert "passes_all  4/4  1/1  3/3  8/8" in out.stdout  # the corrected test's grade
 
     again = engine.autograde(root, toy.ASSIGNMENT)
     assert again.graded == [] and again.regraded == {}

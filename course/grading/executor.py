@@ -9,8 +9,10 @@ submission's code, and a *judge* server that runs the test cells and calls the s
 functions through the student server (:mod:`course.grading.wire`).
 
 For each test cell the judge runs the whole cell first (the *outside* run), on the state the
-student's cells left, and its outputs are the ones graded; then the student's process runs
-the cell's visible part, as the student's own kernel would (the *inside* run). A cell whose
+student's cells left, and its outputs are the ones graded (its calls are served by a
+throwaway copy of the student's process, see :mod:`course.grading.forkserver`); then the
+student's process runs the cell's visible part, as the student's own kernel would (the
+*inside* run). A cell whose
 visible checks pass inside but fail outside is graded by the judge, with a note that
 explains the difference in plain words (a wrong building block the student's own function
 compensates for, randomness, ...): honest causes exist, so it is never called cheating.
@@ -703,18 +705,20 @@ def _run_test_cell(session, cell, visible, hidden, exercises):
     instead, as nbgrader would, and that run decides.
 
     Returns:
-        ``{"decided": "judge" | "sandbox", "note": str}``.
+        ``{"decided": "judge" | "sandbox", "note": str, "hidden_output": str}``
+        (``hidden_output``: what the student's code printed, displayed or raised in the
+        calls of the judge's hidden lines, kept for the instructor only).
     """
     request = {"cell": {"source": _source(cell), "hidden": sorted(hidden)}}
     outside = session.cell("judge", request)
+    verdict = {"decided": "judge", "note": "", "hidden_output": outside["hidden_output"]}
     if outside["undecidable"]:
         inside = session.cell("student", {"cell": _source(cell)})
         cell["outputs"] = session.keep(_summaries(inside["outputs"]))
         cell["execution_count"] = session.counted(_source(cell))
-        return {"decided": "sandbox", "note": ""}
+        return verdict | {"decided": "sandbox"}
     cell["outputs"] = session.keep(outside["outputs"])
     cell["execution_count"] = None
-    verdict = {"decided": "judge", "note": ""}
     stopped = outside["ename"] in ("CellTimeoutError", "DeadKernelError")
     if has_code(visible) and not stopped and not session.dead:
         inside = session.cell("student", {"cell": visible})
@@ -735,8 +739,8 @@ def _run_session(session, cells, tests, first_cell, exercises=()):
     """Run ``cells`` (from index ``first_cell`` on) in ``session``; fill their outputs.
 
     Returns:
-        ``{grade_id: {"decided", "note"}}`` for the test cells (the time spent is
-        ``session.seconds``).
+        ``{grade_id: {"decided", "note", "hidden_output"}}`` for the test cells (see
+        :func:`_run_test_cell`; the time spent is ``session.seconds``).
 
     Raises:
         ProtocolViolation: the student's side broke the protocol (the cells are left as
@@ -777,7 +781,8 @@ def execute_notebook(task):
         ``{"notebook": JSON text with outputs, "seconds": time spent in the submission's
         cells, "status": "ok" or why the student's process stopped, "cells": {grade_id:
         {"decided": "judge" or "sandbox", "note": why the student's run and the judge's
-        disagree, or ""}}, "files": {relative path: base64} the notebook wrote}``.
+        disagree, or "", "hidden_output": what the student's code said in hidden tests}},
+        "files": {relative path: base64} the notebook wrote}``.
 
     Raises:
         ProtocolViolation: the submission's process broke the protocol (its servers are

@@ -18,6 +18,16 @@ sandbox it also gets a private world: a new, empty /tmp (the sandbox's only writ
 and its home folder) holding a new working folder, so nothing one submission writes is seen
 by the next (:func:`_private_tmp`).
 
+The judge's calls of a test cell run in a *throwaway copy* of the student's process (a fork,
+:class:`_Copy`), killed when the cell ends, so what the student's functions do during them
+(record the hidden tests' arguments in a global, a closure or a file) never reaches a later
+cell. The copy has its own view of the files (the working folder's changes go to a private
+layer, every other place it could write is read-only), its own network and IPC namespaces,
+its own memory (no mapping shared with the original) and no descriptor of the original's
+but its pipes. It does not close every channel between two processes a submission runs:
+one that changes the grader's own code in its process, or prepares a process or a thread to
+watch the copy (signals, timing), can still tell a later cell what a copy saw.
+
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
 JSON. The first message sets the server up::
 
@@ -38,6 +48,8 @@ per submission::
     {"cell": source}                       (student) -> {"result": result}
     {"cell": {"source": s, "hidden": [line, ...]}}  (judge) -> {"result": result}
     {"call": ...}, {"return": ...}, {"raise": ...}   calls between the two (see wire)
+        (the judge starts each test cell with {"call": {"fn": {"names": true}}}: the student's
+        process forks a copy that answers it and every call until its next other message)
     {"kill": true}   stop the child now -> {"dead": "wall"}
     {"end": true}    stop the child -> {"ended": true, "files": {name: base64}}
                      (the files the student's child created or changed in ``workdir``)
@@ -75,6 +87,8 @@ import struct
 import sys
 import tempfile
 import time
+
+from course.grading.sandbox import TMP_BYTES
 
 _HEADER = struct.Struct(">I")
 MAX_MESSAGE_BYTES = 24 * 1024 * 1024  # the most one message may hold (a child's, or a server's)
@@ -325,7 +339,8 @@ def make_shell(judge=False):
     Args:
         judge: the judge's shell: an error's traceback is its one-line summary (plus the
             student's own traceback when the error came from the student's code), never
-            lines of the test cell, which may be hidden tests.
+            lines of the test cell, which may be hidden tests (nor the message of an error
+            the student's code raised in a hidden test's call: :mod:`course.grading.judge`).
     """
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
@@ -375,9 +390,10 @@ def make_shell(judge=False):
             etype, evalue, _ = sys.exc_info() if exc_tuple is None else exc_tuple
             if etype is None:
                 return None
-            summary = f"{etype.__name__}: {evalue}"
-            stb = [*getattr(evalue, "remote_traceback", ()), summary]
-            return self._showtraceback(etype, evalue, stb)
+            # an error of the student's code in a hidden test's call: its message is not shown
+            message = getattr(evalue, "shown", evalue)
+            stb = [*getattr(evalue, "remote_traceback", ()), f"{etype.__name__}: {message}"]
+            return self._showtraceback(etype, message, stb)
 
         def _showtraceback(self, etype, evalue, stb):
             CAPTURE.add(
@@ -508,10 +524,38 @@ def _libc():
 
 _CLONE_NEWNS, _CLONE_NEWIPC = 0x00020000, 0x08000000
 _CLONE_NEWUSER, _CLONE_NEWPID = 0x10000000, 0x20000000
+_CLONE_NEWNET = 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 32, 4096, 16384
-# the flags statvfs reports that a bind mount keeps (ro, nosuid, nodev, noexec, the atimes):
-# a mount from a more privileged namespace is locked to them, so a remount must repeat them
-_KEPT_FLAGS = 1 | 2 | 4 | 8 | 1024 | 2048 | 4096
+_MS_PRIVATE = 1 << 18
+_MNT_DETACH = 2
+# the per-mount options a read-only remount repeats (a mount from a more privileged
+# namespace is locked to them)
+_MOUNT_OPTIONS = {
+    "nosuid": 2,
+    "nodev": 4,
+    "noexec": 8,
+    "noatime": 1024,
+    "nodiratime": 2048,
+    "relatime": 1 << 21,
+    "strictatime": 1 << 24,
+}
+# file systems that hold no files a process writes (device nodes, terminals, /proc)
+_NOT_STORAGE = {"proc", "sysfs", "devpts", "devtmpfs", "mqueue", "cgroup", "cgroup2"}
+_SYS_OPEN_TREE, _SYS_MOVE_MOUNT = 428, 429  # the same numbers on every architecture
+_OPEN_TREE_CLONE, _AT_RECURSIVE, _MOVE_MOUNT_F_EMPTY_PATH = 1, 0x8000, 4
+_AT_FDCWD = -100
+_LINGERING = 4  # killed copies the student's process may leave unwaited for a while
+
+
+def _write_id_maps(uid, gid):
+    """Map ``uid`` and ``gid`` (this process's ids in the parent user namespace) to
+    themselves in the new one: without a mapping, a file system mounted there cannot hold
+    files (a throwaway copy of the student's process mounts one, see :func:`_isolate`)."""
+    for name, text in (("uid_map", f"{uid} {uid} 1"), ("setgroups", "deny")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+    with open("/proc/self/gid_map", "w") as f:
+        f.write(f"{gid} {gid} 1")
 
 
 def _new_namespaces(private_tmp):
@@ -528,23 +572,13 @@ def _new_namespaces(private_tmp):
             return False
     except (OSError, AttributeError):
         return False
-    if private_tmp:  # the ids stay what they were: a file system mounted here needs them
-        for name, text in (("uid_map", f"{uid} {uid} 1"), ("setgroups", "deny")):
-            with open(f"/proc/self/{name}", "w") as f:
-                f.write(text)
-        with open("/proc/self/gid_map", "w") as f:
-            f.write(f"{gid} {gid} 1")
+    try:  # the ids stay what they were: a file system mounted here needs them
+        _write_id_maps(uid, gid)
+    except OSError:
+        if private_tmp:
+            raise
+        # else the submission runs; its copies just cannot have files of their own
     return True
-
-
-def _mount(source, target, fstype, flags, data=None):
-    def text(value):
-        return None if value is None else value.encode()
-
-    libc = _libc()
-    if libc.mount(text(source), text(target), text(fstype), ctypes.c_ulong(flags), text(data)):
-        code = ctypes.get_errno()
-        raise OSError(code, f"cannot mount {source} on {target}: {os.strerror(code)}")
 
 
 def _private_tmp(size, folder, workdir, keep):
@@ -569,19 +603,11 @@ def _private_tmp(size, folder, workdir, keep):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             open(path, "x").close()
         _mount(f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
-        flags = os.statvfs(path).f_flag & _KEPT_FLAGS
-        _mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | flags)
+        _remount_read_only(path, [o for p, o, _ in _mounts() if p == path][-1])
         os.close(fd)
     os.makedirs(workdir, exist_ok=True)
     _mount(f"/proc/self/fd/{work}", workdir, None, _MS_BIND | _MS_REC)
     os.close(work)
-
-
-def _mount_points():
-    """Where this process's mounts are (``/proc/self/mountinfo``, escapes decoded)."""
-    with open("/proc/self/mountinfo") as f:
-        points = [line.split()[4] for line in f]
-    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), p) for p in points]
 
 
 def _kept_under_tmp(extra=()):
@@ -590,7 +616,7 @@ def _kept_under_tmp(extra=()):
     The sandbox's read-only folders that live under /tmp (an environment checked out there)
     and ``extra`` (the server's own folders its submissions read), outermost first.
     """
-    found = sorted({p for p in _mount_points() if p.startswith("/tmp/")} | set(extra))
+    found = sorted({p for p, _, _ in _mounts() if p.startswith("/tmp/")} | set(extra))
     kept = []
     for path in found:
         if not any(path.startswith(outer + "/") for outer in kept):
@@ -645,42 +671,390 @@ class _CapData(ctypes.Structure):
 
 def _drop_capabilities():
     """Give up the capabilities a new user namespace gave: the submission must not undo the
-    mounts of its private world (unmounting its /tmp would show the server's)."""
+    mounts of its private world (unmounting its /tmp would show the server's), nor a copy
+    those that isolate it (unmount its layer, make a read-only place writable again)."""
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     if _libc().capset(ctypes.byref(header), (_CapData * 2)()) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"cannot drop capabilities: {os.strerror(code)}")
 
 
-def _child_main(role, shell, reader, write, start):
-    """The submission's process: answer cells and calls until the server stops it."""
+def _check(result, what):
+    """Raise OSError (errno and ``what``) when a libc call returned -1."""
+    if result == -1:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+    return result
+
+
+def _mount(source, target, fstype, flags, data=None):
+    def text(value):
+        return None if value is None else value.encode()
+
+    libc = _libc()
+    if libc.mount(text(source), text(target), text(fstype), ctypes.c_ulong(flags), text(data)):
+        code = ctypes.get_errno()
+        raise OSError(code, f"cannot mount {source} on {target}: {os.strerror(code)}")
+
+
+def _remount_read_only(point, options):
+    """Make the mount at ``point`` read-only, repeating its per-mount ``options`` (from
+    ``/proc/self/mountinfo``: a mount from a more privileged namespace is locked to them)."""
+    flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY
+    _mount(None, point, None, flags | sum(_MOUNT_OPTIONS.get(o, 0) for o in options))
+
+
+def _private_folder(folder):
+    """Cover ``folder`` with a layer of this process's own: it sees the files there, and what
+    it writes goes to the layer (an overlay file system on a new tmpfs), gone when it ends."""
+    libc = _libc()
+    flags = _OPEN_TREE_CLONE | _AT_RECURSIVE | os.O_CLOEXEC
+    tree = _check(libc.syscall(_SYS_OPEN_TREE, _AT_FDCWD, folder.encode(), flags), "open_tree")
+    try:
+        _mount("tmpfs", folder, "tmpfs", 0, f"size={TMP_BYTES},mode=755")
+        try:
+            os.chdir(folder)  # into the new tmpfs: the layers are made there, by relative paths
+            for name in ("lower", "upper", "work"):
+                os.mkdir(name)
+            where = (_AT_FDCWD, b"lower", _MOVE_MOUNT_F_EMPTY_PATH)
+            _check(libc.syscall(_SYS_MOVE_MOUNT, tree, b"", *where), "move_mount")
+            layers = "lowerdir=lower,upperdir=upper,workdir=work,userxattr"  # no root here
+            _mount("overlay", ".", "overlay", 0, layers)
+        except OSError:
+            libc.umount2(folder.encode(), _MNT_DETACH)  # back to the folder as it was
+            raise
+    finally:
+        os.close(tree)
+
+
+def _mounts():
+    """``(mount point, per-mount options, file system type)`` of this process's mounts."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields, _, rest = line.partition(" - ")
+            fields = fields.split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+            found.append((point, fields[5].split(","), rest.split()[0]))
+    return found
+
+
+def _read_only_elsewhere(folder):
+    """Make every other place this process could write files read-only (for it alone)."""
+    failed = []
+    for point, options, fstype in _mounts():
+        inside = point == folder or point.startswith(folder.rstrip("/") + "/")
+        if "rw" not in options or fstype in _NOT_STORAGE or inside:
+            continue
+        try:
+            _remount_read_only(point, options)
+        except OSError as exc:
+            failed.append(f"{point} ({exc.strerror})")
+    if failed:
+        raise OSError(errno.EPERM, f"writable still: {', '.join(failed)}")
+
+
+class _MappingQuery(ctypes.Structure):
+    """``struct procmap_query`` of Linux 6.11 (``<linux/fs.h>``)."""
+
+    _fields_ = [
+        *((name, ctypes.c_uint64) for name in ("size", "query_flags", "query_addr")),
+        *((name, ctypes.c_uint64) for name in ("vma_start", "vma_end", "vma_flags")),
+        *((name, ctypes.c_uint64) for name in ("vma_page_size", "vma_offset", "inode")),
+        *((name, ctypes.c_uint32) for name in ("dev_major", "dev_minor")),
+        *((name, ctypes.c_uint32) for name in ("vma_name_size", "build_id_size")),
+        *((name, ctypes.c_uint64) for name in ("vma_name_addr", "build_id_addr")),
+    ]
+
+
+# _IOWR('f', 17, struct procmap_query); its flags: the next shared mapping from an address
+_PROCMAP_QUERY = 3 << 30 | ctypes.sizeof(_MappingQuery) << 16 | ord("f") << 8 | 17
+_QUERY_NEXT_SHARED = 0x10 | 0x08
+
+
+def _shared_mappings():
+    """``[(start, end, "rwx" permissions)]`` of this process's shared memory mappings."""
+    import fcntl
+
+    found = []
+    with open("/proc/self/maps", "rb") as maps:
+        query = _MappingQuery(size=ctypes.sizeof(_MappingQuery), query_flags=_QUERY_NEXT_SHARED)
+        while True:  # asked of the kernel one by one: much faster than reading the listing
+            try:
+                fcntl.ioctl(maps.fileno(), _PROCMAP_QUERY, query)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:  # no more
+                    return found
+                if exc.errno not in (errno.ENOTTY, errno.EINVAL):  # else: Linux before 6.11
+                    raise
+                break
+            perms = "".join(c if query.vma_flags & bit else "-" for c, bit in zip("rwx", (1, 2, 4)))
+            found.append((query.vma_start, query.vma_end, perms))
+            query.query_addr = query.vma_end
+        for line in maps.read().decode().splitlines():
+            fields = line.split()
+            if fields[1][3] == "s":
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                found.append((start, end, fields[1][:3]))
+    return found
+
+
+def _private_mappings():
+    """Give this process its own copy of the memory it shares with others (an ``mmap``,
+    multiprocessing's shared memory, a file mapped for writing): what it writes there
+    reaches nobody else."""
+    libc = _libc()
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t] + [ctypes.c_int] * 3 + [ctypes.c_long]
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for start, end, perms in _shared_mappings():
+        prot = (perms[0] == "r") | (perms[1] == "w") << 1 | (perms[2] == "x") << 2
+        data = ctypes.string_at(start, end - start) if perms[0] == "r" else b""
+        private = 0x02 | 0x10 | 0x20  # MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS
+        if libc.mmap(start, end - start, prot | 3, private, -1, 0) != start:
+            raise OSError(ctypes.get_errno(), "cannot make a shared mapping private")
+        ctypes.memmove(start, data, len(data))
+        _check(libc.mprotect(start, end - start, prot), "mprotect")
+
+
+def _only_descriptors(keep):
+    """Point every descriptor of this process but ``keep`` at /dev/null (the standard ones
+    too: the student's code may have put a file there): a file, pipe or socket the original
+    process opened reaches nothing from here (and a stale object that closes its descriptor
+    later closes nothing this process uses)."""
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep and fd != null:
+            try:
+                os.dup2(null, fd, inheritable=False)
+            except OSError:
+                pass  # the descriptor of the listing itself, closed by now
+    os.close(null)
+
+
+def _isolate(folder, keep):
+    """Cut a throwaway copy of the student's process off from the original.
+
+    Its descriptors but ``keep`` go to /dev/null, its shared memory becomes its own, and it
+    gets new user, mount, network and IPC namespaces in which ``folder`` (the working
+    folder) is covered by a layer of its own and every other place it could write files is
+    read-only; then it gives up the capabilities that would let it undo that. What it cannot
+    get (no user namespaces on this machine) is written to the server's log; the copy still
+    runs.
+
+    Returns:
+        What could not be done, as a list of messages (empty when all went well).
+    """
+    where = os.getcwd()
+    uid, gid = os.getuid(), os.getgid()
+    problems = []
+    try:
+        _private_mappings()
+    except OSError as exc:
+        problems.append(str(exc))
+    try:
+        flags = _CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC
+        _check(_libc().unshare(flags), "unshare")
+        _write_id_maps(uid, gid)
+        _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+        _private_folder(folder)
+        _read_only_elsewhere(folder)
+    except OSError as exc:
+        problems.append(str(exc))
+    try:
+        _drop_capabilities()
+    except OSError as exc:
+        problems.append(str(exc))
+    if problems:
+        os.write(2, f"a copy of the student's process: {'; '.join(problems)}\n".encode())
+    _only_descriptors(keep)
+    os.chdir(where)
+    return problems
+
+
+class _Copy:
+    """A throwaway copy of the student's process: it serves the judge's calls of one test cell.
+
+    The copy is a fork of the student's process made when the judge starts a test cell; the
+    original sends it the messages of the cell (:meth:`send`), the copy answers the grader
+    itself, and the original kills it when the cell ends (:meth:`discard`).
+
+    Args:
+        peer: the student's :class:`~course.grading.wire.Peer` (the copy serves with it).
+        up: the descriptor the student's process writes its messages to.
+        folder: the submission's working folder.
+
+    Raises:
+        OSError: no copy could be made (its pipe is closed again).
+    """
+
+    made = 0  # copies made by this process: each numbers its function handles apart
+
+    def __init__(self, peer, up, folder):
+        _Copy.made += 1
+        _forbid_tracing()  # the copy cannot reach the original's files through /proc/<pid>
+        down_r, self.down = os.pipe()
+        try:
+            self.pid = _fork_past_own_processes()
+        except OSError:
+            os.close(down_r)
+            os.close(self.down)
+            raise
+        if self.pid == 0:
+            status = 0
+            try:
+                _die_with_parent()
+                os.close(self.down)
+                _isolate(folder, keep=(down_r, up))
+                peer.reader = MessageReader(down_r)
+                peer.number_handles_from(_Copy.made << 32)
+                while True:
+                    message = peer.reader.read()
+                    if message is None or "call" not in message:
+                        break
+                    peer.write(peer.serve(message["call"]))
+            except BaseException:
+                status = 70
+            finally:
+                os._exit(status)
+        os.close(down_r)
+        try:
+            self.ended = os.pidfd_open(self.pid)  # readable once the copy has ended
+        except (AttributeError, OSError):
+            self.ended = None
+
+    def send(self, message):
+        write_message(self.down, message)
+
+    def discard(self):
+        """Kill the copy; it is waited for later (:meth:`reap`), while the original works."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.close(self.down)
+        if self.ended is not None:
+            os.close(self.ended)
+
+    def reap(self, block):
+        """Wait for the killed copy (``block``: until it is gone); True once it is."""
+        try:
+            return os.waitpid(self.pid, 0 if block else os.WNOHANG)[0] != 0
+        except ChildProcessError:
+            return True
+
+
+def _fork_past_own_processes():
+    """``os.fork()``; when the submission's processes use up its limit, the first process
+    of the submission's pid namespace (this one) ends the others, then forks."""
+    try:
+        return os.fork()
+    except BlockingIOError:
+        if os.getpid() != 1:  # not the first of a namespace of its own: -1 is everyone's
+            raise
+    os.kill(-1, signal.SIGKILL)  # every other process of the namespace
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+    return os.fork()
+
+
+def _cannot_copy(error):
+    """The answer to a test cell's first request when no copy could serve it."""
+    why = f"{error.strerror or error}" if isinstance(error, OSError) else str(error)
+    evalue = (
+        f"the grader could not copy your notebook's process to run this test cell ({why}): "
+        "does your code start many processes or threads?"
+    )
+    return {"raise": {"ename": "RuntimeError", "evalue": evalue, "traceback": []}}
+
+
+def _next_message(reader, copy):
+    """The next message for the student's process; None at end of file or when its copy
+    ended by itself (the process died in the middle of a test cell, as under nbgrader)."""
+    while True:
+        message = reader.pop()
+        if message is not None or reader.eof:
+            return message
+        watched = [reader.fd] if copy is None or copy.ended is None else [reader.fd, copy.ended]
+        if copy is not None and copy.ended in select.select(watched, [], [])[0]:
+            return None
+        reader.fill()
+
+
+def _serve_student(shell, peer, up, timeout, folder):
+    """The student's process: run cells; serve each test cell's calls from a new copy.
+
+    ``up`` is the descriptor it writes its messages to, ``folder`` its working folder.
+    """
+    copy, killed, failed = None, [], None  # failed: why the test cell under way has no copy
+    while True:
+        message = _next_message(peer.reader, copy)
+        if message is None:
+            return
+        call = message.get("call")
+        if type(call) is dict and type(call.get("fn")) is dict and "names" in call["fn"]:
+            if copy is not None:  # a test cell with no visible part ended
+                copy.discard()
+                killed.append(copy)
+            try:
+                copy, failed = _Copy(peer, up, folder), None
+            except OSError as exc:
+                copy, failed = None, exc
+        if failed is not None and call is not None:  # never served here instead
+            peer.write(_cannot_copy(failed))
+            continue
+        if copy is not None and any(key in message for key in ("call", "return", "raise")):
+            copy.send(message)
+            continue
+        failed = None
+        if copy is not None:  # the test cell ended: what its calls did goes with the copy
+            copy.discard()
+            killed.append(copy)
+            copy = None
+        # killed copies are waited for while the original works (a few at most linger)
+        killed = [old for old in killed if not old.reap(block=len(killed) > _LINGERING)]
+        if "call" in message:
+            peer.write(peer.serve(message["call"]))
+        elif "cell" in message:
+            peer.write({"result": run_cell(shell, str(message["cell"]), timeout)})
+        else:
+            return
+
+
+def _child_main(role, shell, reader, up, start):
+    """The submission's process: answer cells and calls until the server stops it.
+
+    ``up`` is the descriptor it writes its messages to.
+    """
     from course.grading import wire
 
     timeout = float(start["timeout"])
-    peer = wire.Peer(reader, write, timeout=timeout, capture=CAPTURE)
+    peer = wire.Peer(reader, lambda m: write_message(up, m), timeout=timeout, capture=CAPTURE)
     if role == "student":
         peer.namespace = shell.user_ns
         folder = os.getcwd()
         known = _signatures(folder)
         peer.changed_files = lambda: _changed_files(folder, known)
         sys.path.append(folder)  # the notebook's own modules, after the installed ones
-    else:
-        from course.grading import judge
+        return _serve_student(shell, peer, up, timeout, folder)
+    from course.grading import judge
 
-        judge.install(shell, peer, start.get("exercises", []), start.get("sandbox_types", []))
+    judge.install(shell, peer, start.get("exercises", []), start.get("sandbox_types", []))
     while True:
         message = reader.read()
         if message is None:
             return
         if "call" in message:
-            write(peer.serve(message["call"]))
-        elif "cell" in message and role == "student":
-            write({"result": run_cell(shell, str(message["cell"]), timeout)})
+            peer.write(peer.serve(message["call"]))
         elif "cell" in message:
-            from course.grading import judge
-
             cell = message["cell"]
-            write({"result": judge.run_test_cell(shell, cell["source"], cell["hidden"], timeout)})
+            peer.write(
+                {"result": judge.run_test_cell(shell, cell["source"], cell["hidden"], timeout)}
+            )
         else:
             return
 
@@ -730,7 +1104,7 @@ def _supervise(role, shell, start, session, down_r, up_w, limits, server):
             apply_limits(limits, float(start["cpu_seconds"]))
             reader = MessageReader(down_r)
             try:
-                _child_main(role, shell, reader, lambda m: write_message(up_w, m), start)
+                _child_main(role, shell, reader, up_w, start)
             except BaseException:
                 if role == "judge":  # the grader's own failure: its log says why
                     import traceback

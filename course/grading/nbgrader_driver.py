@@ -583,7 +583,8 @@ def marker_path(root, student, assignment):
 
     The marker (``autograded/<student>/.<assignment>.graded.json``) holds the digest of
     the graded submission and what the gradebook does not: per notebook and test cell,
-    which run decided it and the grader's notes.
+    which run decided it, the grader's notes, and what the student's code printed, displayed
+    or raised in the hidden tests' calls (``hidden_output``, for the instructor only).
     """
     return Path(root) / "autograded" / student / f".{assignment}{MARKER_SUFFIX}"
 

@@ -49,7 +49,8 @@ _KEPT_WHEN_CUT = 2000  # characters kept of each text of an output that decides 
 
 # The fields of each message's body (see the forkserver and wire modules).
 _RESULT = {"outputs", "execution_count", "seconds"}
-_JUDGE_RESULT = _RESULT | {"visible_ok", "ename", "undecidable", "calls"}
+_JUDGE_RESULT = _RESULT | {"visible_ok", "ename", "undecidable", "calls", "hidden_output"}
+HIDDEN_OUTPUT_CHARS = 20_000  # kept of what hidden calls printed (for the instructor)
 _CALL = {"fn", "args", "kwargs", "overrides", "deleted", "rng"}
 _RETURN = {"value", "args", "kwargs", "rng", "outputs", "files"}
 _RAISE = {"ename", "evalue", "traceback", "type", "rng", "outputs", "files"}
@@ -179,7 +180,15 @@ def check_result(body, judge=False):
         )
         for key in ("ename", "undecidable"):
             _require(body.get(key) is None or type(body[key]) is str, f"a {key} that is not text")
+        hidden_output = body.get("hidden_output", "")
+        _require(type(hidden_output) is str, "a hidden_output that is not text")
+        if len(hidden_output) > HIDDEN_OUTPUT_CHARS:
+            hidden_output = (
+                f"{hidden_output[:HIDDEN_OUTPUT_CHARS]}\n[output cut: {len(hidden_output)} "
+                f"characters, {HIDDEN_OUTPUT_CHARS} kept]"
+            )
         result.update(
+            hidden_output=hidden_output,
             calls=calls,
             ename=body.get("ename"),
             undecidable=body.get("undecidable"),
