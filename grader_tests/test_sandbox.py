@@ -170,7 +170,14 @@ def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path)
         session.run("student", {"cell": code})
         assert len(leftover_processes(sleeps_only=True)) == 2
         sandboxed = psutil.Process(server.process.pid).children(recursive=True)
-        next(p for p in sandboxed if "course.grading.forkserver" in p.cmdline()).kill()
+        (victim,) = [  # the server itself (bubblewrap's child), not one of its forks
+            p
+            for p in sandboxed
+            if Path(p.parent().cmdline()[0]).name == "bwrap"
+            and Path(p.cmdline()[0]).name != "bwrap"
+        ]
+        victim.kill()
+        victim.wait(timeout=30)
         with pytest.raises(executor.WorkerLost, match="student execution server stopped"):
             session.run("student", {"cell": "1"})
         assert [p.cmdline() for p in leftover_processes()] == []
