@@ -1,7 +1,7 @@
 """The throwaway copy of the student's process that serves a test cell's calls (fast tests).
 
-The copy is a fork; :func:`course.grading.forkserver._isolate` cuts it off from the original
-so that nothing it does during the judge's calls (the hidden tests' included) reaches a
+The copy is a fork; :func:`course.grading.server.isolation.isolate_copy` cuts it off from the
+original so that nothing it does during the judge's calls (the hidden tests' included) reaches a
 later cell. Here a fork of the test process plays the copy.
 """
 
@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from course.grading import forkserver
+from course.grading.server import forkserver, isolation
 
 
 def in_a_copy(folder, work):
@@ -27,7 +27,7 @@ def in_a_copy(folder, work):
     if pid == 0:
         try:
             os.chdir(folder)
-            problems = forkserver._isolate(str(folder), keep=(w,))
+            problems = isolation.isolate_copy(str(folder), keep=(w,))
             os.write(w, json.dumps([problems, work()]).encode())
         except BaseException as exc:  # the test fails saying why
             os.write(w, json.dumps([[f"the copy failed: {exc!r}"], None]).encode())
@@ -64,9 +64,9 @@ def test_nothing_a_copy_writes_reaches_the_original(tmp_path):
         kept.flush()
         shared[:4] = b"copy"
         # and it cannot undo its isolation: unmount its layer, make a place writable again
-        libc = forkserver._libc()
+        libc = isolation._libc()
         report["unmount"] = libc.umount2(str(folder).encode(), 2) or "unmounted"
-        remount = forkserver._MS_REMOUNT | forkserver._MS_BIND
+        remount = isolation._MS_REMOUNT | isolation._MS_BIND
         report["remount"] = libc.mount(None, b"/", None, remount, None) or "remounted"
         return report
 
@@ -123,12 +123,16 @@ def test_a_copy_reaches_no_process_through_the_network_or_a_kept_socket(tmp_path
 
 
 class _Shell:
-    """The bare minimum of an IPython shell that :func:`forkserver.run_cell` needs."""
+    """The bare minimum of an IPython shell that :func:`~course.grading.server.shell.run_cell`
+    needs."""
 
     execution_count = 1
 
     def __init__(self, namespace):
+        from course.grading.server.shell import Capture
+
         self.namespace = namespace
+        self.capture = Capture()
 
     def run_cell(self, source, store_history=False):
         from types import SimpleNamespace
@@ -154,8 +158,8 @@ def die():
 
 
 def test_each_test_cell_is_served_by_a_new_copy_of_the_students_process(tmp_path):
-    from course.grading.forkserver import MessageReader, write_message
-    from course.grading.wire import DeadKernelError, Peer, RemoteError
+    from course.grading.server.framing import MessageReader, write_message
+    from course.grading.server.wire import DeadKernelError, Peer, RemoteError
 
     namespace = {}
     exec(STUDENT, namespace)
@@ -204,8 +208,8 @@ def test_each_test_cell_is_served_by_a_new_copy_of_the_students_process(tmp_path
 def test_shared_mappings_are_found_with_or_without_the_kernels_query(monkeypatch):
     shared = mmap.mmap(-1, 3 * mmap.PAGESIZE)
     address = ctypes.addressof(ctypes.c_char.from_buffer(shared))
-    asked = forkserver._shared_mappings()
-    monkeypatch.setattr(forkserver, "_PROCMAP_QUERY", 0)  # what a kernel before 6.11 says
-    read = forkserver._shared_mappings()
+    asked = isolation._shared_mappings()
+    monkeypatch.setattr(isolation, "_PROCMAP_QUERY", 0)  # what a kernel before 6.11 says
+    read = isolation._shared_mappings()
     assert asked == read
     assert (address, address + 3 * mmap.PAGESIZE, "rw-") in read

@@ -1,7 +1,7 @@
 """The judge's namespace: a test cell sees the student's names as under nbgrader (fast tests).
 
 The "student" is a namespace served by a thread through the wire (``test_wire.Pair``); the
-judge's side is a :class:`course.grading.judge.Namespace` that test code is run in with
+judge's side is a :class:`course.grading.server.judge.Namespace` that test code is run in with
 ``exec``, as the judge's shell runs a test cell.
 """
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from test_wire import Pair
 
-from course.grading.judge import CannotCheck, Namespace, Undecidable
-from course.grading.wire import RemoteError, WireError
+from course.grading.server.judge import CannotCheck, Namespace, Undecidable
+from course.grading.server.wire import RemoteError, WireError
 
 STUDENT = """
 import numpy as np
@@ -133,7 +133,7 @@ def test_a_module_crosses_only_as_an_installed_module(tmp_path, monkeypatch):
     import sys
     import types
 
-    from course.grading.wire import Peer
+    from course.grading.server.wire import Peer
 
     peer = Peer(None, None)
     assert peer.decode(peer.encode(np)) is np
@@ -153,10 +153,10 @@ def test_a_name_the_test_binds_stays_the_judges_even_if_the_student_has_one(judg
 
 
 def test_what_a_student_function_prints_reaches_a_tests_redirected_stdout(judge):
-    from course.grading.forkserver import _Capture
+    from course.grading.server.shell import Capture
 
-    judge.pair.callee.capture = _Capture()  # the student's side collects what it prints
-    judge.pair.caller.capture = _Capture()
+    judge.pair.callee.capture = Capture()  # the student's side collects what it prints
+    judge.pair.caller.capture = Capture()
     judge.student["_out"] = judge.pair.callee.capture
     exec("def greet(name):\n    _out.stream('stdout', f'hello {name}\\n')", judge.student)
     run(
@@ -193,26 +193,26 @@ def test_the_types_that_send_a_cell_to_the_sandbox_come_from_the_instructors_not
 def test_the_files_a_run_writes_come_back_and_links_do_not(tmp_path):
     import base64
 
-    from course.grading.forkserver import _fill_folder, _produced_files
+    from course.grading.server.files import fill_folder, produced_files
 
     (tmp_path / "left_over.txt").write_text("from the last submission")
-    given = _fill_folder(tmp_path, {"data.txt": base64.b64encode(b"1,2\n").decode()})
+    given = fill_folder(tmp_path, {"data.txt": base64.b64encode(b"1,2\n").decode()})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.txt"]
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "result.txt").write_text("42")
     (tmp_path / "secret").symlink_to("/etc/hostname")
-    produced = _produced_files(tmp_path, given)
+    produced = produced_files(tmp_path, given)
     assert {k: base64.b64decode(v) for k, v in produced.items()} == {"out/result.txt": b"42"}
 
 
 def test_a_file_the_students_code_writes_during_a_call_reaches_the_judges_folder(judge, tmp_path):
-    from course.grading.forkserver import _changed_files, _signatures, write_files
+    from course.grading.server.files import changed_files, signatures, write_files
 
     student_folder, judge_folder = tmp_path / "student", tmp_path / "judge"
     student_folder.mkdir()
     judge_folder.mkdir()
-    known = _signatures(student_folder)
-    judge.pair.callee.changed_files = lambda: _changed_files(student_folder, known)
+    known = signatures(student_folder)
+    judge.pair.callee.changed_files = lambda: changed_files(student_folder, known)
     judge.pair.caller.take_files = lambda files: write_files(judge_folder, files)
     judge.student["folder"] = str(student_folder)
     exec(
@@ -238,10 +238,10 @@ def outputs(judge):
     import contextlib
     import io
 
-    from course.grading.forkserver import _Capture
+    from course.grading.server.shell import Capture
 
-    judge.pair.callee.capture = _Capture()  # the student's side collects what it prints
-    judge.pair.caller.capture = _Capture()
+    judge.pair.callee.capture = Capture()  # the student's side collects what it prints
+    judge.pair.caller.capture = Capture()
     judge.student["_out"] = judge.pair.callee.capture
     exec(
         "def loud(x):\n"
@@ -267,7 +267,7 @@ HIDDEN_CELL = "loud(1)\nloud(12345)\nassert True"  # line 2 is hidden
 
 
 def test_what_a_hidden_lines_call_prints_goes_to_the_instructors_log(judge, outputs):
-    from course.grading.judge import HIDDEN_STDERR
+    from course.grading.server.judge import HIDDEN_STDERR
 
     out, err = outputs(HIDDEN_CELL, hidden={2})
     assert out == "saw 1\n"  # the visible line's call, as before
@@ -289,7 +289,7 @@ def test_a_hidden_test_that_reads_what_a_call_printed_still_gets_it(judge, outpu
 
 
 def test_an_error_of_a_hidden_lines_call_shows_its_type_not_its_message(judge, outputs):
-    from course.grading.judge import HIDDEN_ERROR
+    from course.grading.server.judge import HIDDEN_ERROR
 
     with pytest.raises(ValueError) as shown:
         outputs("x = 1\nfails(12345)", hidden={2})

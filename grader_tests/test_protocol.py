@@ -15,8 +15,10 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from course.grading import executor, forkserver, protocol
-from course.grading.forkserver import (
+from course.grading import executor, protocol
+from course.grading.results import cell_status
+from course.grading.server import framing
+from course.grading.server.framing import (
     MAX_MESSAGE_VALUES,
     MessageReader,
     MessageTooLarge,
@@ -24,7 +26,6 @@ from course.grading.forkserver import (
     parse_message,
     write_message,
 )
-from course.grading.results import cell_status
 
 STREAM = {"output_type": "stream", "name": "stdout", "text": "hello\n"}
 ERROR = {"output_type": "error", "ename": "AssertionError", "evalue": "f(2)", "traceback": []}
@@ -174,7 +175,7 @@ def test_a_message_past_the_limit_is_skipped_without_being_held():
 
 
 def test_a_message_of_too_many_values_is_refused_before_they_are_all_built(monkeypatch):
-    monkeypatch.setattr(forkserver, "MAX_MESSAGE_VALUES", 10_000)
+    monkeypatch.setattr(framing, "MAX_MESSAGE_VALUES", 10_000)
     bomb = "[" + "[]," * 3_000_000 + "[]]"  # 9 MB; as Python lists, about 200 MB
     tracemalloc.start()
     try:

@@ -145,7 +145,7 @@ def test_killing_autograde_leaves_no_process_behind(tmp_path):
             assert time.monotonic() < deadline, "the attacks' daemons did not start"
             time.sleep(0.2)
         running = leftover_processes()
-        assert any("course.grading.forkserver" in p.cmdline() for p in running)  # seen
+        assert any("course.grading.server" in p.cmdline() for p in running)  # seen
         grading.kill()
         grading.wait()
         deadline = time.monotonic() + 30

@@ -1,4 +1,4 @@
-"""Plain data and calls across the sandbox wall (``course.grading.wire``)."""
+"""Plain data and calls across the sandbox wall (``course.grading.server.wire``)."""
 
 import os
 import threading
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from course.activations import sigmoid
-from course.grading.forkserver import MessageReader, ProtocolError, write_message
-from course.grading.wire import Peer, RemoteError, RemoteFunction, WireError
+from course.grading.server.framing import MessageReader, ProtocolError, write_message
+from course.grading.server.wire import Peer, RemoteError, RemoteFunction, WireError
 
 
 def roundtrip(value):

@@ -3,14 +3,14 @@
 :func:`execute_notebook` is the one task of the grader. It takes and returns plain data
 (the notebook as JSON text, numbers, strings), so it runs the same in a local thread pool
 and on a Dask worker, and needs no shared filesystem. In each worker process it keeps fork
-servers (:mod:`course.grading.forkserver`) started ahead of time, one pair per shared prefix
+servers (:mod:`course.grading.server.forkserver`) started ahead of time, one pair per shared prefix
 of cells, and reuses them for every submission: a *student* server, sandboxed, that runs the
 submission's code, and a *judge* server that runs the test cells and calls the student's
-functions through the student server (:mod:`course.grading.wire`).
+functions through the student server (:mod:`course.grading.server.wire`).
 
 For each test cell the judge runs the whole cell first (the *outside* run), on the state the
 student's cells left, and its outputs are the ones graded (its calls are served by a
-throwaway copy of the student's process, see :mod:`course.grading.forkserver`); then the
+throwaway copy of the student's process, see :mod:`course.grading.server.forkserver`); then the
 student's process runs the cell's visible part, as the student's own kernel would (the
 *inside* run). A cell whose
 visible checks pass inside but fail outside is graded by the judge, with a note that
@@ -38,14 +38,14 @@ import threading
 import time
 
 from course.grading import protocol, sandbox
-from course.grading.forkserver import (
+from course.grading.notebooks import HIDDEN_DELIMITERS, has_code, split_hidden
+from course.grading.server.framing import (
     MAX_MESSAGE_BYTES,
     MessageReader,
     MessageTooLarge,
     ProtocolError,
     write_message,
 )
-from course.grading.notebooks import HIDDEN_DELIMITERS, has_code, split_hidden
 
 __all__ = [
     "WorkerLost",
@@ -130,7 +130,7 @@ _STOPPED = {
 
 
 class ForkServer:
-    """A running ``python -m course.grading.forkserver`` (sandboxed or not) and its pipes.
+    """A running ``python -m course.grading.server`` (sandboxed or not) and its pipes.
 
     ``warm`` lists the modules it imports before running anything (default: the role's).
     """
@@ -138,7 +138,7 @@ class ForkServer:
     def __init__(self, role, prefix, timeout, sandboxed, warm=None, files=None):
         self.role, self.prefix, self.timeout = role, prefix, timeout
         self.log = tempfile.TemporaryFile()
-        argv = [sys.executable, "-m", "course.grading.forkserver"]
+        argv = [sys.executable, "-m", "course.grading.server"]
         self.ipython_dir = tempfile.mkdtemp(prefix="ipython-")
         # a sandboxed server makes its own, in the sandbox's /tmp
         self.workdir = None if sandboxed else tempfile.mkdtemp(prefix="notebook-")

@@ -6,7 +6,7 @@ replace the cell runner and send whatever it likes. The coordinator
 
 * reads what the student's side sends within byte budgets (:data:`CELL_BYTES` and
   :data:`NOTEBOOK_BYTES`, on top of the per-message limit of the framing,
-  :data:`~course.grading.forkserver.MAX_MESSAGE_BYTES`), before parsing or keeping it;
+  :data:`~course.grading.server.framing.MAX_MESSAGE_BYTES`), before parsing or keeping it;
 * checks every message against the shape the protocol gives it at that moment (this
   module: :func:`check`), and stops the submission at the first one that breaks it;
 * keeps of the outputs only nbformat outputs with fields of the right types
@@ -47,7 +47,7 @@ CELL_OUTPUT_BYTES = 6 * 1024 * 1024
 NOTEBOOK_OUTPUT_BYTES = 8 * 1024 * 1024
 _KEPT_WHEN_CUT = 2000  # characters kept of each text of an output that decides a grade
 
-# The fields of each message's body (see the forkserver and wire modules).
+# The fields of each message's body (see the server's forkserver and wire modules).
 _RESULT = {"outputs", "execution_count", "seconds"}
 _JUDGE_RESULT = _RESULT | {"visible_ok", "ename", "undecidable", "calls", "hidden_output"}
 HIDDEN_OUTPUT_CHARS = 20_000  # kept of what hidden calls printed (for the instructor)

@@ -48,8 +48,9 @@ import os
 import sys
 import time
 
-from course.grading import forkserver
-from course.grading.wire import RemoteError
+from course.grading.server.files import write_files
+from course.grading.server.shell import run_cell
+from course.grading.server.wire import RemoteError
 
 __all__ = ["Namespace", "Undecidable", "CannotCheck", "install", "run_test_cell"]
 
@@ -272,7 +273,7 @@ def install(shell, peer, exercises, sandbox_types=()):
     # what the student's code writes in its folder comes with every answer and lands in the
     # judge's, as in nbgrader's single folder (the judge never imports from it)
     folder = os.getcwd()
-    peer.take_files = lambda files: forkserver.write_files(folder, files)
+    peer.take_files = lambda files: write_files(folder, files)
 
 
 def _statement_line(error):
@@ -309,12 +310,12 @@ def run_test_cell(shell, source, hidden, timeout):
         peer.log = calls
     try:
         namespace.start_cell(hidden)
-        result = forkserver.run_cell(shell, source, timeout)
+        result = run_cell(shell, source, timeout)
     finally:
         namespace.end_cell()
         if peer is not None:
             peer.log = None
-    error = forkserver.LAST_ERROR
+    error = shell.last_error
     line = _statement_line(error)
     result["visible_ok"] = error is None or (line is not None and line in set(hidden))
     result["ename"] = None if error is None else type(error).__name__

@@ -51,6 +51,8 @@ import types
 
 import numpy as np
 
+from course.grading.server.shell import CellTimeoutError
+
 __all__ = [
     "WireError",
     "RemoteError",
@@ -102,8 +104,6 @@ def error_class(ename):
     sees one); ``CellTimeoutError`` is the local one (it is a BaseException that test code
     does not catch); anything else is a :class:`RemoteError` subclass with that name.
     """
-    from course.grading.forkserver import CellTimeoutError
-
     if ename == "CellTimeoutError":
         return CellTimeoutError
     if ename == "DeadKernelError":
