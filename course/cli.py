@@ -13,7 +13,7 @@ import sys
 from course.grading import check, engine, feedback, report
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import UngradableNotebook
-from course.grading.results import (
+from course.grading.text import (
     format_check,
     format_class_table,
     format_result,

@@ -191,7 +191,7 @@ def test_check_ties_a_foreign_notebooks_tests_to_their_exercises(tmp_path):
     got = {ex.exercise: (ex.status, ex.points) for ex in result.exercises}
     # the hidden test of `one` is not run; `total` is not done; points are the metadata's
     assert got == {"squares": ("passed", 4.0), "total": ("error", 1.0)}
-    from course.grading.results import format_check
+    from course.grading.text import format_check
 
     rows = [line.split("  ") for line in format_check(result).splitlines()]
     rows = [[part.strip() for part in row if part.strip()] for row in rows]

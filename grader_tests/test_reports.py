@@ -17,7 +17,8 @@ from course_cli import course
 from course.grading import engine, notebooks
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, read_notebook, split_hidden
-from course.grading.results import CellResult, NotebookResult, format_result
+from course.grading.results import CellResult, NotebookResult
+from course.grading.text import format_result
 
 NO_BIAS = {"my_dense_v": ("A_in @ W + b", "A_in @ W")}
 BIAS_MESSAGE = "it looks like the bias b is not added"

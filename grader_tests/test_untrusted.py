@@ -22,13 +22,15 @@ from course.grading.results import (
     CheckResult,
     ExerciseCheck,
     NotebookResult,
+)
+from course.grading.text import (
     format_check,
     format_class_table,
     format_result,
     format_summary,
 )
 from course.grading.untrusted import csv_field, printable
-from course.testing import colour
+from course.terminal import colour
 
 # a window title, a clipboard write (OSC 52), a wiped line and a fake green verdict
 ESCAPES = "\x1b]0;owned\x07\x1b]52;c;ZWNobyBvd25lZA==\x07\x1b[2K\r\x1b[32mall graded\x1b[0m"

@@ -14,7 +14,7 @@ import nbformat
 from course.grading import engine, report
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import exercises, fill_solutions, read_notebook
-from course.grading.results import format_class_table, format_summary
+from course.grading.text import format_class_table, format_summary
 
 # assignment -> (what the mistake is, {exercise: (old, new)}): the sample class's one
 # plausible mistake per assignment, made by ``demo-mistake``
