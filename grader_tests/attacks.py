@@ -40,7 +40,7 @@ import psutil
 import toy_course as toy
 from course_cli import course as course_command
 
-from course.grading import engine, feedback
+from course.grading import autograde, feedback
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import nbgrader_meta, read_notebook
 from course.grading.untrusted import FORMULA_STARTS
@@ -902,14 +902,14 @@ def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
         grader: ``"course"`` (course autograde, sandboxed) or ``"nbgrader"``.
         attacks: the attacks handed in (next to the honest student).
         timeout: seconds each cell may run.
-        options: for :func:`engine.autograde` (``students``, ``workers``, ``progress``).
+        options: for :func:`autograde.autograde` (``students``, ``workers``, ``progress``).
     """
     toy.make_course(root, timeout=timeout)
     build_class(root, listener.port, attacks)
     before = snapshot(root)
     try:
         if grader == "course":
-            summary = engine.autograde(root, toy.ASSIGNMENT, **options)
+            summary = autograde.autograde(root, toy.ASSIGNMENT, **options)
             results, errors = summary.results, summary.errors
             feedback.write_feedback(root, toy.ASSIGNMENT)
             views = course_views(root) if _judged_on_views(attacks) else {}

@@ -170,7 +170,7 @@ def test_what_a_student_function_prints_reaches_a_tests_redirected_stdout(judge)
 def test_the_types_that_send_a_cell_to_the_sandbox_come_from_the_instructors_notebook():
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from course.grading.executor import sandbox_types
+    from course.grading.execution import sandbox_types
 
     test = new_code_cell("class NotThis:\n    pass", metadata={"nbgrader": {"grade": True}})
     nb = new_notebook(

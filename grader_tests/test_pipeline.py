@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course.grading import engine
+from course.grading import autograde
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import (
     HIDDEN_MARKERS,
@@ -414,7 +414,7 @@ def graded(course_dir, notebooks):
             broken.mkdir(parents=True)
             (broken / f"{week.notebook}.ipynb").write_text('{"cells": [')
             (broken / "timestamp.txt").write_text(stamp)
-        summary = engine.autograde(course_dir, name)
+        summary = autograde.autograde(course_dir, name)
         if name == "week1":  # a broken file is reported, and does not stop the class run
             assert list(summary.errors) == ["not_a_notebook"]
             assert "invalid JSON" in summary.errors["not_a_notebook"]

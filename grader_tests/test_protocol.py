@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from course.grading import executor, protocol
+from course.grading import execution, protocol, servers
 from course.grading.results import cell_status
 from course.grading.server import framing
 from course.grading.server.framing import (
@@ -222,7 +222,7 @@ _LIST_FDS = (
 
 @pytest.mark.slow
 def test_a_submissions_process_holds_only_its_own_pipes_and_dev_null():
-    (cell,) = executor.run_cells([_LIST_FDS], timeout=20)
+    (cell,) = execution.run_cells([_LIST_FDS], timeout=20)
     fds = dict(eval(cell["outputs"][0]["text"]))  # noqa: S307 - our own cell's repr
     assert [fds[fd] for fd in (0, 1, 2)] == ["/dev/null"] * 3
     others = {fd: target for fd, target in fds.items() if fd > 2}
@@ -244,15 +244,15 @@ _FORGE_DEAD = (
 
 
 def test_a_protocol_violation_says_what_it_was_after_a_trip_through_a_dask_worker():
-    error = pickle.loads(pickle.dumps(executor.ProtocolViolation("a 'dead' message")))
+    error = pickle.loads(pickle.dumps(servers.ProtocolViolation("a 'dead' message")))
     assert str(error).count("broke the grader's protocol") == 1
-    assert "a 'dead' message" in str(error) and isinstance(error, executor.WorkerLost)
+    assert "a 'dead' message" in str(error) and isinstance(error, servers.WorkerLost)
 
 
 @pytest.mark.slow
 def test_a_message_only_the_server_sends_stops_the_submission():
-    with pytest.raises(executor.ProtocolViolation, match="only the server's"):
-        executor.run_cells([_SPY, _FORGE_DEAD, "print('after')"], timeout=20)
+    with pytest.raises(servers.ProtocolViolation, match="only the server's"):
+        execution.run_cells([_SPY, _FORGE_DEAD, "print('after')"], timeout=20)
 
 
 _REWRITE = (
@@ -266,7 +266,7 @@ _REWRITE = (
 
 @pytest.mark.slow
 def test_execution_counts_are_the_graders_own():
-    cells = executor.run_cells([_REWRITE, "1 + 1", "", "print(2)"], timeout=20)
+    cells = execution.run_cells([_REWRITE, "1 + 1", "", "print(2)"], timeout=20)
     assert [c["execution_count"] for c in cells] == [1, 2, None, 3]
 
 
@@ -274,7 +274,7 @@ def test_execution_counts_are_the_graders_own():
 def test_what_a_process_sends_is_read_within_the_notebooks_budget(monkeypatch):
     monkeypatch.setattr(protocol, "NOTEBOOK_BYTES", 2_500_000)
     prints = "print('y' * 1_000_000)"
-    cells = executor.run_cells([prints, prints, prints, "print('never')"], timeout=20)
+    cells = execution.run_cells([prints, prints, prints, "print('never')"], timeout=20)
     assert [len(c["outputs"][0].get("text", "")) for c in cells[:2]] == [1_000_001] * 2
     assert cells[2]["outputs"][0]["evalue"].endswith("sent more than the grader accepts")
     assert "output cut" in cells[2]["outputs"][1]["text"]

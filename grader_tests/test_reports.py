@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from course_cli import course
 
-from course.grading import engine, notebooks
+from course.grading import autograde, notebooks
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, read_notebook, split_hidden
 from course.grading.results import CellResult, NotebookResult
@@ -64,7 +64,7 @@ def graded_class(tmp_path_factory, course_copy, week1):
         folder = root / "submitted" / student / "week1"
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / "dense_layers.ipynb")
-    assert engine.autograde(root, "week1").errors == {}
+    assert autograde.autograde(root, "week1").errors == {}
     return root, {student: total for student, (_, total) in class_.items()}
 
 

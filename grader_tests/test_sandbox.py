@@ -36,7 +36,7 @@ from attacks import (
     run_in_child,
 )
 
-from course.grading import engine, executor
+from course.grading import autograde, sandbox, servers, session
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import exercises, nbgrader_meta, read_notebook
 
@@ -79,14 +79,14 @@ def test_without_bubblewrap_autograde_refuses_unless_told(tmp_path, monkeypatch)
     root = toy.make_course(tmp_path / "c")
     toy.hand_in(root, ["passes_all"])
     monkeypatch.setenv("PATH", "/nonexistent")
-    engine.sandbox.available.cache_clear()
+    sandbox.available.cache_clear()
     try:
-        with pytest.raises(engine.driver.CourseError, match="apt-get install bubblewrap"):
-            engine.autograde(root, toy.ASSIGNMENT)
-        summary = engine.autograde(root, toy.ASSIGNMENT, sandboxed=False)
+        with pytest.raises(driver.CourseError, match="apt-get install bubblewrap"):
+            autograde.autograde(root, toy.ASSIGNMENT)
+        summary = autograde.autograde(root, toy.ASSIGNMENT, sandboxed=False)
         assert summary.results["passes_all"].score == FULL
     finally:
-        engine.sandbox.available.cache_clear()
+        sandbox.available.cache_clear()
 
 
 def test_what_a_submission_leaves_never_reaches_the_next_on_the_same_server(tmp_path):
@@ -162,12 +162,12 @@ def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path)
     """The student's server dies mid-submission (its notebook process having left its group,
     a daemon running): when the grader learns of it, every process of the sandbox is gone."""
     code = "\n".join(a.code for a in PRIVATE_WORLD if a.side_effect == "no process left")
-    server = executor.ForkServer("student", [], 10, sandboxed=True, warm=[])
+    server = servers.ServerProcess("student", [], 10, sandboxed=True, warm=[])
     try:
-        session = executor._Session(server, None, 10, wall_seconds=60)
+        submission = session.Session(server, None, 10, wall_seconds=60)
         server.start(10, 60, {})
         server.started(10)
-        session.run("student", {"cell": code})
+        submission.run("student", {"cell": code})
         assert len(leftover_processes(sleeps_only=True)) == 2
         sandboxed = psutil.Process(server.process.pid).children(recursive=True)
         (victim,) = [  # the server itself (bubblewrap's child), not one of its forks
@@ -178,8 +178,8 @@ def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path)
         ]
         victim.kill()
         victim.wait(timeout=30)
-        with pytest.raises(executor.WorkerLost, match="student execution server stopped"):
-            session.run("student", {"cell": "1"})
+        with pytest.raises(servers.WorkerLost, match="student execution server stopped"):
+            submission.run("student", {"cell": "1"})
         assert [p.cmdline() for p in leftover_processes()] == []
     finally:
         server.close()
@@ -200,7 +200,7 @@ def test_a_blank_week1_notebook_that_forges_its_results_scores_0_like_nbgrader(
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / "dense_layers.ipynb")
     theirs = toy.clone_class(ours, tmp_path / "theirs")
-    summary = engine.autograde(ours, "week1")
+    summary = autograde.autograde(ours, "week1")
     assert summary.errors == {}
     assert {s: r.score for s, r in summary.results.items()} == dict.fromkeys(forgers, 0)
     assert driver.nbgrader_autograde(theirs, "week1")[1] == {}

@@ -15,7 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from course import cli
-from course.grading import engine, pages, report
+from course.grading import autograde, pages, report, selfstudy
+from course.grading.notebooks import UngradableNotebook
 from course.grading.results import (
     AssignmentResult,
     CellResult,
@@ -154,7 +155,7 @@ def test_class_table_and_summary_show_ids_and_error_rows_escaped():
     graded = {EVIL_ID: AssignmentResult("toy", [evil_result()])}
     table = format_class_table(graded)
     assert no_control_characters(table) and ("mallory" + ESCAPED) in table
-    summary = engine.Summary(
+    summary = autograde.Summary(
         assignment="toy",
         results=graded,
         errors={EVIL_ID: f"the student execution server stopped (exit 1): {ESCAPES}\nmore"},
@@ -211,7 +212,7 @@ def test_course_grade_reads_neither_a_link_nor_a_special_file(tmp_path, capsys, 
     target.write_text("{}")
     path = tmp_path / "mine.ipynb"
     make(path, target)
-    with pytest.raises(engine.UngradableNotebook, match=re.escape(says)):
-        engine.grade_notebook(path)  # a named pipe would block here if it were opened
+    with pytest.raises(UngradableNotebook, match=re.escape(says)):
+        selfstudy.grade_notebook(path)  # a named pipe would block here if it were opened
     assert cli.main(["grade", str(path)]) == cli.EXIT_UNGRADABLE
     assert says in capsys.readouterr().err

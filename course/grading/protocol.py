@@ -2,7 +2,7 @@
 
 Nothing a submission's process says decides anything: it runs the student's code, which can
 replace the cell runner and send whatever it likes. The coordinator
-(:mod:`course.grading.executor`) therefore
+(:mod:`course.grading.execution`) therefore
 
 * reads what the student's side sends within byte budgets (:data:`CELL_BYTES` and
   :data:`NOTEBOOK_BYTES`, on top of the per-message limit of the framing,

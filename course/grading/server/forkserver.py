@@ -1,6 +1,6 @@
 """The execution servers of the grader: warm processes that fork one child per submission.
 
-Run as ``python -m course.grading.server``; :mod:`course.grading.executor` starts and
+Run as ``python -m course.grading.server``; :mod:`course.grading.execution` starts and
 drives it. A server imports the heavy modules (numpy, matplotlib, IPython, ...) once and
 executes the cells every submission shares (the locked cells before the first exercise).
 Then, for each submission, it forks a child that inherits all of that, so a submission costs
