@@ -50,7 +50,7 @@ class Week:
 
     Attributes:
         notebook: the notebook's name (without .ipynb).
-        points: ``{exercise: points}`` in DESIGN.md's order.
+        points: ``{exercise: points}`` in the course's order.
         mistakes: ``{student: (replace, expected)}``: the solutions with ``replace``
             (``{exercise: (old, new)}``) applied, and the points per exercise that
             submission gets (exercises not named get full points).

@@ -106,7 +106,7 @@ class NotebookResult(_Totals):
         return groups
 
     def to_json(self):
-        """The object ``course grade --json`` prints (DESIGN.md section 5)."""
+        """The object ``course grade --json`` prints (its fields are a public format: keep them)."""
         return {
             "assignment": self.assignment,
             "notebook": self.notebook,
