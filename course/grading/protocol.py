@@ -24,6 +24,8 @@ import json
 import os
 import re
 
+from course.grading.server.messages import Call, CellResult, JudgeResult, Raise, Return, fields
+
 __all__ = [
     "Invalid",
     "CELL_BYTES",
@@ -47,13 +49,11 @@ CELL_OUTPUT_BYTES = 6 * 1024 * 1024
 NOTEBOOK_OUTPUT_BYTES = 8 * 1024 * 1024
 _KEPT_WHEN_CUT = 2000  # characters kept of each text of an output that decides a grade
 
-# The fields of each message's body (see the server's forkserver and wire modules).
-_RESULT = {"outputs", "execution_count", "seconds"}
-_JUDGE_RESULT = _RESULT | {"visible_ok", "ename", "undecidable", "calls", "hidden_output"}
+# The fields of each message's body (the types of course.grading.server.messages).
+_RESULT = fields(CellResult)
+_JUDGE_RESULT = fields(JudgeResult)
+_CALL, _RETURN, _RAISE = fields(Call), fields(Return), fields(Raise)
 HIDDEN_OUTPUT_CHARS = 20_000  # kept of what hidden calls printed (for the instructor)
-_CALL = {"fn", "args", "kwargs", "overrides", "deleted", "rng"}
-_RETURN = {"value", "args", "kwargs", "rng", "outputs", "files"}
-_RAISE = {"ename", "evalue", "traceback", "type", "rng", "outputs", "files"}
 _JSON_MIME = re.compile(r"^application/(.*\+)?json$")  # nbformat: any JSON; else text
 
 

@@ -49,6 +49,7 @@ import sys
 import time
 
 from course.grading.server.files import write_files
+from course.grading.server.messages import JudgeResult
 from course.grading.server.shell import run_cell
 from course.grading.server.wire import RemoteError
 
@@ -286,7 +287,7 @@ def _statement_line(error):
     return None
 
 
-def run_test_cell(shell, source, hidden, timeout):
+def run_test_cell(shell, source: str, hidden: list[str], timeout: float) -> JudgeResult:
     """Run one test cell in full; say whether its visible part passed.
 
     Args:

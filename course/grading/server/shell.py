@@ -11,6 +11,8 @@ import signal
 import sys
 import time
 
+from course.grading.server.messages import CellResult
+
 _MAX_OUTPUT_CHARS = 5_000_000  # per cell: a cell printing gigabytes is cut here
 
 
@@ -174,7 +176,7 @@ def on_alarm(signum, frame):
     raise CellTimeoutError("the cell ran out of time")
 
 
-def run_cell(shell, source, timeout):
+def run_cell(shell, source: str, timeout: float) -> CellResult:
     """Run one cell; return its result dict (outputs, execution_count, seconds).
 
     The exception it ended with, if any, is ``shell.last_error`` afterwards.
