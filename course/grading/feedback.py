@@ -116,7 +116,8 @@ def feedback_page(student, result, autograded):
         ],
         revisit=", ".join(revisit(result)),
         parts=parts,
-        cut_mb=PAGE_CHARS // 10**6 if cut else 0,
+        cut=cut,
+        page_mb=PAGE_CHARS // 10**6,
     )
 
 

@@ -53,8 +53,15 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+
+
+def _points(number):
+    """Points as a page writes them: ``3``, ``0.5``, ``2.25``."""
+    return format(float(number), "g")  # float(): a missing value says so, as undefined
+
+
 _ENV.filters["clip"] = clip
-_ENV.filters["points"] = lambda x: format(x, "g")  # 3, 0.5, 2.25
+_ENV.filters["points"] = _points
 
 
 def render(template, **data):
