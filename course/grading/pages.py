@@ -1,7 +1,7 @@
 """Self-contained HTML pages for feedback and reports, rendered from ``templates/``.
 
 One Jinja2 environment renders every page. It escapes every value it writes (autoescape)
-and, before that, makes it :func:`shown`: terminal colour codes dropped, other control
+and, before that, shows it as text: terminal colour codes dropped, other control
 characters written as their escapes. A template cannot forget either: both apply to every
 ``{{ value }}``; only HTML the templates themselves made (a macro's) is written as it is.
 What came from a notebook is shown as text or as an image: a student's HTML or JavaScript
@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from course.grading.untrusted import printable
 
-__all__ = ["render", "macros", "outputs", "clip", "shown", "SHOWN_CHARS"]
+__all__ = ["render", "macros", "outputs", "clip", "SHOWN_CHARS"]
 
 SHOWN_CHARS = 50_000  # the most a page shows of one text (a cell's code, an output, ...)
 _SHOWN_IMAGE_CHARS = 2_000_000  # the most a page shows of one figure (base64 text)
@@ -25,7 +25,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IMAGES = ("image/png", "image/jpeg")
 
 
-def shown(value):
+def _shown(value):
     """``value`` as a page shows it (before HTML escaping): text without terminal colour
     codes, other control characters written as their escapes (:func:`printable`, line
     breaks and tabs kept)."""
@@ -41,7 +41,7 @@ def clip(text, limit=SHOWN_CHARS):
 
 def _finalize(value):
     # every {{ value }} but a macro's HTML; autoescape then escapes what this returns
-    return value if isinstance(value, Markup) else shown(value)
+    return value if isinstance(value, Markup) else _shown(value)
 
 
 _ENV = jinja2.Environment(
