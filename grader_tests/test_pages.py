@@ -356,7 +356,7 @@ def test_a_template_given_too_little_data_says_what_is_missing():
 
 
 TEMPLATES = {"base.html", "macros.html", "feedback.html", "feedback_parts.html", "report.html"}
-# filters that return their value as HTML, written without escaping nor pages.shown
+# filters that return HTML, which a page writes as it is (no escaping, control characters kept)
 _RAW_FILTERS = {"safe", "e", "escape", "forceescape", "tojson", "xmlattr", "urlize", "indent"}
 
 
