@@ -171,12 +171,16 @@ def test_class_table_and_summary_show_ids_and_error_rows_escaped():
 
 
 def test_html_pages_escape_control_characters_and_keep_html_escaped():
-    shown = pages.escape(f"<b>{ESCAPES}</b>")
+    html = pages.macros("macros.html")
+    shown = html.code(f"<b>{ESCAPES}</b>")
     assert "\x1b" not in shown and "\x07" not in shown and "<b>" not in shown
     # terminal colours are dropped, as before; what is left is written as escapes
-    assert shown == r"&lt;b&gt;\x1b]0;owned\x07\x1b]52;c;ZWNobyBvd25lZA==\x07\rall graded&lt;/b&gt;"
-    output = pages.outputs([{"output_type": "stream", "name": "stdout", "text": ESCAPES}])
-    assert no_control_characters(output)
+    assert shown == (
+        r"<pre><code>&lt;b&gt;\x1b]0;owned\x07\x1b]52;c;ZWNobyBvd25lZA==\x07\rall graded&lt;/b&gt;"
+        "</code></pre>\n"
+    )
+    stream = [{"output_type": "stream", "name": "stdout", "text": ESCAPES}]
+    assert no_control_characters(html.outputs(pages.outputs(stream)))
 
 
 def test_the_cli_prints_error_lines_escaped(tmp_path, capsys):
