@@ -46,9 +46,10 @@ release: install ## regenerate release/ from source/ (nbgrader generate_assignme
 test: install browser ## run the test suite (slow tests included)
 	$(BIN)/python -m pytest grader_tests
 
-lint: install ## check style with ruff
+lint: install ## check style with ruff, and the grader's layers with import-linter
 	$(BIN)/ruff check course grader_tests
 	$(BIN)/ruff format --check course grader_tests
+	$(BIN)/lint-imports --no-cache
 
 format: install ## reformat the code with ruff
 	$(BIN)/ruff check --fix course grader_tests

@@ -10,10 +10,10 @@ import json
 import os
 import sys
 
-from course.grading import check, engine, feedback, report
+from course.grading import autograde, check, feedback, report, selfstudy
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import UngradableNotebook
-from course.grading.results import (
+from course.grading.text import (
     format_check,
     format_class_table,
     format_result,
@@ -48,7 +48,7 @@ def _colour():
 
 
 def _cmd_grade(args):
-    result = engine.grade_notebook(
+    result = selfstudy.grade_notebook(
         args.notebook, assignment=args.assignment, sandboxed=_sandbox_choice(args)
     )
     if args.json:
@@ -111,7 +111,7 @@ def _cmd_autograde(args):
     root = driver.find_course_root()
     bar = _ProgressBar("grade")
     try:
-        summary = engine.autograde(
+        summary = autograde.autograde(
             root,
             args.assignment,
             args.student,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course.terminal import colour
+
 __all__ = [
     "CheckFailed",
     "check_type",
@@ -30,16 +32,6 @@ __all__ = [
     "check_notebook",
     "colour",
 ]
-
-_COLOURS = {"green": "\033[32m", "red": "\033[31m", "yellow": "\033[33m", "bold": "\033[1m"}
-_RESET = "\033[0m"
-
-
-def colour(text, name):
-    """``text`` in a terminal colour (``green``, ``red``, ``yellow`` or ``bold``)."""
-    if name not in _COLOURS:
-        raise ValueError(f"colour must be one of {sorted(_COLOURS)}, got {name!r}")
-    return f"{_COLOURS[name]}{text}{_RESET}"
 
 
 class CheckFailed(AssertionError):
@@ -288,7 +280,7 @@ def check_notebook(path=None):
     from course.grading.check import run_visible_tests
     from course.grading.nbgrader_driver import CourseError
     from course.grading.notebooks import UngradableNotebook
-    from course.grading.results import format_check
+    from course.grading.text import format_check
 
     saved = _ago(max(0.0, time.time() - notebook.stat().st_mtime))
     print(

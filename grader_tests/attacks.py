@@ -1,15 +1,16 @@
 """The attack suite: hostile submissions, what each must come to, and a judge.
 
-An attack is either code a student appends to the solution cell of ``f`` or ``g`` in the toy
-course (``toy_course.py``; it runs when that cell runs) or a change to the submitted files
-(the hand-in folder's name, the student id, included).
-The toy's full marks are 7: ``f``'s tests are worth 4 (``test_f`` 1, ``test_f_partial`` 3)
-and ``g``'s 3 (``test_g`` 2, ``test_g_quiet`` 1); an outcome below 7 is what the attack's
-wrong code deserves, not a penalty. Every
-attack is handed in next to an honest student; :func:`judge` then decides, per attack,
-whether the grader contained it. ``test_sandbox.py`` requires ``course autograde`` to
-contain every one; ``make attacks`` (run this file) also grades the same class with plain
-``nbgrader autograde`` and prints both columns.
+An attack is either code a student appends to a solution cell in the toy course
+(``toy_course.py``: ``f``, ``h`` or ``g``; it runs when that cell runs) or a change to the
+submitted files (the hand-in folder's name, the student id, included). The toy's full marks
+are 8: ``f``'s tests are worth 4 (``test_f`` 1, ``test_f_partial`` 3), ``h``'s 1 (``test_h``,
+graded with a correct ``f``) and ``g``'s 3 (``test_g`` 2, ``test_g_quiet`` 1); an outcome
+below 8 is what the attack's wrong code deserves, not a penalty. Every attack is handed in
+next to an honest student; :func:`judge` then decides, per attack, whether the grader
+contained it (for ``course autograde``, what must be absent is looked for in the ``course
+feedback`` page too). ``test_sandbox.py`` requires ``course autograde`` to contain every one;
+``make attacks`` (run this file) also grades the same class with plain ``nbgrader
+autograde`` and prints both columns.
 
 The instructor-side attacks aim at what the instructor reads after the run: for each grader,
 the judge collects the *views* of it (the text its commands print to the terminal, its CSV
@@ -22,8 +23,11 @@ import hashlib
 import html
 import json
 import os
+import re
+import resource
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +40,7 @@ import psutil
 import toy_course as toy
 from course_cli import course as course_command
 
-from course.grading import engine
+from course.grading import autograde, feedback
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import nbgrader_meta, read_notebook
 from course.grading.untrusted import FORMULA_STARTS
@@ -52,7 +56,7 @@ DISAGREES = "pass in your notebook but not when the grader runs them"
 class Attack:
     name: str
     code: str = ""  # appended to a solution cell; {root} and {port} are filled in
-    cell: str = "f"  # the solution cell the code is appended to (the toy's f or g)
+    cell: str = "f"  # the solution cell the code is appended to (the toy's f, h or g)
     files: object = None  # or a function(folder, root) that tampers with the hand-in
     outcome: object = FULL  # the attacker's total score (or a tuple of them), or ERROR_ROW
     present: str = ""  # must appear in the attacker's outputs (an ERROR_ROW: in its error row)
@@ -98,7 +102,7 @@ def _duplicate_test_f(nb):
 _SERVERS = (
     "import os, signal\nme = os.readlink('/proc/self')\n"
     "servers = [p for p in os.listdir('/proc') if p.isdigit() and p not in (me, '1') and "
-    "b'course.grading.forkserver' in open(f'/proc/{{p}}/cmdline', 'rb').read()]\n"
+    "b'course.grading' in open(f'/proc/{{p}}/cmdline', 'rb').read()]\n"
     "servers += [str(os.getppid())] if os.getppid() > 1 else []\n"
 )
 # A g that is right on numbers but wrong on arrays: test_g's visible array check must fail.
@@ -195,6 +199,73 @@ def _link_the_notebook_to_source(folder, root):
 def _link_the_folder_to_another_student(folder, root):
     shutil.rmtree(folder)
     folder.symlink_to(root / "submitted" / "honest" / toy.ASSIGNMENT)
+
+
+# Forged results: whatever the grader's cell runner is called, it returns a dict with the
+# cell's outputs and execution count; a profiler sees it returned and rewrites it before it
+# is sent (FORGED, defined first, holds what replaces its fields). Runs for every later cell.
+REWRITE_RESULTS = (
+    "import sys\n\n"
+    "def _rewrite_results(frame, event, value):\n"
+    "    if event == 'return' and type(value) is dict and "
+    "{{'outputs', 'execution_count'}} <= set(value):\n"
+    "        value.update(FORGED)\n\n"
+    "sys.setprofile(_rewrite_results)"
+)
+FORGED_TIMEOUT = (  # every later cell says it timed out, so that the grader skips it
+    "FORGED = {{'outputs': [{{'output_type': 'error', 'ename': 'CellTimeoutError', "
+    "'evalue': 'forged timeout', 'traceback': []}}]}}\n"
+)
+FORGED_PASS = (  # every later cell says it printed this and raised nothing
+    "FORGED = {{'outputs': [{{'output_type': 'stream', 'name': 'stdout', "
+    "'text': 'forged clean output'}}], 'execution_count': 1000, 'seconds': 0.0}}\n"
+)
+_WRONG_F = "def f(x):\n    return -x\n"  # f(0) == 0 is right: 1 of test_f_partial's 3 points
+# The descriptors this process writes its answers to, seen by spying on os.write(v); then
+# a message only the grader's server sends ("the process died") to each: to every OTHER
+# writable descriptor (OTHERS), or to its own channel (OWN).
+_SPY_ON_THE_CHANNEL = (
+    "import builtins, fcntl, json, os, struct, threading, time\n"
+    "_channel, _write, _writev = set(), os.write, os.writev\n"
+    "def _spy_write(fd, data):\n    _channel.add(fd)\n    return _write(fd, data)\n"
+    "def _spy_writev(fd, buffers):\n    _channel.add(fd)\n    return _writev(fd, buffers)\n"
+    "os.write, os.writev = _spy_write, _spy_writev\n"
+    "def _forge():\n"
+    "    while not _channel:\n        time.sleep(0.01)\n"
+    "    os.write, os.writev = _write, _writev\n"
+    "    data = json.dumps({{'dead': 'died'}}).encode()\n"
+    "    frame = struct.pack('>I', len(data)) + data\n"
+    "    written = []\n"
+    "    for name in os.listdir('/proc/self/fd'):\n"
+    "        fd = int(name)\n"
+    "        try:\n"
+    "            writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY\n"
+    "            if fd > 2 and writable and (fd in _channel) == OWN:\n"
+    "                _write(fd, frame)\n                written.append(fd)\n"
+    "        except OSError:\n            pass\n"
+    "    builtins.forged_to = written\n"
+    "threading.Thread(target=_forge, daemon=True).start()\n"
+    "get_ipython().events.register('post_run_cell', lambda result: print(\n"
+    "    'frames written to', len(builtins.forged_to), 'other descriptors')\n"
+    "    if hasattr(builtins, 'forged_to') else None)"
+)
+
+# An h that keeps the f a test cell rebinds (the grader's correct f, lent for each call).
+_KEEP_THE_LENT_F = (
+    "kept = []\n_own_f = f\n\ndef h(x):\n    if f is not _own_f:\n        kept.append(f)\n"
+    "    return f(x) + 1"
+)
+_SQUARE_WITH_THE_KEPT_F = "def g(x):\n    return kept[0](x) * x / 2  # 2 * x * x / 2"
+
+
+def _append_to_cells(**codes):
+    """A tampering that appends ``codes[cell]`` to each solution cell named."""
+
+    def append(nb):
+        for name, code in codes.items():
+            _cell(nb, name).source += "\n\n" + code
+
+    return _edit_cells(append)
 
 
 ATTACKS = [
@@ -299,11 +370,11 @@ ATTACKS = [
            present=DISAGREES),
     Attack("patch_builtins_for_partial_credit",  # sum() decides test_f_partial's score
            "import builtins\nbuiltins.sum = lambda *a, **k: 3\ndef f(x):\n    return -x",
-           outcome=1 + 3),  # f(0) == 0 is right: 1 of 3 partial points, g's 3
+           outcome=1 + 1 + 3),  # f(0) == 0 is right: 1 of 3 partial points, h's 1, g's 3
     Attack("return_an_int_that_equals_anything",
            "class Liar(int):\n    def __eq__(self, other):\n        return True\n"
            "    __hash__ = int.__hash__\n\ndef f(x):\n    return Liar(7)",
-           outcome=3, present=DISAGREES),
+           outcome=1 + 3, present=DISAGREES),  # h's (graded with a correct f) and g's
     Attack("return_a_lying_ndarray_subclass",
            "class Lie(np.ndarray):\n    def __eq__(self, other):\n"
            "        return np.ones(np.shape(other), bool)\n"
@@ -348,7 +419,7 @@ ATTACKS = [
     Attack("replace_ipython_run_cell",  # every later cell runs 'pass' inside the notebook
            "def f(x):\n    return -x\n\nip = get_ipython()\nreal_run_cell = ip.run_cell\n"
            "ip.run_cell = lambda raw_cell, *a, **k: real_run_cell('pass', *a, **k)",
-           outcome=1, present=DISAGREES),  # g never exists; f(0) == 0
+           outcome=1, present=DISAGREES),  # h and g never exist; f(0) == 0
     Attack("hard_code_the_visible_answer",
            "def g(x):\n    return np.array([0.0, 1.0, 4.0]) if np.ndim(x) else 9",
            cell="g", outcome=FULL - 2),  # the visible checks pass, the hidden ones do not
@@ -411,6 +482,67 @@ ATTACKS = [
     Attack("named_pipe_in_the_hand_in",
            files=lambda folder, root: os.mkfifo(folder / "data.txt"), outcome=ERROR_ROW,
            present="toy/data.txt is a named pipe (FIFO)"),
+    # --- forged results and protocol (issue 16)
+    Attack("forge_a_timeout_on_every_later_cell",  # the judge still runs every test cell
+           _WRONG_F + FORGED_TIMEOUT + REWRITE_RESULTS, outcome=1 + 1 + 3,
+           present="forged timeout"),
+    Attack("forge_clean_outputs_on_every_later_cell",
+           _WRONG_F + FORGED_PASS + REWRITE_RESULTS, outcome=1 + 1 + 3,
+           present="forged clean output"),
+    Attack("send_a_malformed_result",  # a clear error row; its processes do not live on
+           "FORGED = {{'outputs': 'all passed', 'execution_count': 'one', 'seconds': 'soon'}}\n"
+           + REWRITE_RESULTS, outcome=ERROR_ROW, side_effect="no process left"),
+    Attack("forge_outputs_of_20_mb_per_cell",  # under the size of one message: kept, cut
+           "FORGED = {{'outputs': [{{'output_type': 'stream', 'name': 'stdout', "
+           "'text': 'x' * 20_000_000}}]}}\n" + REWRITE_RESULTS,
+           present="output cut", side_effect="notebook small"),
+    Attack("forge_outputs_larger_than_the_grader_reads",  # the process is stopped there
+           "FORGED = {{'outputs': [{{'output_type': 'stream', 'name': 'stdout', "
+           "'text': 'x' * 60_000_000}}]}}\n" + REWRITE_RESULTS, outcome=0,
+           present="sent more than the grader accepts", side_effect="notebook small"),
+    Attack("forge_a_result_of_a_million_empty_lists",  # small as bytes, huge as objects
+           "FORGED = {{'outputs': [[]] * 1_000_000}}\n" + REWRITE_RESULTS, outcome=0,
+           present="sent more than the grader accepts"),
+    Attack("write_to_inherited_descriptors",  # none is there: the grader's pipes are closed
+           "OWN = False\n" + _SPY_ON_THE_CHANNEL, present="written to 0 other descriptors"),
+    Attack("send_a_message_only_the_server_sends",  # on its own channel: the server refuses
+           "OWN = True\n" + _SPY_ON_THE_CHANNEL, outcome=ERROR_ROW),
+    # --- lending and hidden calls (issue 16)
+    Attack("keep_a_lent_reference_for_a_later_cell",  # g computes with the grader's f
+           files=_append_to_cells(h=_KEEP_THE_LENT_F, g=_SQUARE_WITH_THE_KEPT_F),
+           outcome=FULL - 3),  # g has no code of its own: test_g and test_g_quiet fail
+    Attack("keep_a_lent_reference_for_a_later_call",  # test_h's second call uses the first's
+           files=_append_to_cells(h=_KEEP_THE_LENT_F.replace("f(x) + 1", "kept[0](x) + 1")),
+           outcome=FULL - 1, present="WireError"),  # the hidden call of test_h fails
+    Attack("record_hidden_arguments_in_a_global",
+           "seen = []\n\ndef g(x):\n    seen.append(np.asarray(x).tolist())\n"
+           "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
+           "        print('SEEN', seen)\n    return x * x",
+           cell="g", present="SEEN", absent="-4.0, 0.5"),
+    Attack("record_hidden_arguments_outside_the_process",  # files, a kept file, shared memory
+           "import mmap\nimport os\n\nkept_file = open('kept.txt', 'a')\n"
+           "shared = mmap.mmap(-1, 4096)\n\n"
+           "def g(x):\n    seen = str(np.asarray(x).tolist()) + ';'\n"
+           "    for path in ('seen.txt', '/tmp/seen.txt'):\n        try:\n"
+           "            with open(path, 'a') as fh:\n                fh.write(seen)\n"
+           "        except OSError:\n            pass\n"
+           "    kept_file.write(seen)\n    kept_file.flush()\n"
+           "    shared.write(seen.encode()[: 4096 - shared.tell()])\n"
+           "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
+           "        for path in ('seen.txt', '/tmp/seen.txt', 'kept.txt'):\n"
+           "            if os.path.exists(path):\n"
+           "                print('SEEN in', path, open(path).read())\n"
+           "        print('SEEN in memory', shared[:shared.tell()].decode())\n"
+           "    return x * x",
+           cell="g", present="SEEN in memory", absent="-4.0, 0.5"),
+    Attack("print_hidden_arguments",  # stdout and stderr: test_g and test_g_quiet fail (stderr)
+           "import sys\n\ndef g(x):\n    print('ARGS', np.asarray(x).tolist())\n"
+           "    print('ARGS', np.asarray(x).tolist(), file=sys.stderr)\n    return x * x",
+           cell="g", outcome=FULL - 3, present="during a hidden test", absent="-4.0, 0.5"),
+    Attack("raise_hidden_arguments",  # in the message of an error: test_g's hidden check fails
+           "def g(x):\n    if np.ndim(x) and len(x) == 2:\n"
+           "        raise ValueError('ARGS ' + str(np.asarray(x).tolist()))\n    return x * x",
+           cell="g", outcome=FULL - 2, present="during a hidden test", absent="-4.0, 0.5"),
 ]  # fmt: skip
 
 # An honest classmate graded after the private-world attacks: imports what they planted, has
@@ -494,7 +626,7 @@ def leftover_processes(sleeps_only=False):
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or []
         sleeping = cmdline[:2] == ["sleep", "1234"]
-        grader = "course.grading.forkserver" in cmdline or (
+        grader = "course.grading.server" in cmdline or (
             bool(cmdline) and Path(cmdline[0]).name == "bwrap"
         )
         if not (sleeping or (grader and not sleeps_only)):
@@ -559,6 +691,12 @@ def course_views(root):
         for command in ("autograde", "report", "feedback")
     ]
     return _read_views(root, "\n".join(out.stdout + out.stderr for out in outputs))
+
+
+def feedback_text(page):
+    """What a ``course feedback`` page shows but the student's own code, as plain text."""
+    shown = re.sub(r"<pre><code>.*?</code></pre>", "", page.read_text(), flags=re.DOTALL)
+    return html.unescape(shown)
 
 
 def _spreadsheet_problems(text, student):
@@ -636,6 +774,9 @@ def judge(root, results, errors, before, listener, views, attacks=ATTACKS):
                 problems.append(f"{attack.present!r} not in the outputs")
             if attack.absent and attack.absent in text:
                 problems.append(f"{attack.absent!r} leaked into the outputs")
+        page = root / "feedback" / attack.name / toy.ASSIGNMENT / "toy.html"
+        if attack.absent and page.is_file() and attack.absent in feedback_text(page):
+            problems.append(f"{attack.absent!r} leaked into the feedback page")
         check = attack.side_effect
         if check == "source unchanged" and tree_digest(root / "source") != before["source"]:
             problems.append("source/ was changed")
@@ -761,15 +902,16 @@ def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
         grader: ``"course"`` (course autograde, sandboxed) or ``"nbgrader"``.
         attacks: the attacks handed in (next to the honest student).
         timeout: seconds each cell may run.
-        options: for :func:`engine.autograde` (``students``, ``workers``, ``progress``).
+        options: for :func:`autograde.autograde` (``students``, ``workers``, ``progress``).
     """
     toy.make_course(root, timeout=timeout)
     build_class(root, listener.port, attacks)
     before = snapshot(root)
     try:
         if grader == "course":
-            summary = engine.autograde(root, toy.ASSIGNMENT, **options)
+            summary = autograde.autograde(root, toy.ASSIGNMENT, **options)
             results, errors = summary.results, summary.errors
+            feedback.write_feedback(root, toy.ASSIGNMENT)
             views = course_views(root) if _judged_on_views(attacks) else {}
         else:
             results, errors, log = _plain_nbgrader(root)
@@ -777,6 +919,37 @@ def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
         return results, errors, judge(root, results, errors, before, listener, views, attacks)
     finally:
         _clean_up()
+
+
+def run_in_child(root):
+    """Grade the class at ``root`` with course autograde in a child process, and measure it.
+
+    The child is the grading coordinator (the execution servers are its own children), so
+    its peak resident memory is the coordinator's.
+
+    Returns:
+        ``{"scores": {student: score}, "errors": {student: message}, "verdicts": {attack:
+        [contained, why]}, "peak_bytes": the coordinator's peak resident memory}``.
+    """
+    answer = Path(f"{root}.json")
+    subprocess.run([sys.executable, __file__, "--course", str(root), str(answer)], check=True)
+    return json.loads(answer.read_text())
+
+
+def _course_child(root, answer):
+    """The child of :func:`run_in_child`: grade, judge, and write what it found."""
+    listener = Listener()
+    try:
+        results, errors, verdicts = run(root, listener, "course")
+    finally:
+        listener.close()
+    found = {
+        "scores": {student: result.score for student, result in results.items()},
+        "errors": errors,
+        "verdicts": verdicts,
+        "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB here
+    }
+    answer.write_text(json.dumps(found))
 
 
 def main():
@@ -807,4 +980,6 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--course"]:  # run_in_child's child
+        sys.exit(_course_child(Path(sys.argv[2]), Path(sys.argv[3])))
     sys.exit(main())

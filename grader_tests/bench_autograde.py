@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from course.grading import engine
+from course.grading import autograde
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import exercises, fill_solutions, nbgrader_meta, read_notebook
 
@@ -98,7 +98,7 @@ def bench(assignment, size, workdir):
     _, errors = driver.nbgrader_autograde(theirs, assignment)
     nbgrader_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    summary = engine.autograde(ours, assignment)
+    summary = autograde.autograde(ours, assignment)
     our_seconds = time.perf_counter() - start
     same = driver.gradebook_scores(ours, assignment) == driver.gradebook_scores(theirs, assignment)
     (notebook_id,) = driver.source_notebooks(ours, assignment)

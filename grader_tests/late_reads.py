@@ -1,7 +1,7 @@
 """The late-read rule: test cells compute what they expect before the student's function runs.
 
 The judge gives a student's function the test's own arrays and brings back what the
-function did to them (``course.grading.wire``). A check that computes its expected value
+function did to them (``course.grading.server.wire``). A check that computes its expected value
 *after* the call, from an argument of the call, can then be fooled: a ``my_dense`` that
 zeroes ``W`` and ``b`` in place and returns ``g(0)`` makes ``sigmoid(x @ W + b)`` right.
 So every test cell of every source notebook (visible parts and hidden regions) follows one

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from course.grading import engine
+from course.grading import autograde
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import (
     exercise_of,
@@ -831,7 +831,7 @@ def grade(assignment, mutants, workdir):
         nbformat.write(submission(mutant, source, release), folder / f"{notebook}.ipynb")
         (folder / "timestamp.txt").write_text(stamp)
         students[mutant.student] = mutant
-    summary = engine.autograde(root, assignment, list(students))
+    summary = autograde.autograde(root, assignment, list(students))
     if summary.errors:
         raise RuntimeError(f"mutants that could not be graded: {summary.errors}")
     verdicts = {}

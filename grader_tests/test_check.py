@@ -18,7 +18,7 @@ import pytest
 from course_cli import course
 from nbclient import NotebookClient
 
-from course.grading import engine
+from course.grading import autograde
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, nbgrader_meta, read_notebook
 
@@ -221,7 +221,7 @@ def test_both_graders_skip_the_check_cell(week1, tmp_path, course_copy):
     driver.release(ours, ["week1"])
     save(fill_solutions(release, source), ours / "submitted" / "passes_all" / "week1")
     theirs = Path(shutil.copytree(ours, tmp_path / "theirs"))
-    assert engine.autograde(ours, "week1").errors == {}
+    assert autograde.autograde(ours, "week1").errors == {}
     assert driver.nbgrader_autograde(theirs, "week1")[1] == {}
     for root in (ours, theirs):
         graded = read_notebook(root / "autograded" / "passes_all" / "week1" / "dense_layers.ipynb")

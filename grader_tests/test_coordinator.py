@@ -191,7 +191,7 @@ def test_check_ties_a_foreign_notebooks_tests_to_their_exercises(tmp_path):
     got = {ex.exercise: (ex.status, ex.points) for ex in result.exercises}
     # the hidden test of `one` is not run; `total` is not done; points are the metadata's
     assert got == {"squares": ("passed", 4.0), "total": ("error", 1.0)}
-    from course.grading.results import format_check
+    from course.grading.text import format_check
 
     rows = [line.split("  ") for line in format_check(result).splitlines()]
     rows = [[part.strip() for part in row if part.strip()] for row in rows]
@@ -241,12 +241,12 @@ def test_maxima_are_nbgraders_with_manual_and_task_cells(docs_course):
 
 
 def test_a_kernel_other_than_this_python_is_refused_as_nbgrader_refuses_it():
-    from course.grading import engine
+    from course.grading import autograde
 
-    assert engine._kernel_problem("python3") is None
-    assert engine._kernel_problem("python") is None  # jupyter maps it to python3
-    assert engine._kernel_problem("") is None  # no kernelspec: jupyter's default
-    assert "No such kernel named ir" in engine._kernel_problem("ir")
+    assert autograde._kernel_problem("python3") is None
+    assert autograde._kernel_problem("python") is None  # jupyter maps it to python3
+    assert autograde._kernel_problem("") is None  # no kernelspec: jupyter's default
+    assert "No such kernel named ir" in autograde._kernel_problem("ir")
 
 
 def test_links_and_special_files_anywhere_in_a_hand_in_are_refused(tmp_path):
@@ -353,7 +353,7 @@ def test_release_digest_changes_with_a_release_that_changes_what_grades(toy_root
 
 
 def test_a_submission_is_regraded_for_each_key_that_changed_and_says_why(tmp_path):
-    from course.grading import engine
+    from course.grading import autograde
 
     root = tmp_path
     folder = root / "submitted" / "s" / "toy"
@@ -361,21 +361,21 @@ def test_a_submission_is_regraded_for_each_key_that_changed_and_says_why(tmp_pat
     (folder / "toy.ipynb").write_text("{}")
     keys = {"submission": "1", "source": "2", "release": "3", "config": "4", "grader": "5"}
     keys |= {"timeout": 2, "sandbox": True}
-    sub = engine._Submission("s", folder, dict(keys))
-    assert engine._changes(root, sub, "toy", ["toy"]) is None  # never graded
-    engine._write_marker(root, "toy", sub)
+    sub = autograde._Submission("s", folder, dict(keys))
+    assert autograde._changes(root, sub, "toy", ["toy"]) is None  # never graded
+    autograde._write_marker(root, "toy", sub)
     graded = root / "autograded" / "s" / "toy"
     graded.mkdir(parents=True)
     (graded / "toy.ipynb").write_text("{}")
-    assert engine._changes(root, sub, "toy", ["toy"]) == {}
+    assert autograde._changes(root, sub, "toy", ["toy"]) == {}
     sub.keys |= {"source": "20", "timeout": 5.0}
-    assert engine._changes(root, sub, "toy", ["toy"]) == {"source": "2", "timeout": 2}
+    assert autograde._changes(root, sub, "toy", ["toy"]) == {"source": "2", "timeout": 2}
     (graded / "toy.ipynb").unlink()
-    assert engine._changes(root, sub, "toy", ["toy"])["lost"] is None
+    assert autograde._changes(root, sub, "toy", ["toy"])["lost"] is None
     marker = driver.marker_path(root, "s", "toy")
     marker.write_text('{"digest": "abc", "cells": {}}')  # by a grader that kept one digest
-    assert engine._changes(root, sub, "toy", ["toy"]) == {"grader": None}
-    assert [engine._why(key, "week1", then, now) for key, then, now in [
+    assert autograde._changes(root, sub, "toy", ["toy"]) == {"grader": None}
+    assert [autograde._why(key, "week1", then, now) for key, then, now in [
         ("source", "2", "20"),
         ("release", "3", "30"),
         ("timeout", 2, None),
@@ -389,13 +389,13 @@ def test_a_submission_is_regraded_for_each_key_that_changed_and_says_why(tmp_pat
 
 
 def test_files_a_notebook_wrote_are_kept_inside_its_autograded_folder(tmp_path):
-    from course.grading import engine
+    from course.grading import autograde
 
     dest = tmp_path / "autograded" / "s" / "toy"
-    engine._write_produced(dest, {"out.txt": b"1", "plots/a.png": b"2"})
+    autograde._write_produced(dest, {"out.txt": b"1", "plots/a.png": b"2"})
     assert (dest / "plots" / "a.png").read_bytes() == b"2"
     for name in ("../../escaped.txt", "/tmp/escaped.txt", "plots/../../x", ""):
         with pytest.raises(driver.CourseError, match="outside its folder"):
-            engine._write_produced(dest, {"fine.txt": b"3", name: b"4"})
+            autograde._write_produced(dest, {"fine.txt": b"3", name: b"4"})
         assert not (dest / "fine.txt").exists()  # nothing of a refused answer is written
     assert not (tmp_path / "autograded" / "escaped.txt").exists()

@@ -10,34 +10,31 @@ import time
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
 import toy_course as toy
+from attacks import leftover_processes
 
-from course.grading import engine
+from course.grading import autograde, selfstudy
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, read_notebook
 
 pytestmark = pytest.mark.slow
 
 CORPUS = [*toy.BODIES, "deletes_test_f"]
+FULL = sum(toy.POINTS.values())  # the toy's full marks
+LOSES_F, LOSES_G = 3, 2  # what fails_f loses (test_f_partial), and fails_g (test_g)
 
 
 def forkservers():
-    """Fork-server processes still alive on this machine."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "course.grading.forkserver" in cmdline:
-            found.append(proc)
-    return found
+    """Fork-server processes of this test still alive (children or orphans)."""
+    return leftover_processes()
 
 
 def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path):
     ours = toy.make_course(tmp_path / "ours", timeout=2)
     toy.hand_in(ours, CORPUS)
     theirs = toy.clone_class(ours, tmp_path / "theirs")
-    summary = engine.autograde(ours, toy.ASSIGNMENT)
+    summary = autograde.autograde(ours, toy.ASSIGNMENT)
     assert summary.errors == {}
     _, errors = driver.nbgrader_autograde(theirs, toy.ASSIGNMENT)
     assert errors == {}
@@ -62,7 +59,7 @@ def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path):
 def test_hidden_tests_leak_neither_into_autograded_notebooks_nor_into_feedback(tmp_path):
     root = toy.make_course(tmp_path / "c")
     toy.hand_in(root, ["passes_all", "fails_g"])
-    assert engine.autograde(root, toy.ASSIGNMENT).errors == {}
+    assert autograde.autograde(root, toy.ASSIGNMENT).errors == {}
     hidden = "[-4.0, 0.5]"  # text of test_g's hidden region (toy_course.py)
     source = (root / "source" / toy.ASSIGNMENT / "toy.ipynb").read_text()
     assert hidden in source  # the check below can fail
@@ -121,7 +118,7 @@ def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / "dense_layers.ipynb")
     theirs = toy.clone_class(ours, tmp_path / "theirs")
-    assert engine.autograde(ours, "week1").errors == {}
+    assert autograde.autograde(ours, "week1").errors == {}
     assert driver.nbgrader_autograde(theirs, "week1")[1] == {}
     expected = driver.gradebook_scores(theirs, "week1")
     assert driver.gradebook_scores(ours, "week1") == expected
@@ -131,6 +128,42 @@ def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
             assert any(g.startswith(f"test_{name}") for g in lost), student
         else:
             assert lost == [], student
+
+
+# my_sequential keeps the my_dense its tests rebind (the grader's reference, lent for each
+# call), and my_dense_v has no code of its own: it calls the kept reference
+KEEPS_THE_REFERENCE = {
+    "my_sequential": (
+        "def my_sequential(",
+        "_kept = []\n_own_dense = my_dense\n\n\ndef my_sequential(",
+    ),
+    "my_dense_v": ("Z = A_in @ W + b", "return _kept[-1](A_in, W, b, g)"),
+}
+KEEPS = (  # in my_sequential's body
+    "a1 = my_dense(x, W1, b1, sigmoid)",
+    "if my_dense is not _own_dense:  # the grader's _reference_dense\n"
+    "        _kept.append(my_dense)\n    a1 = my_dense(x, W1, b1, sigmoid)",
+)
+
+
+def test_week1_a_kept_reference_block_scores_nothing(tmp_path, course_copy):
+    ours = course_copy(tmp_path / "ours")
+    driver.release(ours, ["week1"])
+    release = read_notebook(ours / "release" / "week1" / "dense_layers.ipynb")
+    source = read_notebook(ours / "source" / "week1" / "dense_layers.ipynb")
+    nb = fill_solutions(release, source, replace=KEEPS_THE_REFERENCE)
+    (sequential,) = [c for c in nb.cells if c.source.startswith("_kept = []")]
+    assert KEEPS[0] in sequential.source
+    sequential.source = sequential.source.replace(*KEEPS)
+    folder = ours / "submitted" / "keeps_the_reference" / "week1"
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "dense_layers.ipynb")
+    summary = autograde.autograde(ours, "week1")
+    assert summary.errors == {}
+    scores = driver.gradebook_scores(ours, "week1")["keeps_the_reference"]
+    lost = sorted(grade_id for grade_id, (score, top) in scores.items() if score < top)
+    assert lost == ["test_my_dense_v", "test_my_dense_v_generalizes"]
+    assert scores["test_my_dense_v"][0] == scores["test_my_dense_v_generalizes"][0] == 0
 
 
 def free_port():
@@ -203,8 +236,8 @@ def test_dask_cluster_gives_the_local_gradebook(tmp_path, dask_cluster):
         ["passes_all", "blank", "fails_f", "partial_f", "writes_stderr_in_g", "deletes_test_f"],
     )
     remote = toy.clone_class(local, tmp_path / "remote")
-    assert engine.autograde(local, toy.ASSIGNMENT).errors == {}
-    summary = engine.autograde(remote, toy.ASSIGNMENT, scheduler=dask_cluster)
+    assert autograde.autograde(local, toy.ASSIGNMENT).errors == {}
+    summary = autograde.autograde(remote, toy.ASSIGNMENT, scheduler=dask_cluster)
     assert summary.errors == {} and summary.workers == 2
     expected = driver.gradebook_scores(local, toy.ASSIGNMENT)
     assert driver.gradebook_scores(remote, toy.ASSIGNMENT) == expected
@@ -235,9 +268,9 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
 def test_rerun_skips_unchanged_and_force_regrades(tmp_path):
     root = toy.make_course(tmp_path / "c")
     toy.hand_in(root, ["passes_all", "blank", "fails_g"])
-    first = engine.autograde(root, toy.ASSIGNMENT)
+    first = autograde.autograde(root, toy.ASSIGNMENT)
     assert sorted(first.graded) == ["blank", "fails_g", "passes_all"]
-    again = engine.autograde(root, toy.ASSIGNMENT)
+    again = autograde.autograde(root, toy.ASSIGNMENT)
     assert again.graded == [] and sorted(again.skipped) == ["blank", "fails_g", "passes_all"]
     # skipped students keep their results in the summary (read back from the gradebook)
     assert {s: r.score for s, r in again.results.items()} == {
@@ -246,13 +279,13 @@ def test_rerun_skips_unchanged_and_force_regrades(tmp_path):
     # a student hands in again: only that submission is graded
     folder = root / "submitted" / "blank" / toy.ASSIGNMENT
     nbformat.write(toy.submission(root, "passes_all"), folder / "toy.ipynb")
-    third = engine.autograde(root, toy.ASSIGNMENT)
-    assert third.graded == ["blank"] and third.results["blank"].score == 7
-    forced = engine.autograde(root, toy.ASSIGNMENT, force=True)
+    third = autograde.autograde(root, toy.ASSIGNMENT)
+    assert third.graded == ["blank"] and third.results["blank"].score == FULL
+    forced = autograde.autograde(root, toy.ASSIGNMENT, force=True)
     assert sorted(forced.graded) == ["blank", "fails_g", "passes_all"]
     # grades removed behind the grader's back (a new gradebook): everything is graded again
     (root / "gradebook.db").unlink()
-    fresh = engine.autograde(root, toy.ASSIGNMENT)
+    fresh = autograde.autograde(root, toy.ASSIGNMENT)
     assert sorted(fresh.graded) == ["blank", "fails_g", "passes_all"] and fresh.errors == {}
 
 
@@ -274,13 +307,13 @@ def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
     )
     markers = root / "autograded"
     deadline = time.monotonic() + 120
-    while len(list(markers.glob(f"*/.{toy.ASSIGNMENT}{engine.MARKER_SUFFIX}"))) < 3:
+    while len(list(markers.glob(f"*/.{toy.ASSIGNMENT}{autograde.MARKER_SUFFIX}"))) < 3:
         assert run.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.05)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
-    done_before = len(list(markers.glob(f"*/.{toy.ASSIGNMENT}{engine.MARKER_SUFFIX}")))
+    done_before = len(list(markers.glob(f"*/.{toy.ASSIGNMENT}{autograde.MARKER_SUFFIX}")))
     assert 3 <= done_before < len(students)
     time.sleep(1)
     assert forkservers() == [], "a killed run left execution servers behind"
@@ -300,7 +333,7 @@ def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
         for sub in submissions:
             grades = [g for nb in sub.notebooks for g in nb.grades]
             assert all(g.auto_score is not None for g in grades)
-            expected = 4.0 if sub.student.id == "fails_f" else 7.0
+            expected = FULL - LOSES_F if sub.student.id == "fails_f" else FULL
             assert sub.score == expected, sub.student.id
     assert forkservers() == []
 
@@ -357,7 +390,7 @@ def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
     (ours / "submitted" / "blank").rename(ours / "submitted" / "excluded")
     theirs = toy.clone_class(ours, tmp_path / "theirs")
 
-    summary = engine.autograde(ours, toy.ASSIGNMENT)
+    summary = autograde.autograde(ours, toy.ASSIGNMENT)
     assert summary.errors == {}
     assert sorted(summary.results) == ["fails_g", "passes_all"]  # skipped as nbgrader skips
     assert summary.missing == {"passes_all": ["second"]}
@@ -374,13 +407,13 @@ def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
 
     result = summary.results["fails_g"]
     assert [nb.notebook for nb in result.notebooks] == ["second", "toy"]
-    assert (result.score, result.max_score) == (9, 14)
+    assert (result.score, result.max_score) == (2 * FULL - LOSES_F - LOSES_G, 2 * FULL)
     missing = summary.results["passes_all"].notebook("second")
-    assert {c.status for c in missing.cells} == {"missing"} and missing.max_score == 7
+    assert {c.status for c in missing.cells} == {"missing"} and missing.max_score == FULL
     assert "second/f" in result.by_exercise()
     # self-study: one notebook of the two, graded on its own, with nbgrader's maximum
-    alone = engine.grade_notebook(both / "second.ipynb", root=ours)
-    assert (alone.notebook, alone.score, alone.max_score) == ("second", 4, 7)
+    alone = selfstudy.grade_notebook(both / "second.ipynb", root=ours)
+    assert (alone.notebook, alone.score, alone.max_score) == ("second", FULL - LOSES_F, FULL)
 
 
 def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
@@ -392,16 +425,16 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     source.write_text(right.replace("_expected = _x * _x", "_expected = _x * 2"))  # a wrong test
     driver.release(root, [toy.ASSIGNMENT])
     toy.hand_in(root, ["passes_all", "fails_g"])
-    first = engine.autograde(root, toy.ASSIGNMENT)
-    assert first.results["passes_all"].score == 5 and first.regraded == {}
+    first = autograde.autograde(root, toy.ASSIGNMENT)
+    assert first.results["passes_all"].score == FULL - LOSES_G and first.regraded == {}
 
     source.write_text(right)  # corrected in source/, not released yet
-    edited = engine.autograde(root, toy.ASSIGNMENT)
+    edited = autograde.autograde(root, toy.ASSIGNMENT)
     assert sorted(edited.graded) == ["fails_g", "passes_all"]
     assert edited.regraded == {
         f"source of {toy.ASSIGNMENT} changed since these grades": ["fails_g", "passes_all"]
     }
-    assert edited.results["passes_all"].score == 5  # nbgrader grades with the release
+    assert edited.results["passes_all"].score == FULL - LOSES_G  # nbgrader grades with the release
 
     assert course("release", toy.ASSIGNMENT, cwd=root).returncode == 0
     out = course("autograde", toy.ASSIGNMENT, cwd=root)
@@ -409,13 +442,13 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     why = f"{toy.ASSIGNMENT} was released again since these grades"
     assert f"{why}: regrading 2 submissions" in out.stderr  # said before grading
     assert f"  graded again, {why}: 2 submissions" in out.stdout
-    assert "passes_all  4/4  3/3  7/7" in out.stdout  # the corrected test's grade
+    assert "passes_all  4/4  1/1  3/3  8/8" in out.stdout  # the corrected test's grade
 
-    again = engine.autograde(root, toy.ASSIGNMENT)
+    again = autograde.autograde(root, toy.ASSIGNMENT)
     assert again.graded == [] and again.regraded == {}
     with (root / "nbgrader_config.py").open("a") as config:
         config.write("c.Execute.timeout = 6\n")
-    changed = engine.autograde(root, toy.ASSIGNMENT, students=["fails_g"])
+    changed = autograde.autograde(root, toy.ASSIGNMENT, students=["fails_g"])
     assert changed.graded == ["fails_g"] and set(changed.regraded) == {
         "nbgrader_config.py (or a file it loads) changed since these grades",
         "the per-cell timeout changed since these grades (5 s, now 6 s)",
@@ -425,11 +458,11 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
 def test_a_hand_in_that_became_a_link_is_refused_and_its_old_grading_removed(tmp_path):
     root = toy.make_course(tmp_path / "c")
     toy.hand_in(root, ["passes_all", "fails_g"])
-    assert engine.autograde(root, toy.ASSIGNMENT).errors == {}
+    assert autograde.autograde(root, toy.ASSIGNMENT).errors == {}
     notebook = root / "submitted" / "fails_g" / toy.ASSIGNMENT / "toy.ipynb"
     notebook.unlink()
     notebook.symlink_to(root / "source" / toy.ASSIGNMENT / "toy.ipynb")  # full marks if read
-    summary = engine.autograde(root, toy.ASSIGNMENT)
+    summary = autograde.autograde(root, toy.ASSIGNMENT)
     assert summary.errors == {
         "fails_g": f"submitted/fails_g/{toy.ASSIGNMENT}/toy.ipynb is a symbolic link: hand in "
         "the file itself"

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course.grading import engine
+from course.grading import autograde
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import (
     HIDDEN_MARKERS,
@@ -50,7 +50,7 @@ class Week:
 
     Attributes:
         notebook: the notebook's name (without .ipynb).
-        points: ``{exercise: points}`` in DESIGN.md's order.
+        points: ``{exercise: points}`` in the course's order.
         mistakes: ``{student: (replace, expected)}``: the solutions with ``replace``
             (``{exercise: (old, new)}``) applied, and the points per exercise that
             submission gets (exercises not named get full points).
@@ -414,7 +414,7 @@ def graded(course_dir, notebooks):
             broken.mkdir(parents=True)
             (broken / f"{week.notebook}.ipynb").write_text('{"cells": [')
             (broken / "timestamp.txt").write_text(stamp)
-        summary = engine.autograde(course_dir, name)
+        summary = autograde.autograde(course_dir, name)
         if name == "week1":  # a broken file is reported, and does not stop the class run
             assert list(summary.errors) == ["not_a_notebook"]
             assert "invalid JSON" in summary.errors["not_a_notebook"]

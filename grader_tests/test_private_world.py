@@ -1,4 +1,4 @@
-"""A submission's private world (``course.grading.forkserver``): what it writes stays in it.
+"""A submission's private world (``course.grading.server.isolation``): what it writes stays in it.
 
 Each test runs the submission's side in a forked child of this process, as a fork server
 does; it needs user and mount namespaces, as the sandbox does.
@@ -10,7 +10,7 @@ import traceback
 
 import pytest
 
-from course.grading import forkserver
+from course.grading.server import files, isolation
 
 
 def in_child(function):
@@ -39,8 +39,8 @@ def test_a_private_tmp_shows_the_working_folder_and_keeps_the_rest_to_itself(tmp
     planted = tmp_path.parent / f"planted-{os.getpid()}.txt"
 
     def submission():
-        forkserver._private_world((1 << 20, [str(kept)]), str(folder), workdir)
-        forkserver._drop_capabilities()
+        isolation.private_world((1 << 20, [str(kept)]), str(folder), workdir)
+        isolation.drop_capabilities()
         assert sorted(os.listdir(workdir)) == ["given.txt"]
         assert not (tmp_path / "secret.txt").exists()  # only what is kept shows
         assert (kept / "module.py").read_text() == "x = 1\n"
@@ -60,7 +60,7 @@ def test_a_private_tmp_shows_the_working_folder_and_keeps_the_rest_to_itself(tmp
 
 def test_a_server_that_cannot_give_private_tmps_says_so(tmp_path):
     with pytest.raises(RuntimeError, match="cannot give each submission a private /tmp"):
-        forkserver._check_private_world((1 << 20, [str(tmp_path / "missing")]), str(tmp_path))
+        isolation.check_private_world((1 << 20, [str(tmp_path / "missing")]), str(tmp_path))
 
 
 def test_a_working_folder_made_unreadable_and_read_only_is_removed(tmp_path):
@@ -69,11 +69,11 @@ def test_a_working_folder_made_unreadable_and_read_only_is_removed(tmp_path):
     (folder / "locked" / "inner" / "module.py").write_text("x = 1\n")
 
     def server():
-        forkserver._drop_capabilities()  # even root then needs the folders' permissions
+        isolation.drop_capabilities()  # even root then needs the folders' permissions
         (folder / "locked" / "inner").chmod(0o000)
         (folder / "locked").chmod(0o500)
         folder.chmod(0o500)
-        forkserver._remove(str(folder))
+        files.remove_folder(str(folder))
         assert not folder.exists()
 
     assert in_child(server) == 0

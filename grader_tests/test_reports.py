@@ -14,10 +14,11 @@ import nbformat
 import pytest
 from course_cli import course
 
-from course.grading import engine, notebooks
+from course.grading import autograde, notebooks
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, read_notebook, split_hidden
-from course.grading.results import CellResult, NotebookResult, format_result
+from course.grading.results import CellResult, NotebookResult
+from course.grading.text import format_result
 
 NO_BIAS = {"my_dense_v": ("A_in @ W + b", "A_in @ W")}
 BIAS_MESSAGE = "it looks like the bias b is not added"
@@ -35,7 +36,8 @@ def hidden_lines(source):
 
 
 def assert_no_hidden_test(text, source):
-    leaked = {line for line in hidden_lines(source) if line in text or html.escape(line) in text}
+    shown = html.unescape(text)  # a page's text as a browser shows it
+    leaked = {line for line in hidden_lines(source) if line in text or line in shown}
     assert leaked == set() and "HIDDEN TESTS" not in text
 
 
@@ -63,7 +65,7 @@ def graded_class(tmp_path_factory, course_copy, week1):
         folder = root / "submitted" / student / "week1"
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / "dense_layers.ipynb")
-    assert engine.autograde(root, "week1").errors == {}
+    assert autograde.autograde(root, "week1").errors == {}
     return root, {student: total for student, (_, total) in class_.items()}
 
 
@@ -88,6 +90,53 @@ def test_grade_table_groups_tests_by_exercise_with_total_and_what_to_revisit():
     assert "total: 1/4" in lines and "revisit: g (0/3)" in lines
     coloured = format_result(a_result(), colour=True)
     assert "\x1b[32mpassed" in coloured and "\x1b[31mfailed" in coloured
+
+
+def a_huge_notebook(cells=150):
+    """An autograded notebook of the ``a_result`` student whose cells hold megabytes each."""
+    huge = [
+        {"output_type": "stream", "name": "stdout", "text": "p" * 3_000_000},
+        {"output_type": "error", "ename": "ValueError", "evalue": "e" * 3_000_000},
+        {"output_type": "display_data", "data": {"image/png": "A" * 3_000_000}, "metadata": {}},
+    ]
+
+    def cell(source, **nbgrader):
+        meta = {"nbgrader": nbgrader} if nbgrader else {}
+        return {"cell_type": "code", "source": source, "metadata": meta, "outputs": huge}
+
+    solution = cell("def g(x):\n" + "    x += 1\n" * 500_000, grade_id="g", solution=True)
+    others = [cell("print('p' * 3_000_000)") for _ in range(cells)]
+    return nbformat.from_dict({"cells": [solution, *others], "metadata": {}})
+
+
+def test_a_feedback_page_shows_a_bounded_part_of_what_a_submission_made():
+    from course.grading import feedback, pages
+
+    result = a_result()
+    result.cells[1].message = "m" * 5_000_000
+    page = feedback.feedback_page("student", result, a_huge_notebook())
+    assert len(page) < feedback.PAGE_CHARS + 200_000
+    assert "[cut: the rest of this page is not shown" in page
+    assert "more characters are not shown]" in page  # a long text, cut
+    assert "[cut: a figure of 2.1 MB is not shown]" in page
+    assert "m" * 1001 not in page and "p" * (pages.SHOWN_CHARS + 1) not in page
+    small = feedback.feedback_page("student", a_result(), a_huge_notebook(cells=0))
+    assert "[cut: the rest" not in small  # cut only when it must be
+
+
+def test_a_report_shows_a_bounded_part_of_each_message():
+    from course.grading import report
+    from course.grading.results import AssignmentResult
+
+    results = {}
+    for student in ("ann", "bob"):
+        result = a_result()
+        result.cells[1].message = "g is wrong: " + "m" * 5_000_000
+        results[student] = AssignmentResult("week0", notebooks=[result])
+    messages = report.failure_messages(results)["g"]
+    long = next(m for m in messages if m.startswith("g is wrong"))
+    assert messages[long] == 2  # the same message, cut the same way: counted together
+    assert len(long) < report.MESSAGE_CHARS + 100 and "more characters are not shown" in long
 
 
 @pytest.mark.slow

@@ -1,11 +1,14 @@
 """``course autograde`` contains every attack of the suite (``attacks.py``).
 
-The whole class (an honest student and every attack) is graded in one sandboxed run; each
-attack must come to its expected outcome, the honest student must get full marks, and
-nothing may be left behind. The private-world attacks are also graded one after the other on
-one pair of servers, before an honest classmate; and a run killed midway leaves nothing.
+The whole class (an honest student and every attack) is graded in one sandboxed run, in a
+child process that is the grading coordinator; each attack must come to its expected
+outcome, the honest student must get full marks, nothing may be left behind, and the
+coordinator's memory must stay bounded whatever the submissions send. The private-world
+attacks are also graded one after the other on one pair of servers, before an honest
+classmate; and a run killed midway leaves nothing.
 """
 
+import copy
 import dataclasses
 import os
 import subprocess
@@ -13,32 +16,38 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import psutil
 import pytest
 import toy_course as toy
 from attacks import (
     ATTACKS,
     CLASSMATE,
+    FORGED_PASS,
+    FORGED_TIMEOUT,
     FULL,
     PRIVATE_WORLD,
+    REWRITE_RESULTS,
     Listener,
     build_class,
     leftover_processes,
+    outputs_text,
     run,
+    run_in_child,
 )
 
-from course.grading import engine, executor
+from course.grading import autograde, sandbox, servers, session
+from course.grading import nbgrader_driver as driver
+from course.grading.notebooks import exercises, nbgrader_meta, read_notebook
 
 pytestmark = pytest.mark.slow
+
+COORDINATOR_BYTES = 500 * 2**20  # the most the coordinator may use while grading the class
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    listener = Listener()
-    try:
-        yield run(tmp_path_factory.mktemp("attacks"), listener, "course")
-    finally:
-        listener.close()
+    return run_in_child(tmp_path_factory.mktemp("attacks"))
 
 
 def test_the_suite_covers_enough_attacks():
@@ -48,15 +57,18 @@ def test_the_suite_covers_enough_attacks():
 
 @pytest.mark.parametrize("name", [a.name for a in ATTACKS])
 def test_attack_is_contained(graded, name):
-    _, _, verdicts = graded
-    contained, why = verdicts[name]
+    contained, why = graded["verdicts"][name]
     assert contained, why
 
 
 def test_honest_student_next_to_the_attacks_gets_full_marks(graded):
-    results, errors, _ = graded
-    assert results["honest"].score == FULL
-    assert "honest" not in errors
+    assert graded["scores"]["honest"] == FULL
+    assert "honest" not in graded["errors"]
+
+
+def test_the_coordinators_memory_stays_bounded_whatever_the_attacks_send(graded):
+    peak = graded["peak_bytes"]
+    assert peak < COORDINATOR_BYTES, f"the coordinator used {peak / 2**20:.0f} MB"
 
 
 def test_nothing_is_left_running(graded):
@@ -67,14 +79,14 @@ def test_without_bubblewrap_autograde_refuses_unless_told(tmp_path, monkeypatch)
     root = toy.make_course(tmp_path / "c")
     toy.hand_in(root, ["passes_all"])
     monkeypatch.setenv("PATH", "/nonexistent")
-    engine.sandbox.available.cache_clear()
+    sandbox.available.cache_clear()
     try:
-        with pytest.raises(engine.driver.CourseError, match="apt-get install bubblewrap"):
-            engine.autograde(root, toy.ASSIGNMENT)
-        summary = engine.autograde(root, toy.ASSIGNMENT, sandboxed=False)
+        with pytest.raises(driver.CourseError, match="apt-get install bubblewrap"):
+            autograde.autograde(root, toy.ASSIGNMENT)
+        summary = autograde.autograde(root, toy.ASSIGNMENT, sandboxed=False)
         assert summary.results["passes_all"].score == FULL
     finally:
-        engine.sandbox.available.cache_clear()
+        sandbox.available.cache_clear()
 
 
 def test_what_a_submission_leaves_never_reaches_the_next_on_the_same_server(tmp_path):
@@ -133,7 +145,7 @@ def test_killing_autograde_leaves_no_process_behind(tmp_path):
             assert time.monotonic() < deadline, "the attacks' daemons did not start"
             time.sleep(0.2)
         running = leftover_processes()
-        assert any("course.grading.forkserver" in p.cmdline() for p in running)  # seen
+        assert any("course.grading.server" in p.cmdline() for p in running)  # seen
         grading.kill()
         grading.wait()
         deadline = time.monotonic() + 30
@@ -150,17 +162,50 @@ def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path)
     """The student's server dies mid-submission (its notebook process having left its group,
     a daemon running): when the grader learns of it, every process of the sandbox is gone."""
     code = "\n".join(a.code for a in PRIVATE_WORLD if a.side_effect == "no process left")
-    server = executor.ForkServer("student", [], 10, sandboxed=True, warm=[])
+    server = servers.ServerProcess("student", [], 10, sandboxed=True, warm=[])
     try:
-        session = executor._Session(server, None, 10, wall_seconds=60)
+        submission = session.Session(server, None, 10, wall_seconds=60)
         server.start(10, 60, {})
         server.started(10)
-        session.run("student", {"cell": code})
+        submission.run("student", {"cell": code})
         assert len(leftover_processes(sleeps_only=True)) == 2
         sandboxed = psutil.Process(server.process.pid).children(recursive=True)
-        next(p for p in sandboxed if "course.grading.forkserver" in p.cmdline()).kill()
-        with pytest.raises(executor.WorkerLost, match="student execution server stopped"):
-            session.run("student", {"cell": "1"})
+        (victim,) = [  # the server itself (bubblewrap's child), not one of its forks
+            p
+            for p in sandboxed
+            if Path(p.parent().cmdline()[0]).name == "bwrap"
+            and Path(p.cmdline()[0]).name != "bwrap"
+        ]
+        victim.kill()
+        victim.wait(timeout=30)
+        with pytest.raises(servers.WorkerLost, match="student execution server stopped"):
+            submission.run("student", {"cell": "1"})
         assert [p.cmdline() for p in leftover_processes()] == []
     finally:
         server.close()
+
+
+def test_a_blank_week1_notebook_that_forges_its_results_scores_0_like_nbgrader(
+    tmp_path, course_copy
+):
+    ours = course_copy(tmp_path / "ours")
+    driver.release(ours, ["week1"])
+    release = read_notebook(ours / "release" / "week1" / "dense_layers.ipynb")
+    forgers = {"forges_timeouts": FORGED_TIMEOUT, "forges_passes": FORGED_PASS}
+    for student, forged in forgers.items():
+        nb = copy.deepcopy(release)  # blank: every exercise still raises NotImplementedError
+        first = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == exercises(nb)[0])
+        first.source += "\n\n" + (forged + REWRITE_RESULTS).format()
+        folder = ours / "submitted" / student / "week1"
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / "dense_layers.ipynb")
+    theirs = toy.clone_class(ours, tmp_path / "theirs")
+    summary = autograde.autograde(ours, "week1")
+    assert summary.errors == {}
+    assert {s: r.score for s, r in summary.results.items()} == dict.fromkeys(forgers, 0)
+    assert driver.nbgrader_autograde(theirs, "week1")[1] == {}
+    for student, scores in driver.gradebook_scores(theirs, "week1").items():
+        assert all(score == 0 for score, _ in scores.values()), student
+    # the forgery ran: the cells the student's process decides show what it forged
+    graded = ours / "autograded" / "forges_passes" / "week1" / "dense_layers.ipynb"
+    assert "forged clean output" in outputs_text(read_notebook(graded))

@@ -15,20 +15,23 @@ from types import SimpleNamespace
 import pytest
 
 from course import cli
-from course.grading import engine, pages, report
+from course.grading import autograde, pages, report, selfstudy
+from course.grading.notebooks import UngradableNotebook
 from course.grading.results import (
     AssignmentResult,
     CellResult,
     CheckResult,
     ExerciseCheck,
     NotebookResult,
+)
+from course.grading.text import (
     format_check,
     format_class_table,
     format_result,
     format_summary,
 )
 from course.grading.untrusted import csv_field, printable
-from course.testing import colour
+from course.terminal import colour
 
 # a window title, a clipboard write (OSC 52), a wiped line and a fake green verdict
 ESCAPES = "\x1b]0;owned\x07\x1b]52;c;ZWNobyBvd25lZA==\x07\x1b[2K\r\x1b[32mall graded\x1b[0m"
@@ -152,7 +155,7 @@ def test_class_table_and_summary_show_ids_and_error_rows_escaped():
     graded = {EVIL_ID: AssignmentResult("toy", [evil_result()])}
     table = format_class_table(graded)
     assert no_control_characters(table) and ("mallory" + ESCAPED) in table
-    summary = engine.Summary(
+    summary = autograde.Summary(
         assignment="toy",
         results=graded,
         errors={EVIL_ID: f"the student execution server stopped (exit 1): {ESCAPES}\nmore"},
@@ -168,12 +171,16 @@ def test_class_table_and_summary_show_ids_and_error_rows_escaped():
 
 
 def test_html_pages_escape_control_characters_and_keep_html_escaped():
-    shown = pages.escape(f"<b>{ESCAPES}</b>")
+    html = pages.macros("macros.html")
+    shown = html.code(f"<b>{ESCAPES}</b>")
     assert "\x1b" not in shown and "\x07" not in shown and "<b>" not in shown
     # terminal colours are dropped, as before; what is left is written as escapes
-    assert shown == r"&lt;b&gt;\x1b]0;owned\x07\x1b]52;c;ZWNobyBvd25lZA==\x07\rall graded&lt;/b&gt;"
-    output = pages.outputs([{"output_type": "stream", "name": "stdout", "text": ESCAPES}])
-    assert no_control_characters(output)
+    assert shown == (
+        r"<pre><code>&lt;b&gt;\x1b]0;owned\x07\x1b]52;c;ZWNobyBvd25lZA==\x07\rall graded&lt;/b&gt;"
+        "</code></pre>\n"
+    )
+    stream = [{"output_type": "stream", "name": "stdout", "text": ESCAPES}]
+    assert no_control_characters(html.outputs(pages.outputs(stream)))
 
 
 def test_the_cli_prints_error_lines_escaped(tmp_path, capsys):
@@ -209,7 +216,7 @@ def test_course_grade_reads_neither_a_link_nor_a_special_file(tmp_path, capsys, 
     target.write_text("{}")
     path = tmp_path / "mine.ipynb"
     make(path, target)
-    with pytest.raises(engine.UngradableNotebook, match=re.escape(says)):
-        engine.grade_notebook(path)  # a named pipe would block here if it were opened
+    with pytest.raises(UngradableNotebook, match=re.escape(says)):
+        selfstudy.grade_notebook(path)  # a named pipe would block here if it were opened
     assert cli.main(["grade", str(path)]) == cli.EXIT_UNGRADABLE
     assert says in capsys.readouterr().err

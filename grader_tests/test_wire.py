@@ -1,4 +1,4 @@
-"""Plain data and calls across the sandbox wall (``course.grading.wire``)."""
+"""Plain data and calls across the sandbox wall (``course.grading.server.wire``)."""
 
 import os
 import threading
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from course.activations import sigmoid
-from course.grading.forkserver import MessageReader, ProtocolError, write_message
-from course.grading.wire import Peer, RemoteError, RemoteFunction, WireError
+from course.grading.server.framing import MessageReader, ProtocolError, write_message
+from course.grading.server.wire import Peer, RemoteError, RemoteFunction, WireError
 
 
 def roundtrip(value):
@@ -164,6 +164,31 @@ def uses_helper(x):
 
 def weird():
     return object()
+
+kept = []
+
+def keep_in_a_list(g, x):
+    kept.append(g)
+    return g(x)
+
+def keep_in_a_closure(g, x):
+    global use_kept
+    def use_kept(y):
+        return g(y)
+    return g(x)
+
+def keep_as_a_default(g, x):
+    global use_kept
+    def use_kept(y, g=g):
+        return g(y)
+    return g(x)
+
+def use_the_list(x):
+    return kept[0](x)
+
+def keep_helper(x):
+    kept.append(helper)
+    return helper(x)
 """
 
 
@@ -236,3 +261,47 @@ def test_a_message_past_the_size_limit_is_refused():
     finally:
         os.close(r)
         os.close(w)
+
+
+def reference(z):
+    return z * 10
+
+
+def another(z):
+    return -z
+
+
+@pytest.mark.parametrize(
+    "keep, use",
+    [
+        ("keep_in_a_list", "use_the_list"),
+        ("keep_in_a_closure", "use_kept"),
+        ("keep_as_a_default", "use_kept"),
+    ],
+)
+def test_a_lent_function_works_only_during_the_call_it_was_lent_for(pair, keep, use):
+    assert pair.function(keep)(reference, 4) == 40
+    with pytest.raises(RemoteError, match="lent for one call") as kept_later:
+        pair.function(use)(5)  # a later call: the same function lent again is a new handle
+    assert type(kept_later.value).__name__ == "WireError"
+    # the next call lends another function: the kept handle does not reach it either
+    assert pair.function("apply")(another, 4) == -4
+    with pytest.raises(RemoteError, match="lent for one call"):
+        pair.function(use)(5)
+    assert pair.caller.local == {}  # nothing stays lent
+
+
+def test_a_rebinding_is_lent_for_its_call_only(pair):
+    fn = pair.function("keep_helper")
+    assert pair.caller.call(fn, (1,), {}, overrides={"helper": reference}) == 10
+    with pytest.raises(RemoteError, match="lent for one call"):
+        pair.function("use_the_list")(1)
+
+
+def test_a_kept_handle_is_refused_outside_any_call(pair):
+    pair.function("keep_in_a_list")(reference, 1)
+    (handle,) = [g._handle for g in pair.callee.namespace["kept"]]
+    # what a later cell of the student's process would send, with no call of ours under way
+    reply = pair.caller.serve({"fn": handle, "args": [2], "kwargs": {}})
+    assert reply["raise"]["ename"] == "WireError"
+    assert "lent for one call" in reply["raise"]["evalue"]

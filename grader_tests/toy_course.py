@@ -1,12 +1,15 @@
 """A tiny nbgrader course for grader tests: every scoring rule of nbgrader in a few cells.
 
-The assignment ``toy`` has two exercises, ``f`` and ``g``, and test cells that pass or fail
-(``test_f``), give partial credit (``test_f_partial``: the cell's value is the score), fail
+The assignment ``toy`` has three exercises, ``f``, ``h`` (built on ``f``) and ``g``, and test
+cells that pass or fail (``test_f``), give partial credit (``test_f_partial``: the cell's value
+is the score), grade a composite with a correct building block (``test_h`` rebinds ``f`` to a
+reference in its hidden lines, as week 1 grades ``my_sequential`` with a correct
+``my_dense``: the grader lends the reference to the student's process for each call), fail
 by writing to stderr (``test_g_quiet``) and hold hidden tests (``test_g``, which also uses
 NumPy and the course's check helpers, and computes its hidden expectation from its input, so
 that attacks on them have something to fool; it does so before the call, as the rule of
-``late_reads.py`` asks).
-Submissions are made by replacing the solutions' bodies.
+``late_reads.py`` asks). Submissions are made by replacing the solutions' bodies (``h``
+keeps its solution whenever ``f`` has one).
 """
 
 import shutil
@@ -20,7 +23,7 @@ from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, nbgrader_meta, read_notebook
 
 ASSIGNMENT, NOTEBOOK = "toy", "toy"
-POINTS = {"test_f": 1, "test_f_partial": 3, "test_g": 2, "test_g_quiet": 1}
+POINTS = {"test_f": 1, "test_f_partial": 3, "test_h": 1, "test_g": 2, "test_g_quiet": 1}
 
 # submission name -> replacement bodies of f and g (None keeps the release's stub)
 BODIES = {
@@ -72,6 +75,23 @@ def source_notebook():
         new_code_cell(
             "checks = [f(1) == 2, f(3) == 6, f(0) == 0]\nfloat(sum(checks))",
             metadata=_meta("test_f_partial", grade=True, points=POINTS["test_f_partial"]),
+        ),
+        new_code_cell(
+            "def h(x):\n    ### BEGIN SOLUTION\n    return f(x) + 1\n    ### END SOLUTION",
+            metadata=_meta("h", solution=True, locked=False),
+        ),
+        new_code_cell(
+            "### BEGIN HIDDEN TESTS\n"
+            "def _reference_f(x):\n    return 2 * x\n\n"
+            "_student_f = f\n"
+            "f = _reference_f  # h is graded with a correct f\n"
+            "### END HIDDEN TESTS\n"
+            "assert h(1) == 3, 'h(1) should be 3'\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "assert h(21) == 43, 'h adds 1 to f(x)'\n"
+            "f = _student_f\n"
+            "### END HIDDEN TESTS",
+            metadata=_meta("test_h", grade=True, points=POINTS["test_h"]),
         ),
         new_code_cell(
             "def g(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
@@ -130,7 +150,7 @@ def submission(root, name):
         nb.cells = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") != "test_f"]
         return nb
     f_body, g_body = BODIES[name]
-    names = [n for n, body in (("f", f_body), ("g", g_body)) if body is not None]
+    names = [n for n, body in (("f", f_body), ("h", f_body), ("g", g_body)) if body is not None]
     replace = {}
     if f_body:
         replace["f"] = ("return 2 * x", f_body)

@@ -1,4 +1,8 @@
-"""The autograder: notebooks, nbgrader driving, scores and reports."""
+"""The autograder: notebooks, nbgrader driving, scores and reports.
+
+Its zones (the sandbox, the judge, the coordinator) and layers are drawn in README.md next to
+this file; `make lint` enforces them.
+"""
 
 import sys
 

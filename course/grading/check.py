@@ -2,7 +2,7 @@
 
 A check runs, in notebook order, the set-up cells (:func:`~.notebooks.setup_cells`), every
 cell a student may edit, and the visible part of every test cell, in a fresh process of its
-own (:func:`course.grading.executor.run_cells`). It skips the other locked cells (plots,
+own (:func:`course.grading.execution.run_cells`). It skips the other locked cells (plots,
 timings, demonstrations): test cells may not depend on them (see :mod:`.judge`), and they
 would only make the check slower. Hidden tests are not run, even in an instructor's notebook.
 
@@ -19,9 +19,8 @@ solution cell graded by hand) and of its test cells, hidden tests included.
 import re
 from pathlib import Path
 
-from course.grading import executor
+from course.grading import execution, servers
 from course.grading import nbgrader_driver as driver
-from course.grading.engine import extra_files
 from course.grading.notebooks import (
     HIDDEN_DELIMITERS,
     exercises,
@@ -74,7 +73,7 @@ def _names(path, nb):
     config = driver.load_config(root)
     hidden = ClearHiddenTests(config=config)
     exclude = Autograde(config=config).exclude_overwriting.get(assignment, [])
-    files = extra_files(root, assignment, CourseDirectory(config=config).ignore, exclude)
+    files = driver.extra_files(root, assignment, CourseDirectory(config=config).ignore, exclude)
     return assignment, notebook, files, (hidden.begin_test_delimeter, hidden.end_test_delimeter)
 
 
@@ -82,7 +81,7 @@ _IMPORT = re.compile(r"^\s*(?:from\s+(\w+)[\w.]*\s+import\b|import\s+([\w.,\s]+?
 
 
 def _warm_modules(nb):
-    """The modules a grading server warms (``executor.WARM_MODULES``) whose package the
+    """The modules a grading server warms (``servers.WARM_MODULES``) whose package the
     notebook's cells import: they are imported before the first cell, while the course's
     configuration is read, instead of by the first cell."""
     packages = set()
@@ -95,7 +94,7 @@ def _warm_modules(nb):
                 packages.add(found.group(1))
             elif found:
                 packages.update(n.split()[0].split(".")[0] for n in found.group(2).split(","))
-    return [m for m in executor.WARM_MODULES if m.split(".")[0] in packages]
+    return [m for m in servers.WARM_MODULES if m.split(".")[0] in packages]
 
 
 def _verdict(name, solution, tests, outputs):
@@ -136,7 +135,7 @@ def run_visible_tests(path, timeout=TIMEOUT):
             "check a notebook of the course, from release/ or your copy of it"
         )
     # the process starts (and imports what the cells will) while the course is read
-    server = executor.cells_server(timeout, _warm_modules(nb))
+    server = execution.cells_server(timeout, _warm_modules(nb))
     try:
         assignment, notebook, files, markers = _names(path, nb)
     except BaseException:
@@ -144,8 +143,8 @@ def run_visible_tests(path, timeout=TIMEOUT):
         raise
     chosen = _cells_to_run(nb, markers)
     try:
-        ran = executor.run_cells([source for _, source in chosen], timeout, files, server)
-    except executor.WorkerLost as exc:
+        ran = execution.run_cells([source for _, source in chosen], timeout, files, server)
+    except servers.WorkerLost as exc:
         raise driver.CourseError(f"could not run {path}: {exc}") from exc
     outputs = {id(cell): result["outputs"] for (cell, _), result in zip(chosen, ran)}
     solutions = {

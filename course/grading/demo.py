@@ -11,10 +11,10 @@ from pathlib import Path
 
 import nbformat
 
-from course.grading import engine, report
+from course.grading import autograde, report
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import exercises, fill_solutions, read_notebook
-from course.grading.results import format_class_table, format_summary
+from course.grading.text import format_class_table, format_summary
 
 # assignment -> (what the mistake is, {exercise: (old, new)}): the sample class's one
 # plausible mistake per assignment, made by ``demo-mistake``
@@ -106,7 +106,9 @@ def main():
         for student, what in students.items():
             print(f"   {student:<14} {what}")
         print("   autograding with the hidden tests (course autograde, in parallel) ...")
-        summary = engine.autograde(root, assignment, list(students), force=True, progress=_progress)
+        summary = autograde.autograde(
+            root, assignment, list(students), force=True, progress=_progress
+        )
         print(f"\nScores for {assignment} (points per exercise, hidden tests included):\n")
         print(format_class_table(summary.results))
         print(format_summary(summary))

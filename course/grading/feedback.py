@@ -18,37 +18,77 @@ from course.grading import pages
 from course.grading.notebooks import nbgrader_meta, read_notebook
 from course.grading.results import revisit, status_label
 
-__all__ = ["write_feedback", "feedback_page"]
+__all__ = ["write_feedback", "feedback_page", "PAGE_CHARS"]
+
+PAGE_CHARS = 10_000_000  # the most a page shows; what would come after is cut, with a note
+_MESSAGE_CHARS = 1000  # the most a page shows of one test's message
 
 
 def _label(cells):
-    """The result of some test cells as HTML: ``passed``, or the first failing one's status."""
+    """The result of some test cells: ``passed``, or the first failing one's status."""
     failing = next((c for c in cells if c.status != "passed"), None)
-    label = "passed" if failing is None else status_label(failing.status, failing.message)
-    return f'<span class="{label.replace(" ", "")}">{pages.escape(label)}</span>'
+    return "passed" if failing is None else status_label(failing.status, failing.message)
 
 
-def _first_line(message):
-    return pages.escape(message.splitlines()[0]) if message else ""
+def _within(parts, limit):
+    """``parts`` (HTML, made as they are taken) up to ``limit`` characters in all.
+
+    Returns:
+        ``(kept, cut)``: the parts kept, and whether the rest is cut.
+    """
+    kept, size = [], 0
+    for part in parts:
+        size += len(part)
+        if size > limit:
+            return kept, True
+        kept.append(part)
+    return kept, False
 
 
-def _exercise_section(name, points, cells, solution):
-    score, top = points
-    parts = [f'<h2 id="{pages.escape(name)}">{pages.escape(name)}: {score:g} / {top:g}</h2>']
+def _exercise(name, points, cells, solution):
+    """The data of an exercise's part (``feedback_parts.html``'s ``exercise``)."""
+    answer = None
     if solution is not None:
-        parts += ["<h3>Your answer</h3>", pages.code(solution.source)]
-        parts.append(pages.outputs(solution.get("outputs", [])))
-    rows = [
-        [
-            pages.escape(cell.grade_id),
-            _label([cell]),
-            f"{cell.score:g} / {cell.max_score:g}",
-            _first_line(cell.message),
-        ]
+        answer = {"source": solution.source, "outputs": pages.outputs(solution.get("outputs", []))}
+    tests = [
+        {
+            "grade_id": cell.grade_id,
+            "label": _label([cell]),
+            "score": cell.score,
+            "max_score": cell.max_score,
+            "message": cell.message.splitlines()[0] if cell.message else "",
+        }
         for cell in cells
     ]
-    parts += ["<h3>Tests</h3>", pages.table(["test", "result", "points", "message"], rows)]
-    return "\n".join(parts)
+    score, top = points
+    return {"name": name, "score": score, "max_score": top, "answer": answer, "tests": tests}
+
+
+def _parts(result, autograded):
+    """The parts of the page after its scores, one by one: the exercises, then the student's
+    other cells with their outputs, then the outputs of the notebook's locked cells.
+
+    Test cells are never shown: their source is the tests', and their outputs may be what
+    the student's code printed in the hidden tests.
+    """
+    make = pages.macros("feedback_parts.html")
+    by_id = {nbgrader_meta(c).get("grade_id"): c for c in autograded.cells}
+    per = result.by_exercise()
+    for name, cells in result.cells_by_exercise().items():
+        yield make.exercise(_exercise(name, per[name], cells, by_id.get(name)), _MESSAGE_CHARS)
+    own, shown = [], []
+    for cell in autograded.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or meta.get("grade") or meta.get("solution"):
+            continue
+        if not meta.get("locked"):
+            own.append((None, cell.source, cell.get("outputs", [])))
+        elif cell.get("outputs"):
+            shown.append((meta.get("grade_id", "a cell"), None, cell.outputs))
+    for heading, cells in (("Your other cells", own), ("What your notebook showed", shown)):
+        for i, (name, source, outputs) in enumerate(cells):
+            cell = {"name": name, "source": source, "outputs": pages.outputs(outputs)}
+            yield make.cell(heading if i == 0 else None, cell)
 
 
 def feedback_page(student, result, autograded):
@@ -63,45 +103,22 @@ def feedback_page(student, result, autograded):
     Returns:
         The page as a string.
     """
-    title = f"{result.assignment} / {result.notebook}: feedback for {student}"
-    cells_of, per = result.cells_by_exercise(), result.by_exercise()
-    summary = [
-        [
-            f'<a href="#{pages.escape(name)}">{pages.escape(name)}</a>',
-            f"{per[name][0]:g} / {per[name][1]:g}",
-            _label(cells),
-        ]
-        for name, cells in cells_of.items()
-    ]
-    todo = revisit(result)
-    body = [
-        f"<h1>{pages.escape(title)}</h1>",
-        '<p class="meta">Graded with the hidden tests; their code and expected values are '
-        "not shown, their messages are.</p>",
-        f'<p class="total">Score: {result.score:g} / {result.max_score:g}</p>',
-        pages.table(["exercise", "points", "result"], summary),
-        f"<p>To revisit: {pages.escape(', '.join(todo))}</p>"
-        if todo
-        else "<p>Nothing to revisit: every test passed.</p>",
-    ]
-    by_id = {nbgrader_meta(c).get("grade_id"): c for c in autograded.cells}
-    for name, cells in cells_of.items():
-        body.append(_exercise_section(name, per[name], cells, by_id.get(name)))
-    own, shown = [], []
-    for cell in autograded.cells:
-        meta = nbgrader_meta(cell)
-        if cell.cell_type != "code" or meta.get("grade") or meta.get("solution"):
-            continue
-        if not meta.get("locked"):
-            own += [pages.code(cell.source), pages.outputs(cell.get("outputs", []))]
-        elif cell.get("outputs"):
-            label = pages.escape(meta.get("grade_id", "a cell"))
-            shown += [f"<h3>{label}</h3>", pages.outputs(cell.outputs)]
-    if own:
-        body += ["<h2>Your other cells</h2>", *own]
-    if shown:
-        body += ["<h2>What your notebook showed</h2>", *shown]
-    return pages.page(title, "\n".join(body))
+    per = result.by_exercise()
+    parts, cut = _within(_parts(result, autograded), PAGE_CHARS)
+    return pages.render(
+        "feedback.html",
+        title=f"{result.assignment} / {result.notebook}: feedback for {student}",
+        score=result.score,
+        max_score=result.max_score,
+        exercises=[
+            {"name": name, "score": per[name][0], "max_score": per[name][1], "label": _label(cells)}
+            for name, cells in result.cells_by_exercise().items()
+        ],
+        revisit=", ".join(revisit(result)),
+        parts=parts,
+        cut=cut,
+        page_mb=PAGE_CHARS // 10**6,
+    )
 
 
 def write_feedback(root, assignment, students=None, progress=None):

@@ -429,6 +429,35 @@ def check_assignment(root, assignment):
         )
 
 
+def extra_files(root, assignment, ignore=None, exclude=()):
+    """The source folder's non-notebook files, as nbgrader copies them over every hand-in.
+
+    Args:
+        root: the course directory.
+        assignment: the assignment.
+        ignore: ``CourseDirectory.ignore`` (nbgrader's default when None).
+        exclude: ``Autograde.exclude_overwriting`` of the assignment: files not copied.
+
+    Returns:
+        ``{relative path: bytes}``.
+    """
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import find_all_files
+
+    ignore = list(CourseDirectory().ignore if ignore is None else ignore)
+    source = Path(root) / "source" / assignment
+    found = {
+        str(Path(p).relative_to(source)): Path(p)
+        for p in find_all_files(str(source), ignore + ["*.ipynb"])
+    }
+    excluded = {os.path.normpath(name) for name in exclude}
+    return {
+        name: path.read_bytes()
+        for name, path in sorted(found.items())
+        if os.path.normpath(name) not in excluded
+    }
+
+
 def submitters(root, assignment, students=None):
     """The students to grade: those asked for, or everyone with a hand-in folder.
 
@@ -583,7 +612,8 @@ def marker_path(root, student, assignment):
 
     The marker (``autograded/<student>/.<assignment>.graded.json``) holds the digest of
     the graded submission and what the gradebook does not: per notebook and test cell,
-    which run decided it and the grader's notes.
+    which run decided it, the grader's notes, and what the student's code printed, displayed
+    or raised in the hidden tests' calls (``hidden_output``, for the instructor only).
     """
     return Path(root) / "autograded" / student / f".{assignment}{MARKER_SUFFIX}"
 
@@ -775,7 +805,7 @@ def assignment_result(api, assignment, student):
 def nbgrader_autograde(root, assignment, students=None, progress=None):
     """Autograde with plain ``nbgrader autograde``, one student after the other.
 
-    This is the reference that ``course autograde`` (:mod:`course.grading.engine`) must
+    This is the reference that ``course autograde`` (:mod:`course.grading.autograde`) must
     match score for score; the benchmark and the parity tests run both.
 
     Reads ``submitted/<student>/<assignment>/*.ipynb``; a student folder without a notebook,

@@ -118,7 +118,7 @@ def setup_cells(nb):
     """The set-up cells: the locked code cells before the first code cell a student may edit.
 
     Every submission starts with them unchanged, so the grader runs them once per server,
-    and test cells may use the names they define (see :mod:`course.grading.judge`). A
+    and test cells may use the names they define (see :mod:`course.grading.server.judge`). A
     graded cell ends them: a test is always run for each submission, by the judge.
     """
     cells = []

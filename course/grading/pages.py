@@ -1,65 +1,78 @@
-"""Self-contained HTML pages for feedback and reports: escaped text, tables, cell outputs.
+"""Self-contained HTML pages for feedback and reports, rendered from ``templates/``.
 
-Everything that comes from a notebook is escaped and shown as text or as an image; a
-student's HTML or JavaScript output is shown as its plain-text version, never run.
+One Jinja2 environment renders every page. It escapes every value it writes (autoescape)
+and, before that, shows it as text: terminal colour codes dropped, other control
+characters written as their escapes. A template cannot forget either: both apply to every
+``{{ value }}``; only HTML the templates themselves made (a macro's) is written as it is.
+What came from a notebook is shown as text or as an image: a student's HTML or JavaScript
+output is shown as its plain-text version, never run (:func:`outputs`). A text is shown up
+to a size (the ``clip`` filter), with a note where it was cut.
 """
 
-import html
 import re
+
+import jinja2
+from markupsafe import Markup
 
 from course.grading.untrusted import printable
 
-__all__ = ["page", "table", "code", "outputs", "escape"]
+__all__ = ["render", "macros", "outputs", "clip", "SHOWN_CHARS"]
+
+SHOWN_CHARS = 50_000  # the most a page shows of one text (a cell's code, an output, ...)
+_SHOWN_IMAGE_CHARS = 2_000_000  # the most a page shows of one figure (base64 text)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IMAGES = ("image/png", "image/jpeg")
 
-_STYLE = """
-body { font: 15px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
-       padding: 0 1rem; color: #1d1d1f; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { margin-top: 2rem; }
-.meta { color: #666; margin-top: 0; }
-.wide { overflow-x: auto; }
-table { border-collapse: collapse; margin: .5rem 0 1rem; }
-th, td { border-bottom: 1px solid #ddd; padding: .3rem .8rem .3rem 0; text-align: left;
-         vertical-align: top; }
-th { font-weight: 600; }
-pre { background: #f6f8fa; padding: .6rem .8rem; overflow-x: auto; border-radius: 4px; }
-pre.output { background: #fff; border-left: 3px solid #ddd; }
-pre.error { background: #fff5f5; border-left: 3px solid #d33; }
-img { max-width: 100%; }
-.passed { color: #1a7f37; font-weight: 600; } .notdone { color: #9a6700; font-weight: 600; }
-.failed, .error, .timeout, .missing { color: #cf222e; font-weight: 600; }
-.manual { color: #9a6700; }
-.total { font-size: 1.3rem; font-weight: 600; }
-"""
+
+def _shown(value):
+    """``value`` as a page shows it (before HTML escaping): text without terminal colour
+    codes, other control characters written as their escapes (:func:`printable`, line
+    breaks and tabs kept)."""
+    return printable(_ANSI.sub("", str(value)), lines=True)
 
 
-def escape(text):
-    """``text`` as HTML text, without terminal colour codes, other control characters
-    written as their escapes (:func:`printable`, line breaks kept)."""
-    return html.escape(printable(_ANSI.sub("", str(text)), lines=True))
+def clip(text, limit=SHOWN_CHARS):
+    """``text`` (a string) cut to ``limit`` characters, with a note saying so when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[cut: {len(text) - limit} more characters are not shown]"
 
 
-def page(title, body):
-    """A complete HTML document: ``title`` (plain text) and ``body`` (HTML)."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
-        f"<body>\n{body}\n</body>\n</html>\n"
-    )
+def _finalize(value):
+    # every {{ value }} but a macro's HTML; autoescape then escapes what this returns
+    return value if isinstance(value, Markup) else _shown(value)
 
 
-def table(header, rows):
-    """An HTML table; ``header`` cells are plain text, ``rows`` cells are HTML."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in rows)
-    return f'<div class="wide"><table>\n<tr>{head}</tr>\n{body}</table></div>'
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("course.grading", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    finalize=_finalize,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
 
 
-def code(source):
-    """A cell's source as a code block."""
-    return f"<pre><code>{escape(source)}</code></pre>"
+def _points(number):
+    """Points as a page writes them: ``3``, ``0.5``, ``2.25``."""
+    return format(float(number), "g")  # float(): a missing value says so, as undefined
+
+
+_ENV.filters["clip"] = clip
+_ENV.filters["points"] = _points
+
+
+def render(template, **data):
+    """The page ``template`` (a file of ``templates/``) shows for ``data``, as a string."""
+    return _ENV.get_template(template).render(**data)
+
+
+def macros(template):
+    """The macros of ``template`` (a file of ``templates/`` holding only macros), to call
+    from Python: each returns its HTML, which a page's template writes as it is."""
+    return _ENV.get_template(template).module
 
 
 def _text(value):
@@ -68,24 +81,30 @@ def _text(value):
 
 
 def outputs(cell_outputs):
-    """A code cell's nbformat outputs: text as text, PNG and JPEG images as images.
+    """What a page shows of a code cell's nbformat outputs, for ``macros.html``'s ``outputs``.
 
-    Errors show their type and message only (a traceback may quote test code).
+    Returns:
+        A list of dicts, one per output shown, by ``kind``: ``"text"`` (``text``: a stream,
+        or the plain-text version of a display: never its HTML or JavaScript), ``"error"``
+        (``text``: type and message only, as a traceback may quote test code), ``"image"``
+        (``mime`` and base64 ``data`` of a PNG or JPEG) or ``"cut"`` (``mb``: the size of a
+        figure too large to show). Texts are whole: the template clips them.
     """
-    parts = []
+    items = []
     for out in cell_outputs:
         kind = out.get("output_type")
         if kind == "stream":
-            parts.append(f'<pre class="output">{escape(_text(out.get("text", "")))}</pre>')
+            items.append({"kind": "text", "text": _text(out.get("text", ""))})
         elif kind == "error":
-            text = f"{out.get('ename', '')}: {out.get('evalue', '')}"
-            parts.append(f'<pre class="error">{escape(text)}</pre>')
+            error = f"{out.get('ename', '')}: {out.get('evalue', '')}"
+            items.append({"kind": "error", "text": error})
         elif kind in ("display_data", "execute_result"):
             data = out.get("data", {})
             image = next((m for m in _IMAGES if m in data), None)
-            if image:
-                encoded = escape(_text(data[image]).strip())
-                parts.append(f'<img alt="a figure" src="data:{image};base64,{encoded}">')
+            if image and len(_text(data[image])) > _SHOWN_IMAGE_CHARS:
+                items.append({"kind": "cut", "mb": len(_text(data[image])) * 3 / 4 / 2**20})
+            elif image:
+                items.append({"kind": "image", "mime": image, "data": _text(data[image]).strip()})
             elif "text/plain" in data:
-                parts.append(f'<pre class="output">{escape(_text(data["text/plain"]))}</pre>')
-    return "\n".join(parts)
+                items.append({"kind": "text", "text": _text(data["text/plain"])})
+    return items

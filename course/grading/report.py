@@ -23,9 +23,10 @@ from course.grading import pages
 from course.grading.results import exercise_names
 from course.grading.untrusted import csv_field
 
-__all__ = ["write_report", "failure_messages", "pass_rates", "TOP_MESSAGES"]
+__all__ = ["write_report", "failure_messages", "pass_rates", "TOP_MESSAGES", "MESSAGE_CHARS"]
 
 TOP_MESSAGES = 5  # failure messages listed per exercise
+MESSAGE_CHARS = 300  # the most shown of a message: longer ones are cut, with a note
 
 
 def pass_rates(results):
@@ -45,12 +46,16 @@ def failure_messages(results):
     """``{exercise: Counter({message: students})}``: who got which message, per exercise.
 
     A student counts once per distinct message of an exercise, however many of its test
-    cells say it.
+    cells say it. Messages are cut to :data:`MESSAGE_CHARS` (:func:`pages.clip`).
     """
     counts = {}
     for result in results.values():
         for name, cells in result.cells_by_exercise().items():
-            said = {c.message.splitlines()[0] for c in cells if c.status != "passed" and c.message}
+            said = {
+                pages.clip(c.message.splitlines()[0], MESSAGE_CHARS)
+                for c in cells
+                if c.status != "passed" and c.message
+            }
             counts.setdefault(name, Counter()).update(said)
     return counts
 
@@ -85,65 +90,47 @@ def _figures(folder, results, rates):
 
 
 def _html(assignment, notebooks, results, rates, messages, errors):
+    """``index.html``: the page ``report.html`` shows for the class's results."""
     totals = [r.score for r in results.values()]
-    top = max(r.max_score for r in results.values())  # nbgrader's: every student's is the same
-    title = f"{assignment} / {', '.join(notebooks)}: class report"
-    body = [
-        f"<h1>{pages.escape(title)}</h1>",
-        f'<p class="meta">{len(results)} students autograded; scores out of {top:g}. '
-        'Every grade, as <code>nbgrader export</code> writes it: <a href="grades.csv">'
-        "grades.csv</a>.</p>",
-        pages.table(
-            ["mean", "median", "lowest", "highest"],
-            [[f"{mean(totals):.2f}", *(f"{f(totals):g}" for f in (median, min, max))]],
-        ),
-        '<img src="scores.png" alt="histogram of the total scores">',
-        "<h2>Exercises</h2>",
-        '<img src="pass_rates.png" alt="pass rate of each exercise">',
-    ]
-    rows = []
+    names = list(rates)
+    exercises = []
     for name, rate in rates.items():
         points = [r.by_exercise()[name] for r in results.values() if name in r.by_exercise()]
-        rows.append(
-            [
-                pages.escape(name),
-                f"{points[0][1]:g}",
-                f"{100 * rate:.0f}%",
-                f"{mean(score for score, _ in points):.2f}",
-            ]
+        exercises.append(
+            {
+                "name": name,
+                "points": points[0][1],
+                "rate": rate,
+                "mean": mean(score for score, _ in points),
+                "messages": messages.get(name, Counter()).most_common(TOP_MESSAGES),
+            }
         )
-    body.append(pages.table(["exercise", "points", "pass rate", "mean points"], rows))
-    body.append("<h2>The most common failure messages</h2>")
-    body.append(
-        '<p class="meta">Per exercise, how many students got each message (the first line '
-        "of the failing test's message).</p>"
-    )
-    for name in rates:
-        common = messages.get(name, Counter()).most_common(TOP_MESSAGES)
-        body.append(f"<h3>{pages.escape(name)}</h3>")
-        if common:
-            body.append(
-                pages.table(["students", "message"], [[str(n), pages.escape(m)] for m, n in common])
-            )
-        else:
-            body.append("<p>Every student passed every test of this exercise.</p>")
-    body.append("<h2>Students</h2>")
-    names = list(rates)
-    student_rows = []
+    students = []
     for student, result in sorted(results.items()):
         per = result.by_exercise()
-        cells = [f"{per[n][0]:g}" if n in per else "-" for n in names]
-        student_rows.append([pages.escape(student), *cells, f"{result.score:g}"])
-    body.append(pages.table(["student", *names, "total"], student_rows))
-    if errors:
-        body.append("<h2>Not in this report</h2>")
-        body.append(
-            pages.table(
-                ["student", "why"],
-                [[pages.escape(s), pages.escape(why)] for s, why in sorted(errors.items())],
-            )
+        students.append(
+            {
+                "id": student,
+                "points": [per[n][0] if n in per else None for n in names],
+                "total": result.score,
+            }
         )
-    return pages.page(title, "\n".join(body))
+    return pages.render(
+        "report.html",
+        title=f"{assignment} / {', '.join(notebooks)}: class report",
+        autograded=len(results),
+        top=max(r.max_score for r in results.values()),  # nbgrader's: the same for everyone
+        totals={
+            "mean": mean(totals),
+            "median": median(totals),
+            "lowest": min(totals),
+            "highest": max(totals),
+        },
+        exercises=exercises,
+        students=students,
+        errors=sorted(errors.items()),
+        message_chars=MESSAGE_CHARS,
+    )
 
 
 class _CsvText(str):

@@ -1,6 +1,6 @@
 """The bubblewrap sandbox that student code runs in.
 
-Each execution server (:mod:`course.grading.forkserver`) is started inside ``bwrap`` with:
+Each execution server (:mod:`course.grading.server.forkserver`) is started inside ``bwrap`` with:
 
 * a private filesystem view: the operating system's read-only directories, this Python and
   its environment, and the ``course`` package, all read-only; a small private ``/tmp``, the
@@ -11,9 +11,9 @@ Each execution server (:mod:`course.grading.forkserver`) is started inside ``bwr
 * death with its parent: nothing it started outlives the grader.
 
 Per submission, the server's child adds resource limits (memory, file size, CPU time,
-processes) and a per-cell timeout (see :func:`course.grading.forkserver.apply_limits`), and
+processes) and a per-cell timeout (see :func:`course.grading.server.isolation.apply_limits`), and
 runs in its own user, pid, IPC and mount namespaces, with a new, empty ``/tmp`` of its own
-(see :mod:`course.grading.forkserver`).
+(see :mod:`course.grading.server.isolation`).
 
 Linux does not apply the process limit (``RLIMIT_NPROC``) to root, and a grader run as root
 maps the sandbox's user to root. There, each server is also put in a ``pids`` cgroup of its
@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 import course
+from course.grading.server.isolation import TMP_BYTES
 
 __all__ = [
     "SandboxUnavailable",
@@ -46,7 +47,6 @@ INSTALL_HINT = (
     "(Debian/Ubuntu), or run `make install` as root; to grade without a sandbox anyway, "
     "pass --unsafe-no-sandbox"
 )
-TMP_BYTES = 256 * 1024 * 1024  # the private /tmp: what a submission may write in all
 NOBODY = 65534
 _SYSTEM_DIRS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 

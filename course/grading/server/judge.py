@@ -32,14 +32,26 @@ what could not be checked.
 Hidden tests must not draw from NumPy's global random state after calling student code (use
 a local ``np.random.default_rng(seed)``): the global state comes back from the student's
 process, which could choose it.
+
+The calls of a test cell run in a throwaway copy of the student's process (see
+:mod:`course.grading.forkserver`), and a function a call lends the student's code (a
+reference a test rebinds a name to) works only while that call runs (see
+:mod:`course.grading.wire`). What the student's code prints or displays during a call made by
+a hidden line, and the message of an error it raises there, are kept out of the cell's
+outputs (they could quote the hidden inputs): they go to the instructor's log of the cell
+(``hidden_output`` in the cell's result), and a line saying the code wrote to stderr stands
+for what it wrote there, which fails the cell as under nbgrader.
 """
 
 import builtins
 import os
+import sys
 import time
 
-from course.grading import forkserver
-from course.grading.wire import RemoteError
+from course.grading.server.files import write_files
+from course.grading.server.messages import JudgeResult
+from course.grading.server.shell import run_cell
+from course.grading.server.wire import RemoteError
 
 __all__ = ["Namespace", "Undecidable", "CannotCheck", "install", "run_test_cell"]
 
@@ -59,6 +71,11 @@ class CannotCheck(RemoteError):
 
 
 _MISSING = object()
+_CODE_LINES = ("Traceback", "  File")  # the lines of a traceback that name code
+_LOG_CHARS = 20_000  # of the instructor's log of one cell
+# what stands in the cell's outputs for a hidden test's call's stderr and error messages
+HIDDEN_STDERR = "[your code wrote to stderr during a hidden test: the text is not shown]\n"
+HIDDEN_ERROR = "during a hidden test (its message is not shown: it could quote the test's inputs)"
 
 
 class Namespace(dict):
@@ -72,6 +89,12 @@ class Namespace(dict):
         assigned: names the current cell bound.
         deleted: student names the current cell deleted.
         undecidable: the type that stopped the current cell, or None.
+        hidden: the lines of the current cell's hidden regions.
+        hidden_log: what the student's code said during the current cell's hidden calls.
+        streams: the current cell's own ``sys.stdout`` and ``sys.stderr`` (a test may
+            redirect them to read what a call prints).
+        unreachable: why the student's process could not be asked for its names at the
+            start of the current cell, or None.
     """
 
     def __init__(self):
@@ -83,8 +106,13 @@ class Namespace(dict):
         self.in_cell = False
         self.fetched, self.assigned, self.deleted = {}, set(), set()
         self.undecidable = None
+        self.hidden, self.hidden_log = frozenset(), []
+        self.streams = {}
+        self.unreachable = None
 
     def __missing__(self, name):
+        if self.unreachable is not None and self.in_cell and not hasattr(builtins, name):
+            raise self.unreachable  # a clearer error than the NameError of an empty namespace
         if (
             self.peer is None
             or not self.in_cell
@@ -129,16 +157,19 @@ class Namespace(dict):
                     changed[name] = value
         return changed, sorted(self.deleted)
 
-    def start_cell(self):
-        """Before a test cell: learn the student's names (and random state)."""
+    def start_cell(self, hidden=()):
+        """Before a test cell (``hidden``: its hidden lines): learn the student's names (and
+        random state); the student's process forks the copy that serves the cell's calls."""
         self.fetched, self.assigned, self.deleted = {}, set(), set()
         self.undecidable = None
-        self.student_names = frozenset()
+        self.hidden, self.hidden_log = frozenset(hidden), []
+        self.streams = {"stdout": sys.stdout, "stderr": sys.stderr}  # the cell's outputs
+        self.student_names, self.unreachable = frozenset(), None
         if self.peer is not None:
             try:
                 self.student_names = self.peer.names()
-            except RemoteError:  # the student's process is gone: nothing to look up
-                pass
+            except RemoteError as exc:  # the student's process is gone, or cannot be copied
+                self.unreachable = exc
         self.in_cell = True
 
     def end_cell(self):
@@ -157,6 +188,58 @@ class Namespace(dict):
         for name in self.assigned:
             if name in self.exercises or name in self.fetched:
                 dict.pop(self, name, None)
+
+    def _in_hidden_test(self):
+        """Whether the call under way comes from a hidden line of the cell: the line of the
+        cell's statement running now (the outermost frame whose globals are these)."""
+        if not self.hidden:
+            return False
+        line, frame = None, sys._getframe(1)
+        while frame is not None:
+            if frame.f_globals is self:
+                line = frame.f_lineno
+            frame = frame.f_back
+        return line is None or line in self.hidden
+
+    def _log(self, text):
+        left = _LOG_CHARS - sum(map(len, self.hidden_log))
+        if len(text) > left > 0:
+            text = text[:left] + f"\n[cut: the log of a cell keeps {_LOG_CHARS} characters]\n"
+        if left > 0:
+            self.hidden_log.append(text)
+
+    def take_outputs(self, outputs):
+        """What the student's code printed or displayed during a call: shown, unless a hidden
+        line made the call (then it goes to the instructor's log; a test that redirected
+        ``sys.stdout`` to read it still gets it)."""
+        if not self._in_hidden_test():
+            self.peer.print_outputs(outputs)
+            return
+        for output in outputs:
+            if not isinstance(output, dict):
+                continue
+            name = output.get("name")
+            if output.get("output_type") == "stream" and name in ("stdout", "stderr"):
+                stream, text = getattr(sys, name), str(output.get("text", ""))
+                if stream is not self.streams[name]:
+                    stream.write(text)  # the test redirected the stream to read it
+                    continue
+                self._log(f"[{name}] {text}")
+                if name == "stderr" and text:
+                    stream.write(HIDDEN_STDERR)
+            elif output.get("output_type") == "display_data":
+                data = output.get("data") if type(output.get("data")) is dict else {}
+                self._log(f"[displayed {', '.join(sorted(map(str, data)))}]\n")
+
+    def take_error(self, error):
+        """An error the student's code raised during a call: a hidden line's keeps its type
+        and the lines of the student's traceback that name code, never its message."""
+        if not isinstance(error, Exception) or not self._in_hidden_test():
+            return
+        self._log(f"[error] {type(error).__name__}: {error}\n")
+        frames = getattr(error, "remote_traceback", ())
+        error.remote_traceback = [line for line in frames if line.startswith(_CODE_LINES)]
+        error.shown = HIDDEN_ERROR
 
     def cannot_cross(self, type_name, message):
         """The exception for a value of ``type_name`` that could not leave the student."""
@@ -186,10 +269,12 @@ def install(shell, peer, exercises, sandbox_types=()):
     namespace.sandbox_types = frozenset(sandbox_types)
     peer.overrides = namespace.overrides
     peer.uncrossable = namespace.cannot_cross
+    peer.take_outputs = namespace.take_outputs
+    peer.take_error = namespace.take_error
     # what the student's code writes in its folder comes with every answer and lands in the
     # judge's, as in nbgrader's single folder (the judge never imports from it)
     folder = os.getcwd()
-    peer.take_files = lambda files: forkserver.write_files(folder, files)
+    peer.take_files = lambda files: write_files(folder, files)
 
 
 def _statement_line(error):
@@ -202,7 +287,7 @@ def _statement_line(error):
     return None
 
 
-def run_test_cell(shell, source, hidden, timeout):
+def run_test_cell(shell, source: str, hidden: list[str], timeout: float) -> JudgeResult:
     """Run one test cell in full; say whether its visible part passed.
 
     Args:
@@ -215,8 +300,9 @@ def run_test_cell(shell, source, hidden, timeout):
         The cell's result (as :func:`course.grading.forkserver.run_cell`) plus
         ``visible_ok`` (no error was raised by a visible line), ``ename`` (the error's
         class name, or None), ``undecidable`` (the type that kept the cell from being
-        decided here, or None) and ``calls`` (``[name, [names the test had rebound or
-        deleted]]`` for each call of a student function).
+        decided here, or None), ``calls`` (``[name, [names the test had rebound or
+        deleted]]`` for each call of a student function) and ``hidden_output`` (what the
+        student's code said during the hidden lines' calls, for the instructor).
     """
     start = time.perf_counter()
     namespace, peer = shell.user_ns, shell.user_ns.peer
@@ -224,17 +310,18 @@ def run_test_cell(shell, source, hidden, timeout):
     if peer is not None:
         peer.log = calls
     try:
-        namespace.start_cell()
-        result = forkserver.run_cell(shell, source, timeout)
+        namespace.start_cell(hidden)
+        result = run_cell(shell, source, timeout)
     finally:
         namespace.end_cell()
         if peer is not None:
             peer.log = None
-    error = forkserver.LAST_ERROR
+    error = shell.last_error
     line = _statement_line(error)
     result["visible_ok"] = error is None or (line is not None and line in set(hidden))
     result["ename"] = None if error is None else type(error).__name__
     result["undecidable"] = namespace.undecidable
     result["calls"] = [[name, names] for name, names in calls]
+    result["hidden_output"] = "".join(namespace.hidden_log)
     result["seconds"] = time.perf_counter() - start
     return result

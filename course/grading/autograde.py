@@ -10,11 +10,11 @@ a setting it cannot honour stops the run). For each submission it
 2. for each notebook, in nbgrader's order: sanitizes it with nbgrader's own preprocessors
    (locked and test cells restored from the gradebook, missing grade cells put back,
    duplicate ids dropped), hands its JSON text and its folder's files to
-   :func:`course.grading.executor.execute_notebook` on a local thread pool (each thread
-   drives a warm fork-server process) or on a Dask cluster, and scores the executed
-   notebook with nbgrader's own preprocessors (output limits, ``SaveAutoGrades``, late
-   penalties); the notebook, without its hidden tests, and the files it wrote go to
-   ``autograded/``;
+   :func:`course.grading.execution.execute_notebook` on a runner
+   (:mod:`course.grading.runners`: a local thread pool, each thread driving warm servers, or a
+   Dask cluster), and scores the executed notebook with nbgrader's own preprocessors (output
+   limits, ``SaveAutoGrades``, late penalties); the notebook, without its hidden tests, and the
+   files it wrote go to ``autograded/``;
 3. sets nbgrader's permissions and, last, writes a marker that lets a later run skip the
    unchanged submission (and keeps what the gradebook does not: which run decided each
    test cell, and the grader's notes).
@@ -31,29 +31,25 @@ again, and nbgrader's gradebook rows are updated in place, never duplicated.
 """
 
 import base64
-import errno
 import hashlib
 import json
 import os
 import shutil
-import stat
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
-from concurrent.futures import wait as local_wait
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from course.grading import executor, sandbox
+from course.grading import execution, sandbox, servers
 from course.grading import nbgrader_driver as driver
 from course.grading.nbgrader_driver import MARKER_SUFFIX
 from course.grading.notebooks import UngradableNotebook, exercises, read_notebook, setup_cells
-from course.grading.results import AssignmentResult, NotebookResult
+from course.grading.runners import DaskRunner, LocalRunner
 from course.grading.settings import Settings, autograde_settings
 
-__all__ = ["Summary", "autograde", "grade_notebook", "extra_files", "MARKER_SUFFIX"]
+__all__ = ["Summary", "autograde", "MARKER_SUFFIX"]
 
 
 @dataclass
@@ -218,35 +214,6 @@ def _apply(steps, nb, resources):
     return nb
 
 
-def extra_files(root, assignment, ignore=None, exclude=()):
-    """The source folder's non-notebook files, as nbgrader copies them over every hand-in.
-
-    Args:
-        root: the course directory.
-        assignment: the assignment.
-        ignore: ``CourseDirectory.ignore`` (nbgrader's default when None).
-        exclude: ``Autograde.exclude_overwriting`` of the assignment: files not copied.
-
-    Returns:
-        ``{relative path: bytes}``.
-    """
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.utils import find_all_files
-
-    ignore = list(CourseDirectory().ignore if ignore is None else ignore)
-    source = Path(root) / "source" / assignment
-    found = {
-        str(Path(p).relative_to(source)): Path(p)
-        for p in find_all_files(str(source), ignore + ["*.ipynb"])
-    }
-    excluded = {os.path.normpath(name) for name in exclude}
-    return {
-        name: path.read_bytes()
-        for name, path in sorted(found.items())
-        if os.path.normpath(name) not in excluded
-    }
-
-
 def _folder_files(folder):
     """``{relative path: bytes}`` of every file under ``folder`` that is not a notebook."""
     return {
@@ -352,65 +319,6 @@ def _write_marker(root, assignment, sub):
     os.replace(tmp, marker)
 
 
-class _LocalRunner:
-    """The default: a thread pool whose threads each drive a warm fork server."""
-
-    def __init__(self, workers):
-        self.workers = workers
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
-
-    def prestart(self, prefix, timeout, sandboxed, files):
-        executor.prestart(prefix, timeout, self.workers, sandboxed, files)
-
-    def submit(self, task):
-        return self.pool.submit(executor.execute_notebook, task)
-
-    def wait(self, futures):
-        """The futures of ``futures`` that are done, once at least one is."""
-        return local_wait(futures, return_when=FIRST_COMPLETED).done
-
-    def close(self):
-        self.pool.shutdown(wait=True)
-        executor.shutdown()
-
-
-class _DaskRunner:
-    """The same tasks on a ``dask.distributed`` cluster (workers need only this package)."""
-
-    def __init__(self, address):
-        try:
-            from distributed import Client
-        except ImportError as exc:  # pragma: no cover - distributed is a dependency
-            raise driver.CourseError("--scheduler needs dask.distributed installed") from exc
-        try:
-            self.client = Client(address, timeout="5s")
-        except OSError as exc:
-            raise driver.CourseError(
-                f"cannot reach the Dask scheduler at {address} ({exc}); check the address "
-                "(tcp://HOST:PORT) and that the scheduler is running"
-            ) from exc
-        self.workers = max(1, sum(self.client.nthreads().values()))
-
-    def prestart(self, prefix, timeout, sandboxed, files):
-        for address, threads in self.client.nthreads().items():
-            self.client.run(
-                executor.prestart, prefix, timeout, threads, sandboxed, files, workers=[address]
-            )
-
-    def submit(self, task):
-        return self.client.submit(executor.execute_notebook, task, pure=False)
-
-    def wait(self, futures):
-        """The futures of ``futures`` that are done, once at least one is."""
-        from distributed import wait
-
-        return wait(list(futures), return_when="FIRST_COMPLETED").done
-
-    def close(self):
-        self.client.run(executor.shutdown)
-        self.client.close()
-
-
 def autograde(
     root,
     assignment,
@@ -500,9 +408,7 @@ def autograde(
                 progress("skipped", student)
         if todo:
             runner = (
-                _DaskRunner(scheduler)
-                if scheduler
-                else _LocalRunner(workers or os.cpu_count() or 1)
+                DaskRunner(scheduler) if scheduler else LocalRunner(workers or os.cpu_count() or 1)
             )
             try:
                 _grade(api, conf, notebooks, todo, summary, runner, progress, sandboxed)
@@ -518,7 +424,7 @@ class _Notebook:
 
     prefix: list
     exercises: list
-    sandbox_types: set  # see executor.sandbox_types
+    sandbox_types: set  # see execution.sandbox_types
 
 
 def _notebooks(api, conf, assignment, notebooks):
@@ -533,7 +439,7 @@ def _notebooks(api, conf, assignment, notebooks):
         found[name] = _Notebook(
             [c.source for c in setup_cells(template)],
             exercises(template),
-            executor.sandbox_types(source),
+            execution.sandbox_types(source),
         )
     return found
 
@@ -548,12 +454,12 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     """
     root, assignment = Path(api.coursedir.root), summary.assignment
     shared = _notebooks(api, conf, assignment, notebooks)
-    common = extra_files(root, assignment, conf.ignore, conf.exclude_overwriting)
+    common = driver.extra_files(root, assignment, conf.ignore, conf.exclude_overwriting)
     summary.workers = runner.workers
     for prefix in {tuple(nb.prefix) for nb in shared.values()}:
         try:
             runner.prestart(list(prefix), conf.timeout, sandboxed, common)
-        except executor.WorkerLost as exc:
+        except servers.WorkerLost as exc:
             raise driver.CourseError(
                 f"the execution servers cannot start: {exc}. The assignment's set-up cells "
                 "(before its first exercise) run in every server: check that they run in "
@@ -582,7 +488,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
         except Exception as exc:  # nbgrader rejects some tampered metadata by raising
             fail(sub, f"{name}.ipynb cannot be graded: {type(exc).__name__}: {exc}")
             return False
-        task = executor.make_task(
+        task = execution.make_task(
             json.dumps(nb),
             shared[name].prefix,
             conf.timeout,
@@ -642,71 +548,3 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
             summary.own_seconds[sub.student] = sub.seconds
             if progress:
                 progress("done", sub.student)
-
-
-def _notebook_bytes(path):
-    """The bytes of the notebook file at ``path``, read without following a link.
-
-    Raises:
-        UngradableNotebook: ``path`` is a symbolic link (to ``source/``, say), a special
-            file (a named pipe, a device), a folder, missing or unreadable.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UngradableNotebook(f"{path} is a symbolic link: grade the file itself") from None
-        if exc.errno == errno.ENOENT:
-            raise UngradableNotebook(f"{path}: no such file; check the path") from None
-        raise UngradableNotebook(f"{path}: cannot be read ({exc.strerror})") from None
-    mode = os.fstat(fd).st_mode
-    kind = "a folder" if stat.S_ISDIR(mode) else driver.special_file(mode)
-    if kind:
-        os.close(fd)
-        raise UngradableNotebook(f"{path} is {kind}: grade a notebook file")
-    with os.fdopen(fd, "rb") as f:
-        return f.read()
-
-
-def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=True):
-    """Grade one notebook with the full hidden tests, in a throwaway course directory.
-
-    The notebook may be one of several of its assignment: it alone is handed in, and its
-    score and maximum are nbgrader's for that notebook.
-
-    Args:
-        path: the notebook to grade.
-        assignment: its assignment (found from the file name or its cells when None).
-        root: the course directory holding ``source/`` (found when None).
-        timeout: seconds each cell may run (default: the course's configuration).
-        sandboxed: run the notebook in the bubblewrap sandbox.
-
-    Returns:
-        A :class:`NotebookResult`.
-
-    Raises:
-        UngradableNotebook: the file is not a notebook (a symbolic link or a special file
-            is not read).
-        CourseError: the course or the assignment cannot be found.
-    """
-    import tempfile
-
-    data = _notebook_bytes(path)
-    submission = read_notebook(data, name=str(path))
-    root = Path(root) if root else driver.find_course_root()
-    assignment, notebook_id = driver.match_source(root, submission, path, assignment)
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
-        tmp = Path(tmp)
-        shutil.copytree(root / "source" / assignment, tmp / "source" / assignment)
-        shutil.copy2(root / "nbgrader_config.py", tmp / "nbgrader_config.py")
-        folder = tmp / "submitted" / driver.SELF_STUDENT / assignment
-        folder.mkdir(parents=True)
-        (folder / f"{notebook_id}.ipynb").write_bytes(data)
-        summary = autograde(
-            tmp, assignment, [driver.SELF_STUDENT], workers=1, timeout=timeout, sandboxed=sandboxed
-        )
-        if driver.SELF_STUDENT in summary.errors:
-            raise UngradableNotebook(f"{path}: {summary.errors[driver.SELF_STUDENT]}")
-        graded: AssignmentResult = summary.results[driver.SELF_STUDENT]
-        result: NotebookResult = graded.notebook(notebook_id)
-        return result

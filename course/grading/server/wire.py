@@ -11,8 +11,15 @@ the plain numbers it holds.
 
 Functions cross as handles: the course's activation functions and NumPy ufuncs by name (the
 receiver looks them up in its own copy), anything else as a handle the receiver calls back
-through. After a call, the callee sends the final state of the mutable arguments back, and
-the caller applies it, so a function that modifies its inputs in place is seen doing so.
+through. A function a call passes (an argument, a name the test rebound, or one in an answer
+given while the call runs) is *lent* for that call: its handle works only until the call
+returns, then it is revoked, and handles are never reused. A handle the receiver kept (in a
+global, a closure, a default argument, a container) fails cleanly afterwards, with an error
+in the receiver's code. A function of the student's notebook that the judge looked up keeps
+working in later test cells, served by later copies of the student's process, as long as its
+name still binds it (:meth:`Peer._global_function`). After a call, the callee sends the
+final state of the mutable arguments back, and the caller applies it, so a function that
+modifies its inputs in place is seen doing so.
 NumPy's global random state travels with every call and every answer, so seeded tests give
 the same numbers as in a single kernel.
 
@@ -35,6 +42,7 @@ import base64
 import builtins
 import importlib
 import importlib.util
+import itertools
 import os
 import signal
 import sys
@@ -42,6 +50,8 @@ import traceback
 import types
 
 import numpy as np
+
+from course.grading.server.shell import CellTimeoutError
 
 __all__ = [
     "WireError",
@@ -94,8 +104,6 @@ def error_class(ename):
     sees one); ``CellTimeoutError`` is the local one (it is a BaseException that test code
     does not catch); anything else is a :class:`RemoteError` subclass with that name.
     """
-    from course.grading.forkserver import CellTimeoutError
-
     if ename == "CellTimeoutError":
         return CellTimeoutError
     if ename == "DeadKernelError":
@@ -244,8 +252,15 @@ class Peer:
         # sent with every answer; ({relative path: base64}) -> None takes them on the other
         self.changed_files = None
         self.take_files = None
+        # (outputs) -> None: takes what the other side's code printed or displayed during a
+        # call of ours (default: :meth:`print_outputs`); (error) -> None: sees each error
+        # the other side raised before it is raised here (the judge's: a hidden test's calls)
+        self.take_outputs = None
+        self.take_error = None
         self.local = {}  # handle id -> a function of ours the other side may call
-        self._ids = {}  # id(function) -> handle id
+        self._ids = {}  # id(function) -> its handle id, for the functions in self.local
+        self._handles = itertools.count(1)  # handle ids: never reused
+        self._lent = []  # per call of ours under way, innermost last: the handles it lent
 
     # ----------------------------------------------------------------- values
     def encode(self, value, depth=0):
@@ -310,9 +325,11 @@ class Peer:
                 return {"$": "fn", "ref": ref}
             key = self._ids.get(id(value))
             if key is None:
-                key = len(self.local) + 1
+                key = next(self._handles)
                 self.local[key] = value
                 self._ids[id(value)] = key
+                if self._lent:  # revoked when the call under way returns
+                    self._lent[-1].append(key)
             return {"$": "fn", "mine": key, "name": str(getattr(value, "__name__", "function"))}
         raise WireError(
             f"a value of type {type(value).__name__} cannot leave the student's process: "
@@ -380,16 +397,40 @@ class Peer:
         if "yours" in data:  # one of ours, handed back
             fn = self.local.get(data["yours"])
             if fn is None:
-                raise WireError("a call to a function handle that does not exist")
+                fn = self._global_function(data)
+            if fn is None:
+                raise WireError(
+                    "this function was lent for one call, which has ended, "
+                    "so it can no longer be called: keep no reference to a function the "
+                    "grader passes to your code (use the functions your notebook defines)"
+                )
             return fn
         if "mine" in data:  # one of theirs
-            return RemoteFunction(self, {"yours": data["mine"]}, str(data.get("name", "f"))[:80])
+            handle = {"yours": data["mine"]}
+            if type(data.get("global")) is str and type(data.get("id")) is int:
+                handle.update({"global": data["global"], "id": data["id"]})
+            return RemoteFunction(self, handle, str(data.get("name", "f"))[:80])
         if "name" in data and self.namespace is not None:
             name = data["name"]
             if name not in self.namespace:
                 raise NameError(f"name '{name}' is not defined")
             return self.namespace[name]
         raise WireError("malformed function handle")
+
+    def _global_function(self, data):
+        """The notebook's global function a handle of an earlier copy of this process named.
+
+        Each test cell's calls are served by a new copy of the student's process (see
+        :mod:`course.grading.forkserver`), whose handles are its own; a test may keep one of
+        the notebook's functions for a later cell (``_student_dense = my_dense``). Such a
+        handle names the global the function was looked up as and the object's identity: in a
+        later copy (forked from the same process, so the object has the same identity), it is
+        that global's function if the global still binds that very object, else None.
+        """
+        if self.namespace is None or type(data.get("global")) is not str:
+            return None
+        fn = self.namespace.get(data["global"])
+        return fn if callable(fn) and id(fn) == data.get("id") else None
 
     # ----------------------------------------------------------------- calls
     def _rng_state(self):
@@ -424,22 +465,41 @@ class Peer:
         overrides = overrides or {}
         if self.log is not None:
             self.log.append((fn.__name__, sorted([*overrides, *deleted])))
-        message = {
-            "call": {
-                "fn": fn._handle,
-                "args": self.encode(list(args)),
-                "kwargs": self.encode(dict(kwargs)),
-                "overrides": {k: self.encode(v) for k, v in overrides.items()},
-                "deleted": list(deleted),
-                "rng": self._rng_state(),
-            }
-        }
-        paused = signal.setitimer(signal.ITIMER_REAL, 0)  # the other side's time is not ours
+        self._lent.append([])
         try:
-            return self._wait(args, kwargs, message)
+            message = {
+                "call": {
+                    "fn": fn._handle,
+                    "args": self.encode(list(args)),
+                    "kwargs": self.encode(dict(kwargs)),
+                    "overrides": {k: self.encode(v) for k, v in overrides.items()},
+                    "deleted": list(deleted),
+                    "rng": self._rng_state(),
+                }
+            }
+            paused = signal.setitimer(signal.ITIMER_REAL, 0)  # the other side's time is not ours
+            try:
+                return self._wait(args, kwargs, message)
+            finally:
+                if paused[0]:
+                    signal.setitimer(signal.ITIMER_REAL, *paused)
         finally:
-            if paused[0]:
-                signal.setitimer(signal.ITIMER_REAL, *paused)
+            self._revoke(self._lent.pop())
+
+    def _revoke(self, keys):
+        """End the loan of the handles ``keys``: the other side can no longer call them."""
+        for key in keys:
+            fn = self.local.pop(key, None)
+            if self._ids.get(id(fn)) == key:
+                del self._ids[id(fn)]
+
+    def number_handles_from(self, first):
+        """Number this side's new handles from ``first`` on.
+
+        A throwaway copy of the student's process (one per test cell) numbers its own, so a
+        handle an earlier copy gave finds nothing here instead of another function.
+        """
+        self._handles = itertools.count(first)
 
     def lookup(self, name):
         """The value the other side's namespace binds to ``name`` (functions as handles).
@@ -480,15 +540,18 @@ class Peer:
                 answer = reply["raise"]
                 self._absorb(answer)
                 if answer.get("ename") == CANNOT_CROSS and self.uncrossable is not None:
-                    raise self.uncrossable(
+                    error = self.uncrossable(
                         str(answer.get("type") or "object")[:100],
                         str(answer.get("evalue", ""))[:1000],
                     )
-                cls = error_class(str(answer.get("ename", "RemoteError")))
-                error = cls(str(answer.get("evalue", "")))
-                lines = answer.get("traceback", [])
-                lines = lines if type(lines) is list else []
-                error.remote_traceback = [str(line)[:2000] for line in lines[-40:]]
+                else:
+                    cls = error_class(str(answer.get("ename", "RemoteError")))
+                    error = cls(str(answer.get("evalue", "")))
+                    lines = answer.get("traceback", [])
+                    lines = lines if type(lines) is list else []
+                    error.remote_traceback = [str(line)[:2000] for line in lines[-40:]]
+                if self.take_error is not None:
+                    self.take_error(error)
                 raise error
             raise WireError(f"unexpected message while waiting for an answer: {list(reply)}")
 
@@ -499,17 +562,22 @@ class Peer:
         files = answer.get("files")
         if self.take_files is not None and type(files) is dict:
             self.take_files({k: v for k, v in files.items() if type(k) is type(v) is str})
-        if self.capture is not None:
-            for output in answer.get("outputs", []):
-                if not isinstance(output, dict):
-                    continue
-                if output.get("output_type") == "stream" and output.get("name") in _STREAMS:
-                    # through sys.stdout: a test may have redirected it to read what was printed
-                    getattr(sys, output["name"]).write(str(output.get("text", "")))
-                elif output.get("output_type") == "display_data":
-                    data = output.get("data") if type(output.get("data")) is dict else {}
-                    data = {k: v for k, v in data.items() if type(v) is str}
-                    self.capture.add({"output_type": "display_data", "data": data, "metadata": {}})
+        outputs = answer.get("outputs", [])
+        if self.capture is not None and type(outputs) is list:
+            (self.take_outputs or self.print_outputs)(outputs)
+
+    def print_outputs(self, outputs):
+        """Show here what the other side's code printed (streams) and displayed."""
+        for output in outputs:
+            if not isinstance(output, dict):
+                continue
+            if output.get("output_type") == "stream" and output.get("name") in _STREAMS:
+                # through sys.stdout: a test may have redirected it to read what was printed
+                getattr(sys, output["name"]).write(str(output.get("text", "")))
+            elif output.get("output_type") == "display_data":
+                data = output.get("data") if type(output.get("data")) is dict else {}
+                data = {k: v for k, v in data.items() if type(v) is str}
+                self.capture.add({"output_type": "display_data", "data": data, "metadata": {}})
 
     def serve(self, request):
         """Run one incoming call; return the reply message (``return`` or ``raise``)."""
@@ -555,7 +623,11 @@ class Peer:
         name = handle["get"]
         if type(name) is not str or name not in self.namespace:
             raise NameError(f"name {str(name)[:100]!r} is not defined")
-        return self.encode(self.namespace[name])
+        value = self.namespace[name]
+        encoded = self.encode(value)
+        if type(encoded) is dict and "mine" in encoded:  # a function the notebook defines
+            encoded.update({"global": name, "id": id(value)})  # see _decode_function
+        return encoded
 
     def _serve_call(self, request, handle, restore):
         """Run the function a call names, with the call's overrides in place."""

@@ -1,0 +1,410 @@
+"""Running a notebook on warm execution servers: the task every worker executes.
+
+:func:`execute_notebook` is the one task of the grader. It takes and returns plain data (the
+notebook as JSON text, numbers, strings), so it runs the same in a local thread pool and on a Dask
+worker, and needs no shared filesystem. In each worker process it uses warm servers
+(:mod:`course.grading.servers`), one pair per shared prefix of cells: a *student* server, sandboxed,
+that runs the submission's code, and a *judge* server that runs the test cells and calls the
+student's functions through the student server (:mod:`course.grading.server.wire`).
+
+For each test cell the judge runs the whole cell first (the *outside* run), on the state the
+student's cells left, and its outputs are the ones graded (its calls are served by a throwaway copy
+of the student's process, see :mod:`course.grading.server.forkserver`); then the student's process
+runs the cell's visible part, as the student's own kernel would (the *inside* run). A cell whose
+visible checks pass inside but fail outside is graded by the judge, with a note that explains the
+difference in plain words (a wrong building block the student's own function compensates for,
+randomness, ...): honest causes exist, so it is never called cheating. Where a value the test needs
+cannot leave the student's process (an instance of a class the notebook defines, ...), the whole
+cell runs there instead, as nbgrader would run it, and the cell's verdict says it was decided in the
+sandbox.
+
+Nothing the student's process says decides anything: what comes from it is read within byte budgets
+and checked (:mod:`course.grading.protocol`); times, execution counts and why the process stopped
+are the coordinator's and the servers' own observations.
+"""
+
+import json
+
+from course.grading import protocol
+from course.grading.notebooks import HIDDEN_DELIMITERS, has_code, split_hidden
+from course.grading.server.framing import (
+    MAX_MESSAGE_BYTES,
+)
+from course.grading.servers import (
+    ProtocolViolation,
+    ServerProcess,
+    WorkerLost,
+    checkin,
+    checkout,
+    encode_files,
+    seconds,
+)
+from course.grading.session import STOPPED, ProcessStopped, Session
+
+__all__ = [
+    "execute_notebook",
+    "run_cells",
+    "cells_server",
+    "make_task",
+    "sandbox_types",
+]
+
+
+def _code_cells(nb):
+    return [cell for cell in nb["cells"] if cell.get("cell_type") == "code"]
+
+
+def _source(cell):
+    """A cell's source as one string (nbformat files may store it as a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _is_test(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return isinstance(meta, dict) and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def make_task(
+    notebook_json,
+    prefix,
+    timeout,
+    files=None,
+    sandboxed=True,
+    exercises=(),
+    *,
+    common_files=None,
+    hidden_markers=HIDDEN_DELIMITERS,
+    sandbox_types=(),
+):
+    """The plain-data task for :func:`execute_notebook`.
+
+    Args:
+        notebook_json: the sanitized notebook, as JSON text (test cells as the instructor
+            wrote them: nbgrader restores them from the gradebook).
+        prefix: sources of the locked code cells every submission starts with (may be
+            empty); the judge always starts from them.
+        timeout: seconds each cell may run, or None for no per-cell limit (nbgrader's
+            ``Execute.timeout = None``; the submission's wall-clock limit still holds).
+        files: ``{relative path: bytes}``: the whole folder the notebook runs in, as
+            nbgrader prepares ``autograded/<student>/<assignment>/`` (without notebooks).
+        sandboxed: run the student's code inside the bubblewrap sandbox.
+        exercises: names of the graded functions, which the judge calls in the sandbox.
+        common_files: the part of ``files`` that every submission shares (the source
+            folder's files): the warm servers run the prefix in a folder holding them.
+        hidden_markers: ``(begin, end)`` of the hidden-test regions (``ClearHiddenTests``'
+            ``begin_test_delimeter`` and ``end_test_delimeter``).
+        sandbox_types: the types the instructor's notebook defines (see
+            :func:`sandbox_types`): a test cell that needs a value of one of them is decided
+            in the student's process; any other value that cannot cross fails the test.
+    """
+    return {
+        "notebook": notebook_json,
+        "prefix": list(prefix),
+        "timeout": None if timeout is None else float(timeout),
+        "sandboxed": bool(sandboxed),
+        "exercises": list(exercises),
+        "files": encode_files(files),
+        "common_files": encode_files(common_files),
+        "hidden_markers": list(hidden_markers),
+        "sandbox_types": sorted(sandbox_types),
+    }
+
+
+def sandbox_types(source_nb):
+    """Types whose values a test cell of ``source_nb`` may need that cannot cross the wall.
+
+    The classes the instructor's notebook defines outside its test cells (a student writes
+    their own version of them), ``generator`` when it defines a generator function, and
+    open files when it opens one. Only these make a cell be decided in the student's
+    process: a submission cannot choose to be judged there by returning odd objects.
+
+    Args:
+        source_nb: the instructor's notebook (solutions in place).
+
+    Returns:
+        A set of type names.
+    """
+    import ast
+
+    found = set()
+    for cell in source_nb["cells"]:
+        if cell.get("cell_type") != "code" or _is_test(cell):
+            continue
+        try:
+            tree = ast.parse(_source(cell))
+        except SyntaxError:
+            continue  # IPython syntax (magics): no class definitions worth finding
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                found.add(node.name)
+            elif isinstance(node, (ast.Yield, ast.YieldFrom)):
+                found.add("generator")
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open":
+                found.update({"TextIOWrapper", "BufferedReader", "BufferedWriter"})
+    return found
+
+
+def _error(ename, evalue):
+    return {
+        "output_type": "error",
+        "ename": ename,
+        "evalue": evalue,
+        "traceback": [f"{ename}: {evalue}"],
+    }
+
+
+def _not_run(cell, why, first):
+    """Error outputs for a cell the child never finished (``first``) or never started."""
+    ename, what = STOPPED.get(why, STOPPED["died"])
+    if not first:
+        ename, what = "DeadKernelError", f"not run: {what}"
+    cell["outputs"] = [_error(ename, what)]
+    if first and why == "overflow":
+        cell["outputs"].append(
+            protocol.note(
+                f"output cut: the grader reads at most {MAX_MESSAGE_BYTES // 2**20} MB per "
+                f"message, {protocol.CELL_BYTES // 2**20} MB per cell and "
+                f"{protocol.NOTEBOOK_BYTES // 2**20} MB per notebook from a notebook's process"
+            )
+        )
+    cell["execution_count"] = None
+
+
+def _passed(outputs):
+    return not any(o["output_type"] == "error" for o in outputs)
+
+
+def _summaries(outputs):
+    """Outputs with each error's traceback cut to its one-line summary.
+
+    A cell decided in the student's process ran with its hidden tests: its tracebacks would
+    quote their lines.
+    """
+    return [
+        {**o, "traceback": [f"{o['ename']}: {o['evalue']}"]} if o["output_type"] == "error" else o
+        for o in outputs
+    ]
+
+
+def _disagreement(outside, exercises):
+    """Why a cell whose visible checks pass in the student's run fails in the judge's."""
+    first = next((o for o in outside["outputs"] if o["output_type"] == "error"), {})
+    why = f"{first.get('ename', '')}: {first.get('evalue', '')}".strip(": ").splitlines()
+    lead = "this cell's visible checks pass in your notebook but not when the grader runs them"
+    for name, replaced in outside["calls"]:
+        others = [n for n in replaced if n in exercises and n != name]
+        if others:
+            blocks = ", ".join(others)
+            detail = f" - {why[0]}" if why else ""
+            return (
+                f"{lead}: your {name} passes with your own {blocks} but not with a correct "
+                f"{blocks} (check what {name} expects of {blocks}){detail}"
+            )
+    return (
+        f"{lead} ({why[0] if why else 'no detail'}): the grader runs them on the state your "
+        "notebook's earlier cells left, with its own copy of every check; look for randomness "
+        "or for values that depend on the order the cells ran in"
+    )
+
+
+def _run_test_cell(session, cell, visible, hidden, exercises):
+    """Run one test cell: the judge decides; the student's process keeps its state.
+
+    The judge runs the whole cell first, on the state the student's cells left: its outputs
+    are the cell's. Then the student's process runs the cell's visible part, as the
+    student's own kernel would (names a test cell defines may be used by later cells); what
+    that run says only decides whether the cell gets a note explaining why the judge's run
+    failed where the student's passed, never a status or a score. When a value the judge
+    needs cannot leave the student's process, the student's process runs the whole cell
+    instead, as nbgrader would, and that run decides.
+
+    Returns:
+        ``{"decided": "judge" | "sandbox", "note": str, "hidden_output": str}``
+        (``hidden_output``: what the student's code printed, displayed or raised in the
+        calls of the judge's hidden lines, kept for the instructor only).
+    """
+    request = {"cell": {"source": _source(cell), "hidden": sorted(hidden)}}
+    outside = session.cell("judge", request)
+    verdict = {"decided": "judge", "note": "", "hidden_output": outside["hidden_output"]}
+    if outside["undecidable"]:
+        inside = session.cell("student", {"cell": _source(cell)})
+        cell["outputs"] = session.keep(_summaries(inside["outputs"]))
+        cell["execution_count"] = session.counted(_source(cell))
+        return verdict | {"decided": "sandbox"}
+    cell["outputs"] = session.keep(outside["outputs"])
+    cell["execution_count"] = None
+    stopped = outside["ename"] in ("CellTimeoutError", "DeadKernelError")
+    if has_code(visible) and not stopped and not session.dead:
+        inside = session.cell("student", {"cell": visible})
+        cell["execution_count"] = session.counted(visible)
+        if not _passed(outside["outputs"]) and _passed(inside["outputs"]):
+            verdict["note"] = _disagreement(outside, exercises)
+            note = {"output_type": "stream", "name": "stdout", "text": f"{verdict['note']}\n"}
+            cell["outputs"] = [*cell["outputs"], note]
+    return verdict
+
+
+def _grade_id(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return str(meta.get("grade_id", "")) if isinstance(meta, dict) else ""
+
+
+def _run_session(session, cells, tests, first_cell, exercises=()):
+    """Run ``cells`` (from index ``first_cell`` on) in ``session``; fill their outputs.
+
+    Returns:
+        ``{grade_id: {"decided", "note", "hidden_output"}}`` for the test cells (see
+        :func:`_run_test_cell`; the time spent is ``session.seconds``).
+
+    Raises:
+        ProtocolViolation: the student's side broke the protocol (the cells are left as
+            they are: the notebook is not graded).
+    """
+    verdicts = {}
+    for i, cell in enumerate(cells[first_cell:], start=first_cell):
+        if session.dead:
+            _not_run(cell, session.dead, first=False)
+            continue
+        session.new_cell()
+        try:
+            if i in tests:
+                visible, hidden = tests[i]
+                verdict = _run_test_cell(session, cell, visible, hidden, exercises)
+                verdicts[_grade_id(cell)] = verdict
+            else:
+                result = session.cell("student", {"cell": _source(cell)})
+                cell["outputs"] = session.keep(result["outputs"])
+                cell["execution_count"] = session.counted(_source(cell))
+        except ProcessStopped as dead:
+            _not_run(cell, dead.why, first=True)
+    return verdicts
+
+
+def execute_notebook(task):
+    """Execute a sanitized notebook on a warm pair of fork servers of this process.
+
+    Everything in the answer is the grader's own: the test cells' outputs are the judge's,
+    the other cells' outputs are checked and capped (:mod:`course.grading.protocol`), and
+    times, execution counts and the status come from the coordinator's clocks and counts
+    and from the servers' own observations.
+
+    Args:
+        task: a dict from :func:`make_task`.
+
+    Returns:
+        ``{"notebook": JSON text with outputs, "seconds": time spent in the submission's
+        cells, "status": "ok" or why the student's process stopped, "cells": {grade_id:
+        {"decided": "judge" or "sandbox", "note": why the student's run and the judge's
+        disagree, or "", "hidden_output": what the student's code said in hidden tests}},
+        "files": {relative path: base64} the notebook wrote}``.
+
+    Raises:
+        ProtocolViolation: the submission's process broke the protocol (its servers are
+            stopped, and replaced for the next submission).
+        WorkerLost: a server died twice in a row.
+    """
+    nb = json.loads(task["notebook"])
+    cells = _code_cells(nb)
+    prefix, timeout = task["prefix"], seconds(task["timeout"])
+    files, common = task["files"], task.get("common_files", {})
+    markers = tuple(task.get("hidden_markers", HIDDEN_DELIMITERS))
+    # the warm set-up ran among the shared files: it stands for this submission's only if
+    # the submission's folder holds the same files there
+    shares_prefix = [_source(c) for c in cells[: len(prefix)]] == prefix and all(
+        files.get(name) == data for name, data in common.items()
+    )
+    first = len(prefix) if shares_prefix else 0
+    tests = {
+        i: split_hidden(_source(c), markers)
+        for i, c in enumerate(cells)
+        if _is_test(c) and i >= first
+    }
+    limit = timeout * (len(cells) + len(tests))
+    exercises, sandbox_types = task["exercises"], task.get("sandbox_types", [])
+    for attempt in (1, 2):
+        student_key, student = checkout(
+            "student", prefix if shares_prefix else [], timeout, task["sandboxed"], common
+        )
+        judge_key, judge = checkout("judge", prefix, timeout, task["sandboxed"], common)
+        ran = sum(1 for source in prefix if source.strip()) if shares_prefix else 0
+        session = Session(student, judge, timeout, wall_seconds=limit, count=ran)
+        try:
+            prefix_results = student.ready() if shares_prefix else []
+            prefix_outputs = [session.keep(result["outputs"]) for result in prefix_results]
+            judge.ready()
+            student.start(timeout, limit, files)  # both fork at the same time
+            judge.start(timeout, limit, files, exercises, sandbox_types)
+            student.started(timeout)
+            judge.started(timeout)
+            verdicts = _run_session(session, cells, tests, first, exercises)
+            student.end()
+            judge.end()
+            student.ended(timeout)
+            judge.ended(timeout)
+        except WorkerLost as exc:
+            for server in (student, judge):
+                server.close()
+            if attempt == 2 or isinstance(exc, ProtocolViolation):
+                raise
+            continue
+        except BaseException:  # the servers' state is unknown: they are never reused
+            for server in (student, judge):
+                server.close()
+            raise
+        checkin(student_key, student)
+        checkin(judge_key, judge)
+        break
+    counts = iter(range(1, len(prefix) + 1))
+    for cell, outputs in zip(cells, prefix_outputs):
+        cell["outputs"] = outputs
+        cell["execution_count"] = next(counts) if _source(cell).strip() else None
+    return {
+        "notebook": json.dumps(nb),
+        "seconds": session.seconds,
+        "status": session.dead or "ok",
+        "cells": verdicts,
+        "files": student.produced,
+    }
+
+
+def cells_server(timeout, warm=()):
+    """Start the process :func:`run_cells` runs in; it imports ``warm`` while the caller works.
+
+    Args:
+        timeout: seconds each cell may run.
+        warm: installed modules the cells will import (imported now, before any cell).
+    """
+    return ServerProcess("student", [], timeout, sandboxed=False, warm=list(warm))
+
+
+def run_cells(sources, timeout, files=None, server=None):
+    """Run code cells one after the other in a fresh process, without a sandbox.
+
+    This is ``course check``: a student runs their own code, as their kernel would, in a
+    process of its own (so that an endless loop or ``exit()`` ends only that process). Cells
+    after one that ended the process get an error saying they were not run.
+
+    Args:
+        sources: the cells' code, in order.
+        timeout: seconds each cell may run.
+        files: ``{relative path: bytes}`` the cells' working folder holds.
+        server: a process from :func:`cells_server` (started with the same ``timeout``);
+            a new one when None. It is closed at the end.
+
+    Returns:
+        One ``{"source", "outputs", "execution_count"}`` dict per cell (nbformat outputs).
+
+    Raises:
+        WorkerLost: the process could not be started, or broke the protocol.
+    """
+    cells = [{"cell_type": "code", "source": source, "outputs": []} for source in sources]
+    limit = timeout * max(1, len(cells))
+    server = server or cells_server(timeout)
+    try:
+        server.start(timeout, limit, encode_files(files))
+        server.started(timeout)
+        _run_session(Session(server, None, timeout, wall_seconds=limit), cells, {}, 0)
+    finally:
+        server.close()
+    return cells

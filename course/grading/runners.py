@@ -1,0 +1,73 @@
+"""Where the notebooks of a class run: a local thread pool, or a Dask cluster.
+
+A runner starts warm servers (:func:`course.grading.servers.prestart`) wherever the tasks
+will run, submits :func:`course.grading.execution.execute_notebook` tasks (plain data in,
+plain data out), and says which are done.
+"""
+
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+from concurrent.futures import wait as local_wait
+
+from course.grading import execution, servers
+from course.grading.nbgrader_driver import CourseError
+
+__all__ = ["LocalRunner", "DaskRunner"]
+
+
+class LocalRunner:
+    """The default: a thread pool whose threads each drive a warm fork server."""
+
+    def __init__(self, workers):
+        self.workers = workers
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
+
+    def prestart(self, prefix, timeout, sandboxed, files):
+        servers.prestart(prefix, timeout, self.workers, sandboxed, files)
+
+    def submit(self, task):
+        return self.pool.submit(execution.execute_notebook, task)
+
+    def wait(self, futures):
+        """The futures of ``futures`` that are done, once at least one is."""
+        return local_wait(futures, return_when=FIRST_COMPLETED).done
+
+    def close(self):
+        self.pool.shutdown(wait=True)
+        servers.shutdown()
+
+
+class DaskRunner:
+    """The same tasks on a ``dask.distributed`` cluster (workers need only this package)."""
+
+    def __init__(self, address):
+        try:
+            from distributed import Client
+        except ImportError as exc:  # pragma: no cover - distributed is a dependency
+            raise CourseError("--scheduler needs dask.distributed installed") from exc
+        try:
+            self.client = Client(address, timeout="5s")
+        except OSError as exc:
+            raise CourseError(
+                f"cannot reach the Dask scheduler at {address} ({exc}); check the address "
+                "(tcp://HOST:PORT) and that the scheduler is running"
+            ) from exc
+        self.workers = max(1, sum(self.client.nthreads().values()))
+
+    def prestart(self, prefix, timeout, sandboxed, files):
+        for address, threads in self.client.nthreads().items():
+            self.client.run(
+                servers.prestart, prefix, timeout, threads, sandboxed, files, workers=[address]
+            )
+
+    def submit(self, task):
+        return self.client.submit(execution.execute_notebook, task, pure=False)
+
+    def wait(self, futures):
+        """The futures of ``futures`` that are done, once at least one is."""
+        from distributed import wait
+
+        return wait(list(futures), return_when="FIRST_COMPLETED").done
+
+    def close(self):
+        self.client.run(servers.shutdown)
+        self.client.close()

@@ -1,0 +1,595 @@
+"""The execution servers of the grader: warm processes that fork one child per submission.
+
+Run as ``python -m course.grading.server``; :mod:`course.grading.execution` starts and
+drives it. A server imports the heavy modules (numpy, matplotlib, IPython, ...) once and
+executes the cells every submission shares (the locked cells before the first exercise).
+Then, for each submission, it forks a child that inherits all of that, so a submission costs
+a fork instead of a kernel start. A server has one of two roles:
+
+* ``student``: runs inside the sandbox and executes the submission's cells, and the calls the
+  judge makes to the student's functions (:mod:`course.grading.wire`);
+* ``judge``: executes the test cells, hidden tests included, with the student's functions
+  replaced by :class:`~course.grading.wire.RemoteFunction` handles. It never runs student
+  code; it only ever sees plain data coming out of the student's process.
+
+Each child is the first process of its own user, pid and IPC namespaces: it cannot signal the
+server, and when it ends, everything it started ends with it (:func:`_end_processes`). In the
+sandbox it also gets a private world: a new, empty /tmp (the sandbox's only writable place,
+and its home folder) holding a new working folder, so nothing one submission writes is seen
+by the next (:func:`_private_tmp`).
+
+The judge's calls of a test cell run in a *throwaway copy* of the student's process (a fork,
+:class:`_Copy`), killed when the cell ends, so what the student's functions do during them
+(record the hidden tests' arguments in a global, a closure or a file) never reaches a later
+cell. The copy has its own view of the files (the working folder's changes go to a private
+layer, every other place it could write is read-only), its own network and IPC namespaces,
+its own memory (no mapping shared with the original) and no descriptor of the original's
+but its pipes. It does not close every channel between two processes a submission runs:
+one that changes the grader's own code in its process, or prepares a process or a thread to
+watch the copy (signals, timing), can still tell a later cell what a copy saw.
+
+Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
+JSON. The first message sets the server up::
+
+    {"role": "student" | "judge", "prefix": [source, ...], "warm": [module, ...],
+     "timeout": seconds, "limits": {...} or null, "workdir": path or null,
+     "files": {name: base64}, "tmp_bytes": n or null}
+
+(the prefix runs in ``workdir``, a new folder when null, which holds ``files``: the files
+every submission shares; ``tmp_bytes``: the size of each submission's private /tmp, null for
+none)
+
+and is answered with ``{"ready": true, "cells": [result, ...]}`` for the prefix cells. Then,
+per submission::
+
+    {"start": {"timeout": s, "cpu_seconds": s, "files": {name: base64}, "exercises": [...],
+               "sandbox_types": [...]}}
+        -> {"started": true}
+    {"cell": source}                       (student) -> {"result": result}
+    {"cell": {"source": s, "hidden": [line, ...]}}  (judge) -> {"result": result}
+    {"call": ...}, {"return": ...}, {"raise": ...}   calls between the two (see wire)
+        (the judge starts each test cell with {"call": {"fn": {"names": true}}}: the student's
+        process forks a copy that answers it and every call until its next other message)
+    {"kill": true}   stop the child now -> {"dead": "wall"}
+    {"end": true}    stop the child -> {"ended": true, "files": {name: base64}}
+                     (the files the student's child created or changed in ``workdir``)
+
+The server relays messages between the grader and the child. A child says only ``result``,
+``call``, ``return`` and ``raise`` (:data:`CHILD_KEYS`, one per message); every other
+message comes from the server itself. When the child ends, or owes an answer for longer
+than its timeout plus a grace period, or sends a message larger than
+:data:`MAX_MESSAGE_BYTES` (or of more than :data:`MAX_MESSAGE_VALUES` values), or anything
+else (not a JSON object, or a message only the server sends), the server stops it and sends
+``{"dead": why}`` with ``why`` one of ``died``, ``killed``, ``overflow``, ``protocol``, and
+answers every later message with the same. A cell's result is ``{"outputs": [...],
+"execution_count": n, "seconds": s}`` in nbformat's output format (the judge adds
+``visible_ok``, ``ename``, ``undecidable`` and ``calls``). The child holds no descriptor
+but its two pipes to the server (and /dev/null): it cannot write to the grader directly.
+What it says is untrusted: the grader checks every message (:mod:`course.grading.protocol`).
+"""
+
+import errno
+import gc
+import os
+import select
+import signal
+import sys
+import tempfile
+import time
+
+from course.grading.server import judge, wire
+from course.grading.server.files import (
+    changed_files,
+    fill_folder,
+    produced_files,
+    remove_folder,
+    signatures,
+    write_files,
+)
+from course.grading.server.framing import (
+    MAX_MESSAGE_BYTES,
+    MessageReader,
+    MessageTooLarge,
+    ProtocolError,
+    frame,
+    write_message,
+)
+from course.grading.server.isolation import (
+    apply_limits,
+    become_subreaper,
+    check_private_world,
+    die_with_parent,
+    drop_capabilities,
+    forbid_tracing,
+    isolate_copy,
+    kept_under_tmp,
+    new_namespaces,
+    private_world,
+)
+from course.grading.server.shell import Capture, StreamWriter, make_shell, on_alarm, run_cell
+
+_KILL_GRACE = 5.0  # seconds past the per-cell timeout before the child is killed
+
+
+# what a child may say (one of these keys per message); every other message is the server's
+CHILD_KEYS = frozenset({"result", "call", "return", "raise"})
+
+
+_LINGERING = 4  # killed copies the student's process may leave unwaited for a while
+
+
+class _Copy:
+    """A throwaway copy of the student's process: it serves the judge's calls of one test cell.
+
+    The copy is a fork of the student's process made when the judge starts a test cell; the
+    original sends it the messages of the cell (:meth:`send`), the copy answers the grader
+    itself, and the original kills it when the cell ends (:meth:`discard`).
+
+    Args:
+        peer: the student's :class:`~course.grading.wire.Peer` (the copy serves with it).
+        up: the descriptor the student's process writes its messages to.
+        folder: the submission's working folder.
+
+    Raises:
+        OSError: no copy could be made (its pipe is closed again).
+    """
+
+    made = 0  # copies made by this process: each numbers its function handles apart
+
+    def __init__(self, peer, up, folder):
+        _Copy.made += 1
+        forbid_tracing()  # the copy cannot reach the original's files through /proc/<pid>
+        down_r, self.down = os.pipe()
+        try:
+            self.pid = _fork_past_own_processes()
+        except OSError:
+            os.close(down_r)
+            os.close(self.down)
+            raise
+        if self.pid == 0:
+            status = 0
+            try:
+                die_with_parent()
+                os.close(self.down)
+                isolate_copy(folder, keep=(down_r, up))
+                peer.reader = MessageReader(down_r)
+                peer.number_handles_from(_Copy.made << 32)
+                while True:
+                    message = peer.reader.read()
+                    if message is None or "call" not in message:
+                        break
+                    peer.write(peer.serve(message["call"]))
+            except BaseException:
+                status = 70
+            finally:
+                os._exit(status)
+        os.close(down_r)
+        try:
+            self.ended = os.pidfd_open(self.pid)  # readable once the copy has ended
+        except (AttributeError, OSError):
+            self.ended = None
+
+    def send(self, message):
+        write_message(self.down, message)
+
+    def discard(self):
+        """Kill the copy; it is waited for later (:meth:`reap`), while the original works."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.close(self.down)
+        if self.ended is not None:
+            os.close(self.ended)
+
+    def reap(self, block):
+        """Wait for the killed copy (``block``: until it is gone); True once it is."""
+        try:
+            return os.waitpid(self.pid, 0 if block else os.WNOHANG)[0] != 0
+        except ChildProcessError:
+            return True
+
+
+def _fork_past_own_processes():
+    """``os.fork()``; when the submission's processes use up its limit, the first process
+    of the submission's pid namespace (this one) ends the others, then forks."""
+    try:
+        return os.fork()
+    except BlockingIOError:
+        if os.getpid() != 1:  # not the first of a namespace of its own: -1 is everyone's
+            raise
+    os.kill(-1, signal.SIGKILL)  # every other process of the namespace
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+    return os.fork()
+
+
+def _cannot_copy(error):
+    """The answer to a test cell's first request when no copy could serve it."""
+    why = f"{error.strerror or error}" if isinstance(error, OSError) else str(error)
+    evalue = (
+        f"the grader could not copy your notebook's process to run this test cell ({why}): "
+        "does your code start many processes or threads?"
+    )
+    return {"raise": {"ename": "RuntimeError", "evalue": evalue, "traceback": []}}
+
+
+def _next_message(reader, copy):
+    """The next message for the student's process; None at end of file or when its copy
+    ended by itself (the process died in the middle of a test cell, as under nbgrader)."""
+    while True:
+        message = reader.pop()
+        if message is not None or reader.eof:
+            return message
+        watched = [reader.fd] if copy is None or copy.ended is None else [reader.fd, copy.ended]
+        if copy is not None and copy.ended in select.select(watched, [], [])[0]:
+            return None
+        reader.fill()
+
+
+def _serve_student(shell, peer, up, timeout, folder):
+    """The student's process: run cells; serve each test cell's calls from a new copy.
+
+    ``up`` is the descriptor it writes its messages to, ``folder`` its working folder.
+    """
+    copy, killed, failed = None, [], None  # failed: why the test cell under way has no copy
+    while True:
+        message = _next_message(peer.reader, copy)
+        if message is None:
+            return
+        call = message.get("call")
+        if type(call) is dict and type(call.get("fn")) is dict and "names" in call["fn"]:
+            if copy is not None:  # a test cell with no visible part ended
+                copy.discard()
+                killed.append(copy)
+            try:
+                copy, failed = _Copy(peer, up, folder), None
+            except OSError as exc:
+                copy, failed = None, exc
+        if failed is not None and call is not None:  # never served here instead
+            peer.write(_cannot_copy(failed))
+            continue
+        if copy is not None and any(key in message for key in ("call", "return", "raise")):
+            copy.send(message)
+            continue
+        failed = None
+        if copy is not None:  # the test cell ended: what its calls did goes with the copy
+            copy.discard()
+            killed.append(copy)
+            copy = None
+        # killed copies are waited for while the original works (a few at most linger)
+        killed = [old for old in killed if not old.reap(block=len(killed) > _LINGERING)]
+        if "call" in message:
+            peer.write(peer.serve(message["call"]))
+        elif "cell" in message:
+            peer.write({"result": run_cell(shell, str(message["cell"]), timeout)})
+        else:
+            return
+
+
+def _child_main(role, shell, reader, up, start):
+    """The submission's process: answer cells and calls until the server stops it.
+
+    ``up`` is the descriptor it writes its messages to.
+    """
+    timeout = float(start["timeout"])
+    peer = wire.Peer(reader, lambda m: write_message(up, m), timeout=timeout, capture=shell.capture)
+    if role == "student":
+        peer.namespace = shell.user_ns
+        folder = os.getcwd()
+        known = signatures(folder)
+        peer.changed_files = lambda: changed_files(folder, known)
+        sys.path.append(folder)  # the notebook's own modules, after the installed ones
+        return _serve_student(shell, peer, up, timeout, folder)
+    judge.install(shell, peer, start.get("exercises", []), start.get("sandbox_types", []))
+    while True:
+        message = reader.read()
+        if message is None:
+            return
+        if "call" in message:
+            peer.write(peer.serve(message["call"]))
+        elif "cell" in message:
+            cell = message["cell"]
+            peer.write(
+                {"result": judge.run_test_cell(shell, cell["source"], cell["hidden"], timeout)}
+            )
+        else:
+            return
+
+
+def _keep_only(keep, stderr):
+    """Close every file descriptor but ``keep``, and the standard ones: 0 and 1 (and 2
+    unless ``stderr``) become /dev/null.
+
+    The server's own descriptors (its pipes to the grader above all) must not reach the
+    submission's process: with one, it could write messages to the grader past the server.
+    """
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1) if stderr else (0, 1, 2):
+        os.dup2(devnull, fd)
+    low = 3
+    for fd in sorted(set(keep)):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def _supervise(role, shell, start, session, down_r, up_w, limits, server):
+    """The forked supervisor: a child in new namespaces runs the submission; never returns.
+
+    ``session`` is ``(folder, workdir, world)``: the submission's working folder, where the
+    submission sees it, and ``world``: ``(bytes, kept paths)`` of the submission's private
+    /tmp (see :func:`_private_tmp`), or None for none (the submission then works in
+    ``folder`` itself). ``server``: the server's pid.
+    """
+    status = 70
+    folder, workdir, world = session
+    try:
+        die_with_parent(server)
+        os.setpgid(0, 0)
+        if world is None:
+            private = new_namespaces(private_tmp=False)
+        else:
+            private = private_world(world, folder, workdir)
+        # the child keeps its two pipes; the judge's errors go to the server's log
+        _keep_only((down_r, up_w), stderr=role == "judge")
+        pid = os.fork()
+        if pid == 0:  # pid 1 of its namespace when that worked
+            die_with_parent()
+            if private:
+                drop_capabilities()
+            os.chdir(workdir if world is not None else folder)
+            apply_limits(limits, float(start["cpu_seconds"]))
+            reader = MessageReader(down_r)
+            try:
+                _child_main(role, shell, reader, up_w, start)
+            except BaseException:
+                if role == "judge":  # the grader's own failure: its log says why
+                    import traceback
+
+                    os.write(2, traceback.format_exc().encode())
+                os._exit(status)
+            os._exit(0)
+        os.close(down_r)
+        os.close(up_w)
+        _, wait_status = os.waitpid(pid, 0)
+        status = os.waitstatus_to_exitcode(wait_status) & 0xFF
+    except BaseException:  # the grader's own failure (no private world): its log says why
+        import traceback
+
+        os.write(2, traceback.format_exc().encode())
+    finally:
+        os._exit(status)
+
+
+def _end_processes(group):
+    """Kill every process of the submission and wait for each; ``group``: the supervisor's.
+
+    The supervisor's process group holds the supervisor and the submission's first process,
+    pid 1 of the submission's pid namespace: when it ends, the kernel ends every process of
+    the namespace (double forks and new sessions included). A first process that left the
+    group and cleared its death signal outlives the supervisor: its parent is then the
+    server (a subreaper), which kills it here too. Until they are waited for, they still
+    count against the process limit.
+    """
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    while True:
+        for pid in _children():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
+def _children():
+    """The pids of this process's children (read from /proc)."""
+    me, found = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat_line = f.read()
+            except OSError:
+                continue  # gone
+            if int(stat_line.rsplit(b")", 1)[1].split()[1]) == me:  # after "pid (name) state"
+                found.append(int(name))
+    return found
+
+
+def _write_until(fd, data, deadline):
+    """Write ``data`` to non-blocking ``fd`` before ``deadline``; False if it did not fit."""
+    view = memoryview(data)
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([], [fd], [], left)[1]:
+            return False
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            continue
+        except OSError as exc:  # the child is gone
+            if exc.errno in (errno.EPIPE, errno.EBADF):
+                return False
+            raise
+    return True
+
+
+def run_session(role, shell, start, protocol, limits, place):
+    """Serve one submission: fork its child, relay messages, stop it at ``end``.
+
+    Args:
+        role: ``"student"`` or ``"judge"``.
+        shell: the server's shell (its namespace holds the prefix's results).
+        start: the ``start`` request.
+        protocol: ``(reader, write)``: the server's own pipes to the grader.
+        limits: resource limits of the child (see :func:`apply_limits`).
+        place: ``(workdir, world)``: the server's working folder (where the set-up cells
+            ran) and the submission's private /tmp (see :func:`_supervise`). The submission
+            works in a new folder holding its files, seen at ``workdir`` when it has a
+            private /tmp; what it wrote there is sent back at the end, and the folder goes.
+
+    Returns:
+        False when the grader went away (the server should stop), else True.
+    """
+    coord, send = protocol
+    timeout = float(start["timeout"])
+    workdir, world = place
+    folder = tempfile.mkdtemp(prefix="submission-", dir=workdir)
+    given = write_files(folder, start.get("files", {}))
+    down_r, down_w = os.pipe()
+    up_r, up_w = os.pipe()
+    server = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        os.close(down_w)
+        os.close(up_r)
+        session = (folder, workdir, world)
+        _supervise(role, shell, start, session, down_r, up_w, limits, server)
+    try:  # the supervisor does the same: whichever runs first, the group exists to be killed
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
+    os.close(down_r)
+    os.close(up_w)
+    os.set_blocking(down_w, False)
+    child = MessageReader(up_r, max_bytes=MAX_MESSAGE_BYTES)
+    owed_since, dead = None, None
+
+    def stop(why):
+        nonlocal dead, owed_since
+        _end_processes(pid)
+        dead, owed_since = why, None
+        send({"dead": why})
+
+    send({"started": True})
+    try:
+        while True:
+            message = coord.pop()
+            if message is not None:
+                if "end" in message:
+                    _end_processes(pid)
+                    produced = produced_files(folder, given) if role == "student" else {}
+                    send({"ended": True, "files": produced})
+                    return True
+                if dead is not None:
+                    send({"dead": dead})
+                elif "kill" in message:
+                    stop("wall")
+                else:
+                    framed = frame(message)
+                    owed_since = time.monotonic()
+                    if not _write_until(down_w, framed, owed_since + timeout + _KILL_GRACE):
+                        stop("died" if not _alive(pid) else "killed")
+                continue
+            if dead is None:
+                try:
+                    message = child.pop()
+                except MessageTooLarge:
+                    stop("overflow")
+                    continue
+                except ProtocolError:
+                    stop("protocol")
+                    continue
+                if message is not None and not (len(message) == 1 and set(message) <= CHILD_KEYS):
+                    stop("protocol")  # what only the server says (dead, ended, ...) included
+                    continue
+                if message is not None:
+                    owed_since = None
+                    send(message)
+                    continue
+            wait = None
+            if owed_since is not None:
+                wait = max(0.0, owed_since + timeout + _KILL_GRACE - time.monotonic())
+            fds = [coord.fd] + ([up_r] if dead is None else [])
+            ready = select.select(fds, [], [], wait)[0]
+            if not ready:
+                stop("killed")
+                continue
+            if coord.fd in ready and not coord.fill():
+                return False
+            if up_r in ready and not child.fill():
+                stop("died")
+    finally:
+        _end_processes(pid)
+        remove_folder(folder)
+        os.close(down_w)
+        os.close(up_r)
+
+
+def _alive(pid):
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
+
+
+def serve():
+    """The server's main loop: set up, then serve submissions until the grader goes away."""
+    die_with_parent()
+    forbid_tracing()
+    become_subreaper()
+    if not sys.flags.safe_path:  # Python put its working folder (/tmp, writable) first
+        del sys.path[0]
+    protocol_in, protocol_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)  # code writing to fd 1 directly must not corrupt the protocol
+    reader = MessageReader(protocol_in)
+    setup = reader.read()
+    if setup is None:
+        return
+    capture = Capture()
+    sys.stdout, sys.stderr = StreamWriter("stdout", capture), StreamWriter("stderr", capture)
+    signal.signal(signal.SIGALRM, on_alarm)
+    for module in setup.get("warm", []):
+        __import__(module)
+    # the set-up cells run where the notebooks will: in a folder holding the shared files
+    workdir = setup.get("workdir") or tempfile.mkdtemp(prefix="notebook-")
+    os.makedirs(workdir, exist_ok=True)
+    fill_folder(workdir, setup.get("files", {}))
+    os.chdir(workdir)
+    modules = []
+    if setup["role"] == "judge":  # a test may import the instructor's modules, never others
+        modules.append(tempfile.mkdtemp(prefix="course-modules-"))
+        shared = setup.get("files", {})
+        write_files(modules[0], {k: v for k, v in shared.items() if k.endswith(".py")})
+        sys.path.append(modules[0])
+    world = None  # each submission's private /tmp, when the sandbox asks for one
+    if setup.get("tmp_bytes"):
+        world = (int(setup["tmp_bytes"]), kept_under_tmp(modules))
+        check_private_world(world, workdir)
+    if setup["role"] == "judge":
+        shell = make_shell(capture, judge=True, user_ns=judge.Namespace())
+    else:
+        shell = make_shell(capture)
+    prefix = [run_cell(shell, source, float(setup["timeout"])) for source in setup["prefix"]]
+    # what the server holds now is never collected in a submission's process: its garbage
+    # collections skip it, instead of copying every page of the server's heap to read it
+    gc.collect()
+    gc.freeze()
+
+    def send(message):
+        write_message(protocol_out, message)
+
+    send({"ready": True, "cells": prefix})
+    while True:
+        request = reader.read()
+        if request is None or "start" not in request:
+            return
+        protocol = (reader, send)
+        limits = setup.get("limits")
+        place = (workdir, world)
+        if not run_session(setup["role"], shell, request["start"], protocol, limits, place):
+            return

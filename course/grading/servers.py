@@ -1,0 +1,355 @@
+"""The coordinator's execution servers: start them (in the sandbox or not), talk to them, keep
+warm ones.
+
+A :class:`ServerProcess` is one ``python -m course.grading.server`` process (see
+:mod:`course.grading.server.forkserver`) and its pipes: it sends messages and reads the
+server's answers within byte budgets. Each process of the grader keeps idle servers per
+shared prefix of cells (:func:`prestart`, :func:`checkout`, :func:`checkin`,
+:func:`shutdown`), so a submission costs a fork, not a start.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+
+from course.grading import protocol, sandbox
+from course.grading.server.framing import (
+    MAX_MESSAGE_BYTES,
+    MessageReader,
+    MessageTooLarge,
+    ProtocolError,
+    write_message,
+)
+
+# Imported once per server, before any submission: numpy, matplotlib and the course.
+WARM_MODULES = [
+    "numpy",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "matplotlib_inline.backend_inline",
+    "IPython",
+    "networkx",
+    "sklearn.datasets",
+    "course.activations",
+    "course.datasets",
+    "course.plots",
+    "course.testing",
+]
+
+
+# The judge runs only the set-up cells and the tests: what they import is enough (the data
+# sets' scikit-learn, the slowest import, is left to the student's side).
+JUDGE_WARM_MODULES = ["numpy", "IPython", "course.activations", "course.testing"]
+
+
+ROLE_WARM_MODULES = {"student": WARM_MODULES, "judge": JUDGE_WARM_MODULES}
+
+
+SERVER_ENV = {
+    # one thread per submission: submissions run in parallel instead
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "NBGRADER_EXECUTION": "autograde",  # what nbgrader sets while it executes notebooks
+    "PYTHONHASHSEED": "0",
+}
+
+
+class WorkerLost(RuntimeError):
+    """A fork server ended unexpectedly (killed, crashed, or out of memory)."""
+
+
+class ProtocolViolation(WorkerLost):
+    """The submission's process broke the protocol: its servers were stopped, it is not graded.
+
+    Unlike other lost servers, the notebook is not run again: it would do the same.
+    """
+
+    def __init__(self, what):
+        super().__init__(
+            f"the notebook's process broke the grader's protocol ({what}); it was stopped and "
+            "this notebook is not graded"
+        )
+        self.what = what
+
+    def __reduce__(self):  # as it comes back from a Dask worker
+        return type(self), (self.what,)
+
+
+_STARTUP_SECONDS = 120  # most a server may take to import everything and answer
+
+
+SILENCE_SECONDS = 15  # past a cell's timeout, how long a silent server is waited for
+
+
+_SANDBOX_END_SECONDS = 10  # how long a killed server's sandbox is waited for
+
+
+# What one submission may use (on top of what the server itself already uses).
+LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2, "processes": 64}
+
+
+NO_TIMEOUT = 24 * 3600.0  # what "no per-cell timeout" (nbgrader's None) means here
+
+
+def seconds(timeout):
+    """A per-cell timeout as a number of seconds (None: :data:`NO_TIMEOUT`)."""
+    return NO_TIMEOUT if timeout is None else float(timeout)
+
+
+def encode_files(files):
+    """``{name: bytes}`` as the plain data a task and a server's ``start`` carry."""
+    return {name: base64.b64encode(data).decode() for name, data in (files or {}).items()}
+
+
+class ServerProcess:
+    """A running ``python -m course.grading.server`` (sandboxed or not) and its pipes.
+
+    ``warm`` lists the modules it imports before running anything (default: the role's).
+    """
+
+    def __init__(self, role, prefix, timeout, sandboxed, warm=None, files=None):
+        self.role, self.prefix, self.timeout = role, prefix, timeout
+        self.log = tempfile.TemporaryFile()
+        argv = [sys.executable, "-m", "course.grading.server"]
+        self.ipython_dir = tempfile.mkdtemp(prefix="ipython-")
+        # a sandboxed server makes its own, in the sandbox's /tmp
+        self.workdir = None if sandboxed else tempfile.mkdtemp(prefix="notebook-")
+        env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": self.ipython_dir}
+        # the server, its supervisor and bubblewrap's own processes, plus the submission's
+        self.group = sandbox.process_group(LIMITS["processes"] + 8)
+        info_r, info_w = os.pipe() if sandboxed else (None, None)
+        self.process = subprocess.Popen(
+            sandbox.command(argv, info_fd=info_w) if sandboxed else argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+            preexec_fn=(lambda: sandbox.join_process_group(self.group)) if self.group else None,
+            pass_fds=(info_w,) if sandboxed else (),
+        )
+        self.sandbox = None  # a pidfd of the sandbox's first process: it ends after all others
+        if sandboxed:
+            os.close(info_w)
+            self.sandbox = _first_process(info_r)
+        self.reader = MessageReader(self.process.stdout.fileno(), max_bytes=MAX_MESSAGE_BYTES)
+        self.send(
+            {
+                "role": role,
+                "prefix": prefix,
+                "warm": warm if warm is not None else ROLE_WARM_MODULES[role],
+                "timeout": timeout,
+                "limits": LIMITS,
+                "workdir": self.workdir,
+                "files": files or {},
+                # each submission's own /tmp: in the sandbox, where nothing else is writable
+                "tmp_bytes": sandbox.TMP_BYTES if sandboxed else None,
+            }
+        )
+        self.prefix_results = None
+        self.produced = {}  # files the last submission wrote (student servers)
+
+    def send(self, message):
+        try:
+            write_message(self.process.stdin.fileno(), message)
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerLost(self._why()) from exc
+
+    def receive(self, timeout=None, limit=None):
+        """The next message.
+
+        Raises:
+            MessageTooLarge: it is larger than ``limit`` bytes (it is skipped unread).
+            WorkerLost: the server is silent past ``timeout``, gone, or sent what is not a
+                message.
+        """
+        try:
+            message = self.reader.read(timeout=timeout, limit=limit)
+        except TimeoutError:  # a stopped or wedged server: give up on it
+            raise WorkerLost(self._why()) from None
+        except MessageTooLarge:
+            raise
+        except ProtocolError as exc:
+            raise WorkerLost(f"{self._why()} ({exc})") from None
+        if message is None:
+            raise WorkerLost(self._why())
+        return message
+
+    def _why(self):
+        self._end()
+        return f"the {self.role} execution server stopped (exit {self.process.returncode}): " + (
+            self.log_tail() or "no message"
+        )
+
+    def log_tail(self, lines=3):
+        """The last lines the server wrote to its standard error, on one line."""
+        self.log.seek(0)
+        return " | ".join(self.log.read().decode(errors="replace").strip().splitlines()[-lines:])
+
+    def ready(self):
+        """Wait until the server has run the prefix; return the prefix's cell results."""
+        if self.prefix_results is None:
+            budget = _STARTUP_SECONDS + self.timeout * len(self.prefix)
+            message = self.receive(timeout=budget)
+            cells = message.get("cells")
+            try:  # the server's own run, before any submission: checked all the same
+                if set(message) != {"ready", "cells"} or type(cells) is not list:
+                    raise protocol.Invalid(f"fields {sorted(message)[:4]} instead of its results")
+                if len(cells) != len(self.prefix):
+                    raise protocol.Invalid("results that do not match the set-up cells")
+                self.prefix_results = [protocol.check_result(cell) for cell in cells]
+            except protocol.Invalid as exc:
+                raise WorkerLost(f"{self._why()} (its set-up sent {exc})") from None
+        return self.prefix_results
+
+    def start(self, timeout, cpu_seconds, files, exercises=(), sandbox_types=()):
+        """Ask the server to fork the child of a new submission (see :meth:`started`)."""
+        self.ready()
+        self.send(
+            {
+                "start": {
+                    "timeout": timeout,
+                    "cpu_seconds": cpu_seconds,
+                    "files": files,
+                    "exercises": list(exercises),
+                    "sandbox_types": list(sandbox_types),
+                }
+            }
+        )
+
+    def started(self, timeout):
+        """Wait until the child asked for by :meth:`start` runs."""
+        self._until("started", timeout)
+
+    def end(self):
+        """Ask the server to stop the submission's child (see :meth:`ended`)."""
+        self.send({"end": True})
+
+    def ended(self, timeout):
+        """Wait until the server is ready for the next submission; keep what it wrote."""
+        try:
+            self.produced = protocol.check_files(self._until("ended", timeout).get("files", {}))
+        except protocol.Invalid as exc:
+            raise ProtocolViolation(f"the files it wrote: {exc}") from None
+
+    def _until(self, key, timeout):
+        while True:
+            try:
+                message = self.receive(timeout=timeout + SILENCE_SECONDS)
+            except MessageTooLarge:
+                continue  # what the child said before it was stopped, thrown away
+            if key in message:
+                return message
+            # else: what the child said before it was stopped
+
+    def _end(self):
+        """Kill the server; return once every process of its sandbox has ended too."""
+        self.process.kill()
+        self.process.wait()
+        if self.sandbox is not None:  # bubblewrap's first process ends, killing the rest
+            select.select([self.sandbox], [], [], _SANDBOX_END_SECONDS)
+            os.close(self.sandbox)
+            self.sandbox = None
+        if self.group:
+            sandbox.remove_process_group(self.group)
+
+    def close(self):
+        """Stop the server (it holds nothing worth a graceful exit) and remove its traces."""
+        self._end()
+        for pipe in (self.process.stdin, self.process.stdout):
+            pipe.close()
+        self.log.close()
+        shutil.rmtree(self.ipython_dir, ignore_errors=True)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _first_process(info):
+    """A pidfd of the sandbox's first process, from bubblewrap's ``--info-fd`` pipe ``info``.
+
+    That process is the sandbox's pid 1: it ends only once every other process in the sandbox
+    (the server, the submissions and whatever they started) has ended. None when bubblewrap
+    failed before starting it, or it ended already.
+    """
+    with os.fdopen(info, "rb") as pipe:
+        data = pipe.read()
+    try:
+        return os.pidfd_open(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
+
+
+_IDLE = {}  # (role, prefix key, timeout, sandboxed) -> idle servers of this process
+
+
+_LOCK = threading.Lock()
+
+
+def checkout(role, prefix, timeout, sandboxed, files=None):
+    """An idle server of this process for ``prefix`` run among ``files``, or a new one."""
+    digest = hashlib.sha256(json.dumps([prefix, files or {}], sort_keys=True).encode())
+    key = (role, digest.hexdigest(), timeout, sandboxed)
+    with _LOCK:
+        idle = _IDLE.setdefault(key, [])
+        server = idle.pop() if idle else None
+    return key, server or ServerProcess(role, prefix, timeout, sandboxed, files=files)
+
+
+def checkin(key, server):
+    with _LOCK:
+        _IDLE.setdefault(key, []).append(server)
+
+
+def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
+    """Start ``count`` pairs of servers for ``prefix`` in this process, and wait for them.
+
+    Args:
+        prefix: the set-up cells' sources.
+        timeout: seconds each cell may run (None: no limit).
+        count: how many pairs.
+        sandboxed: start them in the sandbox.
+        common_files: ``{relative path: bytes}`` the set-up cells run among.
+
+    Returns:
+        The number of pairs started.
+
+    Raises:
+        WorkerLost: no server of a role could start (a server that stops while others
+            start is left out: the first submission to need it starts a new one).
+    """
+    timeout, files = seconds(timeout), encode_files(common_files)
+    started = [
+        checkout(role, prefix, timeout, sandboxed, files)
+        for _ in range(count)
+        for role in ("student", "judge")
+    ]
+    ready, lost = {"student": 0, "judge": 0}, None
+    for key, server in started:
+        try:
+            server.ready()
+        except WorkerLost as exc:
+            server.close()
+            lost = lost or exc
+            continue
+        ready[server.role] += 1
+        checkin(key, server)
+    if lost is not None and not all(ready.values()):
+        raise lost
+    return min(ready.values())
+
+
+def shutdown():
+    """Stop every idle server of this process."""
+    with _LOCK:
+        servers = [s for idle in _IDLE.values() for s in idle]
+        _IDLE.clear()
+    for server in servers:
+        server.close()
