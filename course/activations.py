@@ -8,7 +8,14 @@ upstream gradient ``dA`` and the pre-activation ``Z`` (same shape) and returns
 These are given to students: they are tools, not graded exercises.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "sigmoid",
@@ -46,7 +53,7 @@ def _check_same_shape(dA, Z):
     return dA, Z
 
 
-def sigmoid(z):
+def sigmoid(z: ArrayLike) -> np.ndarray:
     """Logistic sigmoid ``1 / (1 + exp(-z))``, computed without overflow.
 
     Args:
@@ -61,7 +68,7 @@ def sigmoid(z):
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def relu(z):
+def relu(z: ArrayLike) -> np.ndarray:
     """Rectified linear unit ``max(0, z)``.
 
     Args:
@@ -74,7 +81,7 @@ def relu(z):
     return np.maximum(0.0, z)
 
 
-def leaky_relu(z, alpha=0.01):
+def leaky_relu(z: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """Leaky ReLU: ``z`` where ``z > 0``, else ``alpha * z``.
 
     Args:
@@ -90,7 +97,7 @@ def leaky_relu(z, alpha=0.01):
     return np.where(z > 0, z, alpha * z)
 
 
-def tanh(z):
+def tanh(z: ArrayLike) -> np.ndarray:
     """Hyperbolic tangent.
 
     Args:
@@ -102,7 +109,7 @@ def tanh(z):
     return np.tanh(_as_float_array(z))
 
 
-def linear(z):
+def linear(z: ArrayLike) -> np.ndarray:
     """Identity activation ``g(z) = z`` (a copy, so callers may modify it).
 
     Args:
@@ -114,7 +121,7 @@ def linear(z):
     return _as_float_array(z).copy()
 
 
-def softmax(z):
+def softmax(z: ArrayLike) -> np.ndarray:
     """Softmax over the last axis, stable for large ``|z|``.
 
     Args:
@@ -131,7 +138,7 @@ def softmax(z):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def sigmoid_backward(dA, Z):
+def sigmoid_backward(dA: ArrayLike, Z: ArrayLike) -> np.ndarray:
     """Backward pass of a sigmoid unit.
 
     Args:
@@ -146,7 +153,7 @@ def sigmoid_backward(dA, Z):
     return dA * s * (1.0 - s)
 
 
-def relu_backward(dA, Z):
+def relu_backward(dA: ArrayLike, Z: ArrayLike) -> np.ndarray:
     """Backward pass of a ReLU unit.
 
     Args:
@@ -160,7 +167,7 @@ def relu_backward(dA, Z):
     return np.where(Z > 0, dA, 0.0)
 
 
-def tanh_backward(dA, Z):
+def tanh_backward(dA: ArrayLike, Z: ArrayLike) -> np.ndarray:
     """Backward pass of a tanh unit.
 
     Args:
@@ -174,7 +181,7 @@ def tanh_backward(dA, Z):
     return dA * (1.0 - np.tanh(Z) ** 2)
 
 
-def leaky_relu_backward(dA, Z, alpha=0.01):
+def leaky_relu_backward(dA: ArrayLike, Z: ArrayLike, alpha: float = 0.01) -> np.ndarray:
     """Backward pass of a leaky ReLU unit.
 
     Args:

@@ -102,7 +102,7 @@ class _ProgressBar:
             line = printable(f"could not {self.doing} {student} (see the summary)")
             self.bar.write(line, file=sys.stderr)
 
-    def close(self):
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
@@ -198,7 +198,7 @@ def _add_unsafe_flag(parser):
     )
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="course",
         description="Neural Networks from Scratch: release, grade and autograde the course's "
@@ -320,7 +320,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -6,6 +6,7 @@ which ship inside the scikit-learn package, so nothing is downloaded.
 Week 1 uses the row convention: ``X`` is (m, n) with one example per row.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,9 @@ _DENSE_WEIGHTS = "week1_dense_weights.npz"
 _DENSE_KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
 
 
-def load_digits_binary(digits=(0, 1), test_fraction=0.25, seed=0):
+def load_digits_binary(
+    digits: Sequence[int] = (0, 1), test_fraction: float = 0.25, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two classes of handwritten digits, scaled to [0, 1], with a fixed train/test split.
 
     The split is stratified and reproducible: the same arguments always give the same
@@ -85,7 +88,7 @@ def _split_digits(digits, test_fraction, seed):
     return data.data / 16.0, data.target, train_idx, test_idx
 
 
-def load_dense_weights():
+def load_dense_weights() -> dict[str, np.ndarray]:
     """Pre-trained weights of week 1's three-layer sigmoid network for 0-versus-1 digits.
 
     The network maps a flattened 8x8 image to the probability that it shows a 1, in the
@@ -114,7 +117,9 @@ def _check_even_m(m):
         raise ValueError(f"m must be an even integer of at least 4 (two equal classes), got {m!r}")
 
 
-def load_planar_dataset(m=400, noise=0.2, seed=0):
+def load_planar_dataset(
+    m: int = 400, noise: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The "flower": two classes of points on eight petals around the origin (week 3).
 
     Each petal is an arch of the polar curve ``r = 4 sin(pi u)``: a point at position
@@ -164,7 +169,7 @@ def load_planar_dataset(m=400, noise=0.2, seed=0):
     return X[:, order], Y[:, order]
 
 
-def load_2d_datasets(m=200, seed=0):
+def load_2d_datasets(m: int = 200, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Four more two-class data sets in the plane, to try a small network on (week 3).
 
     Made with scikit-learn's generators (nothing is downloaded):
@@ -209,7 +214,9 @@ def load_2d_datasets(m=200, seed=0):
     return sets
 
 
-def load_digits_low_high(test_fraction=0.25, seed=0):
+def load_digits_low_high(
+    test_fraction: float = 0.25, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All ten digits, labelled by size: 0 for a digit from 0 to 4, 1 for one from 5 to 9.
 
     The images are scikit-learn's 1797 handwritten digits, scaled to [0, 1], in the column

@@ -4,6 +4,11 @@ Every function draws on a matplotlib Axes (a new figure when ``ax`` is not given
 returns what it drew on, so notebooks can add titles or save the figure.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import matplotlib.patches as mpatches
 import matplotlib.pyplot as plt
 import networkx as nx
@@ -11,6 +16,10 @@ import numpy as np
 from matplotlib.colors import ListedColormap
 
 from course import activations
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "draw_network",
@@ -74,14 +83,14 @@ def _check_weights(weights, layer_sizes, convention):
 
 
 def draw_network(
-    layer_sizes,
-    weights=None,
+    layer_sizes: Sequence[int],
+    weights: Sequence[ArrayLike] | None = None,
     *,
-    convention="row",
-    max_units=8,
-    ax=None,
-    title=None,
-):
+    convention: str = "row",
+    max_units: int = 8,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
     """Draw a fully connected network as a layered graph.
 
     Nodes are labelled ``x_i`` (inputs), ``a_j^[l]`` (hidden units) and ``y-hat`` (output);
@@ -178,8 +187,12 @@ def draw_network(
 
 
 def plot_activations(
-    names=("sigmoid", "tanh", "relu", "leaky_relu"), *, derivatives=False, z=None, axes=None
-):
+    names: Iterable[str] = ("sigmoid", "tanh", "relu", "leaky_relu"),
+    *,
+    derivatives: bool = False,
+    z: ArrayLike | None = None,
+    axes: Sequence[Axes] | None = None,
+) -> list[Axes]:
     """Plot activation functions side by side, optionally with their derivatives.
 
     Args:
@@ -217,7 +230,13 @@ def plot_activations(
     return list(axes)
 
 
-def plot_timings(sizes, timings, *, ax=None, xlabel="number of examples m"):
+def plot_timings(
+    sizes: ArrayLike,
+    timings: Mapping[str, ArrayLike],
+    *,
+    ax: Axes | None = None,
+    xlabel: str = "number of examples m",
+) -> Axes:
     """Plot run time against problem size on log-log axes, one line per method.
 
     Args:
@@ -245,16 +264,16 @@ def plot_timings(sizes, timings, *, ax=None, xlabel="number of examples m"):
 
 
 def show_digits(
-    images,
-    labels=None,
-    predictions=None,
+    images: ArrayLike,
+    labels: ArrayLike | None = None,
+    predictions: ArrayLike | None = None,
     *,
-    n_cols=8,
-    image_shape=(8, 8),
-    convention="row",
-    signed=False,
-    ax=None,
-):
+    n_cols: int = 8,
+    image_shape: tuple[int, int] = (8, 8),
+    convention: str = "row",
+    signed: bool = False,
+    ax: Axes | None = None,
+) -> Axes:
     """Show images as one tiled picture, each captioned with its label and prediction.
 
     The tiles are drawn as a single image (fast even for many tiles); a caption whose
@@ -361,7 +380,14 @@ _CLASS_COLOURS = ("#d62728", "#1f77b4")
 _REGION_COLOURS = ("#f6c9c9", "#c6dcef")
 
 
-def plot_decision_boundary(predict_fn, X, Y, ax=None, *, resolution=200):
+def plot_decision_boundary(
+    predict_fn: Callable[[np.ndarray], ArrayLike],
+    X: ArrayLike,
+    Y: ArrayLike,
+    ax: Axes | None = None,
+    *,
+    resolution: int = 200,
+) -> Axes:
     """Colour the plane by a binary classifier's prediction, and show the labelled points.
 
     The classifier is evaluated on a ``resolution`` x ``resolution`` grid that covers the
@@ -440,7 +466,13 @@ def plot_decision_boundary(predict_fn, X, Y, ax=None, *, resolution=200):
     return ax
 
 
-def plot_costs(costs, *, every=100, ax=None, title=None):
+def plot_costs(
+    costs: ArrayLike | dict[str, ArrayLike],
+    *,
+    every: int = 100,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
     """Plot the cost recorded during training against the iteration, one line per run.
 
     Args:
@@ -491,7 +523,14 @@ _FLOW_STYLES = {  # edge kind -> (line style, colour)
 }
 
 
-def draw_data_flow(n_layers=3, *, hidden="relu", output="sigmoid", ax=None, title=None):
+def draw_data_flow(
+    n_layers: int = 3,
+    *,
+    hidden: str = "relu",
+    output: str = "sigmoid",
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
     """Draw the forward and the backward pass of an L-layer network as boxes and arrows.
 
     The top row is the forward pass: ``X = A^[0]`` enters layer 1 (a box "LINEAR -> RELU"),
@@ -658,18 +697,18 @@ def draw_data_flow(n_layers=3, *, hidden="relu", output="sigmoid", ax=None, titl
 
 
 def plot_contours(
-    f,
-    x_range,
-    y_range,
+    f: Callable[[float, float], float],
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
     *,
-    paths=None,
-    levels=10,
-    resolution=60,
-    ax=None,
-    xlabel="$w_1$",
-    ylabel="$w_2$",
-    title=None,
-):
+    paths: dict[str, ArrayLike] | None = None,
+    levels: int | Sequence[float] = 10,
+    resolution: int = 60,
+    ax: Axes | None = None,
+    xlabel: str = "$w_1$",
+    ylabel: str = "$w_2$",
+    title: str | None = None,
+) -> Axes:
     """Draw the contour lines of a function of two numbers, and paths walked across them.
 
     Made to show a cost as a map over two parameters, with the steps gradient descent

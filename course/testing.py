@@ -13,13 +13,20 @@ Example:
     >>> passed("my_dense passes the visible checks")  # prints a green line
 """
 
+from __future__ import annotations
+
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from course.terminal import colour
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "CheckFailed",
@@ -55,7 +62,7 @@ def _shape(value):
     return np.shape(value)
 
 
-def check_type(value, expected_type, name):
+def check_type(value: object, expected_type: type | tuple[type, ...], name: str) -> None:
     """Fail unless ``value`` is an instance of ``expected_type``.
 
     Args:
@@ -105,7 +112,7 @@ def _shape_hint(got, expected):
     return f"the result has {len(got)} axes instead of {len(expected)}."
 
 
-def check_shape(value, expected_shape, name):
+def check_shape(value: ArrayLike, expected_shape: Iterable[int], name: str) -> None:
     """Fail unless ``np.shape(value) == expected_shape``.
 
     Args:
@@ -152,7 +159,16 @@ def _values_hint(got, expected, atol, rtol):
     return None
 
 
-def check_values(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None, show_expected=True):
+def check_values(
+    value: object,
+    expected: ArrayLike,
+    name: str,
+    *,
+    atol: float = 1e-7,
+    rtol: float = 1e-6,
+    mistakes: dict[str, ArrayLike] | None = None,
+    show_expected: bool = True,
+) -> None:
     """Fail unless ``value`` is close to ``expected`` element by element.
 
     Args:
@@ -197,7 +213,16 @@ def check_values(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None, 
     _fail(message)
 
 
-def check_array(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None, show_expected=True):
+def check_array(
+    value: object,
+    expected: ArrayLike,
+    name: str,
+    *,
+    atol: float = 1e-7,
+    rtol: float = 1e-6,
+    mistakes: dict[str, ArrayLike] | None = None,
+    show_expected: bool = True,
+) -> None:
     """Check an array in teaching order: it is an ndarray, then its shape, then its values.
 
     Args:
@@ -214,7 +239,7 @@ def check_array(value, expected, name, *, atol=1e-7, rtol=1e-6, mistakes=None, s
     )
 
 
-def check_unchanged(before, after, name):
+def check_unchanged(before: ArrayLike, after: ArrayLike, name: str) -> None:
     """Fail if an input argument was modified in place.
 
     Args:
@@ -229,7 +254,7 @@ def check_unchanged(before, after, name):
         )
 
 
-def passed(message):
+def passed(message: str) -> None:
     """Print ``message`` as a green line with a check mark, e.g. after the visible checks."""
     print(colour(f"\u2713 {message}", "green"))
 
@@ -251,7 +276,7 @@ def _ago(seconds):
     return f"{seconds / 3600:.0f} h ago"
 
 
-def check_notebook(path=None):
+def check_notebook(path: Path | str | None = None) -> None:
     """Run every visible check of the notebook as last saved, and print a table of exercises.
 
     The same as ``course check NOTEBOOK`` in a terminal. It reads the file, so save the

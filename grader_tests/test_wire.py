@@ -1,5 +1,7 @@
 """Plain data and calls across the sandbox wall (``course.grading.server.wire``)."""
 
+import base64
+import math
 import os
 import threading
 
@@ -8,7 +10,16 @@ import pytest
 
 from course.activations import sigmoid
 from course.grading.server.framing import MessageReader, ProtocolError, write_message
-from course.grading.server.wire import Peer, RemoteError, RemoteFunction, WireError
+from course.grading.server.shell import CellTimeoutError
+from course.grading.server.wire import (
+    MAX_DEPTH,
+    DeadKernelError,
+    Peer,
+    RemoteError,
+    RemoteFunction,
+    WireError,
+    error_class,
+)
 
 
 def roundtrip(value):
@@ -95,6 +106,186 @@ def test_values_that_are_not_plain_data_cannot_cross(value):
 def test_decoding_never_runs_or_imports_what_a_message_names(data):
     with pytest.raises(WireError):
         Peer(None, None).decode(data)
+
+
+class Name(str):
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1 + 2j,
+        complex(0, -1.5),
+        b"",
+        b"\x00\xffraw",
+        set(),
+        {1, "a", 2.5, (1, 2)},
+        frozenset({(1, 2), "b"}),
+        [],
+        {},
+        (),
+        "",
+        "\u00fcn\u00efcode \u2603",
+        {1: "an int key", "1": "a str key"},
+        np.float16(1.5),
+        np.uint8(255),
+        np.complex64(1 - 1j),
+        np.array([True, False]),
+        np.arange(4, dtype=np.uint16),
+        np.array([1 + 1j], dtype=np.complex64),
+        np.ones((2, 0, 3)),
+    ],
+)
+def test_the_other_plain_values_cross_unchanged_in_type_and_value(value):
+    back = roundtrip(value)
+    assert type(back) is type(value)
+    if isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype and back.shape == value.shape
+        np.testing.assert_array_equal(back, value)
+    else:
+        assert back == value
+        if isinstance(value, dict):
+            assert [type(k) for k in back] == [type(k) for k in value]
+
+
+@pytest.mark.parametrize(
+    "cls", [int, float, complex, str, bytes, list, tuple, dict, set, frozenset, type(None)]
+)
+def test_plain_types_cross_as_themselves(cls):
+    assert roundtrip(cls) is cls
+    for numpy_type in (np.ndarray, np.float32, np.int64, np.bool_, np.complex128):
+        assert roundtrip(numpy_type) is numpy_type
+
+
+def test_installed_modules_cross_by_name_as_the_receivers_own_copy():
+    peer = Peer(None, None)
+    assert peer.encode(np) == {"$": "module", "name": "numpy"}
+    assert roundtrip(np) is np and roundtrip(math) is math
+
+
+def test_subclasses_of_plain_values_arrive_as_the_plain_value():
+    for value, plain in [(Name("W1"), "W1"), (Ratio(0.5), 0.5)]:
+        back = roundtrip(value)
+        assert type(back) is type(plain) and back == plain
+
+
+def nested(depth):
+    value = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_value_nested_past_the_limit_cannot_cross_either_way():
+    peer = Peer(None, None)
+    assert roundtrip(nested(MAX_DEPTH)) == nested(MAX_DEPTH)
+    with pytest.raises(WireError, match=f"nested more than {MAX_DEPTH} levels"):
+        peer.encode(nested(MAX_DEPTH + 1))
+    with pytest.raises(WireError, match=f"nested more than {MAX_DEPTH} levels"):
+        peer.encode({"$": [(1, nested(MAX_DEPTH))]})  # dicts and tuples count as levels
+    with pytest.raises(WireError, match="nested more than"):  # refused, never a RecursionError
+        peer.decode(nested(50_000))
+    deep_tuple = {"$": "tuple", "items": [1]}
+    for _ in range(MAX_DEPTH):
+        deep_tuple = {"$": "tuple", "items": [deep_tuple]}
+    with pytest.raises(WireError, match="nested more than"):
+        peer.decode(deep_tuple)
+
+
+class Layer:
+    pass
+
+
+def squares():
+    yield 1
+
+
+@pytest.mark.parametrize(
+    "value, type_name",
+    [
+        (Layer(), "Layer"),
+        (Layer, "Layer"),  # a class of the notebook's
+        (squares(), "generator"),
+        (np.str_("a"), None),
+        (np.zeros(2, dtype=[("a", "<f8")]), None),
+        ({1.5: "a float key"}, None),
+        ({"ok": [{(1,): 1}]}, None),
+    ],
+)
+def test_a_value_that_cannot_cross_is_refused_naming_its_type_when_that_is_why(value, type_name):
+    with pytest.raises(WireError) as refused:
+        Peer(None, None).encode(value)
+    assert refused.value.type_name == type_name
+
+
+def test_an_open_file_cannot_cross(tmp_path):
+    with open(tmp_path / "data.csv", "w") as f, pytest.raises(WireError) as refused:
+        Peer(None, None).encode(f)
+    assert refused.value.type_name == "TextIOWrapper"
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        ({"$": "scalar", "dtype": "<U1", "data": b64(b"a\0\0\0")}, "not numeric"),
+        ({"$": "array", "dtype": "V8", "shape": [1], "data": b64(bytes(8))}, "not numeric"),
+        ({"$": "array", "dtype": "<M8[s]", "shape": [1], "data": b64(bytes(8))}, "not numeric"),
+        ({"$": "array", "dtype": "<f8", "shape": [3], "data": b64(bytes(16))}, "malformed"),
+        ({"$": "array", "dtype": "<f8", "shape": [2]}, "malformed"),
+        ({"$": "bytes", "data": "!!"}, "malformed"),
+        ({"$": "complex", "re": "one", "im": 0}, "malformed"),
+        ({"$": "set", "items": [[1]]}, "malformed"),  # a list cannot be in a set
+        ({"$": "dict", "items": [[[1, 2], 3]]}, "not a string or an int"),
+        ({"$": "dict", "items": [[{"$": "tuple", "items": []}, 3]]}, "not a string or an int"),
+        ({"$": "type", "name": "os.system"}, "cannot cross"),
+        ({"$": "type", "name": "numpy.dtype"}, "cannot cross"),
+        ({"$": "fn"}, "malformed function handle"),
+        ({"no": "kind"}, "unknown value kind None"),
+        (b"raw", "unexpected bytes"),
+    ],
+)
+def test_decoding_refuses_what_encode_never_makes(data, why):
+    with pytest.raises(WireError, match=why):
+        Peer(None, None).decode(data)
+
+
+@pytest.mark.parametrize(
+    "ename, cls",
+    [
+        ("ValueError", ValueError),
+        ("ZeroDivisionError", ZeroDivisionError),
+        ("CellTimeoutError", CellTimeoutError),
+        ("DeadKernelError", DeadKernelError),
+    ],
+)
+def test_an_exception_of_the_other_side_is_the_same_class_here_when_it_is_a_known_one(ename, cls):
+    assert error_class(ename) is cls
+
+
+@pytest.mark.parametrize(
+    "ename, name",
+    [
+        ("LinAlgError", "LinAlgError"),  # the notebook's or a library's own
+        ("SystemExit", "SystemExit"),  # a BaseException: no test may catch it by accident
+        ("KeyboardInterrupt", "KeyboardInterrupt"),
+        ("print", "print"),  # a builtin that is no exception
+        ("not a name", "RemoteError"),
+        ("E" * 101, "RemoteError"),
+    ],
+)
+def test_any_other_exception_is_a_remote_error_of_its_name(ename, name):
+    cls = error_class(ename)
+    assert issubclass(cls, RemoteError) and cls.__name__ == cls.ename == name
+    assert error_class(ename) is cls  # one class per name: `except` clauses keep working
 
 
 def test_course_activations_and_ufuncs_cross_by_name():
@@ -189,6 +380,13 @@ def use_the_list(x):
 def keep_helper(x):
     kept.append(helper)
     return helper(x)
+
+def extend(items, pair, *, params):
+    items.append(len(items))
+    items[0] = "changed"
+    pair[0][:] = pair[0] * 2
+    params["W"] += 1
+    del params["unused"]
 """
 
 
@@ -209,6 +407,17 @@ def test_in_place_changes_come_back_to_the_callers_arguments(pair):
     pair.function("grow")(params)
     assert sorted(params) == ["W1", "new"]
     np.testing.assert_array_equal(params["W1"], [2.0, 2.0])
+
+
+def test_changes_to_lists_tuples_and_keyword_arguments_come_back_too(pair):
+    items, pair_of, params = [1, 2], (np.ones(2), "label"), {"W": np.zeros(2), "unused": 0}
+    first = pair_of[0]
+    pair.function("extend")(items, pair_of, params=params)
+    assert items == ["changed", 2, 2]
+    assert pair_of[0] is first  # the same array, changed in place
+    np.testing.assert_array_equal(first, [2.0, 2.0])
+    assert sorted(params) == ["W"]
+    np.testing.assert_array_equal(params["W"], [1.0, 1.0])
 
 
 def test_numpys_global_random_state_travels_with_the_call(pair):

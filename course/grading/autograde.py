@@ -30,12 +30,15 @@ A run killed at any moment can be started again: submissions without a marker ar
 again, and nbgrader's gradebook rows are updated in place, never duplicated.
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -46,26 +49,11 @@ from course.grading import execution, sandbox, servers
 from course.grading import nbgrader_driver as driver
 from course.grading.nbgrader_driver import MARKER_SUFFIX
 from course.grading.notebooks import UngradableNotebook, exercises, read_notebook, setup_cells
+from course.grading.results import Summary
 from course.grading.runners import DaskRunner, LocalRunner
 from course.grading.settings import Settings, autograde_settings
 
 __all__ = ["Summary", "autograde", "MARKER_SUFFIX"]
-
-
-@dataclass
-class Summary:
-    """What a run did: results, unreadable submissions, skips and timings."""
-
-    assignment: str
-    results: dict = field(default_factory=dict)  # student -> AssignmentResult, skipped included
-    errors: dict = field(default_factory=dict)  # student -> message
-    missing: dict = field(default_factory=dict)  # student -> notebooks not handed in (0 points)
-    graded: list = field(default_factory=list)  # students graded in this run
-    skipped: list = field(default_factory=list)  # students already graded and unchanged
-    regraded: dict = field(default_factory=dict)  # why -> students graded again for that
-    own_seconds: dict = field(default_factory=dict)  # student -> time in their own cells
-    wall_seconds: float = 0.0
-    workers: int = 1
 
 
 @dataclass
@@ -320,17 +308,17 @@ def _write_marker(root, assignment, sub):
 
 
 def autograde(
-    root,
-    assignment,
-    students=None,
+    root: Path | str,
+    assignment: str,
+    students: Sequence[str] | None = None,
     *,
-    workers=None,
-    scheduler=None,
-    timeout=None,
-    force=False,
-    progress=None,
-    sandboxed=True,
-):
+    workers: int | None = None,
+    scheduler: str | None = None,
+    timeout: float | None = None,
+    force: bool = False,
+    progress: Callable[..., None] | None = None,
+    sandboxed: bool = True,
+) -> Summary:
     """Autograde the submissions of an assignment and record the grades in the gradebook.
 
     Every notebook of the assignment is graded, as ``nbgrader autograde`` grades them: a

@@ -111,7 +111,7 @@ def _verdict(name, solution, tests, outputs):
     return "passed", ""
 
 
-def run_visible_tests(path, timeout=TIMEOUT):
+def run_visible_tests(path: Path | str, timeout: float = TIMEOUT) -> CheckResult:
     """Run a notebook's visible checks and say, per exercise, whether they pass.
 
     Args:

@@ -39,7 +39,9 @@ MISTAKES = {
 }
 
 
-def sample_class(assignment, names):
+def sample_class(
+    assignment: str, names: list[str]
+) -> dict[str, tuple[str, list[str] | None, dict[str, tuple[str, str]] | None]]:
     """``{student: (what the submission shows, exercises filled in, mistakes)}``."""
     students = {
         "demo-complete": ("every exercise done right", None, None),
@@ -56,7 +58,7 @@ def sample_class(assignment, names):
     return students
 
 
-def write_sample_class(root, assignment):
+def write_sample_class(root: Path | str, assignment: str) -> dict[str, str]:
     """Write the sample submissions to ``submitted/demo-*/<assignment>/`` (replacing old ones).
 
     Returns:
@@ -90,7 +92,7 @@ def _progress(event, student, total=None):
         print(f"   {event:<8} {student}", flush=True)
 
 
-def main():
+def main() -> int:
     root = driver.find_course_root()
     assignments = driver.assignments(root)
     print(f"1. releasing {', '.join(assignments)} from source/ to release/ (nbgrader)")

@@ -23,7 +23,11 @@ and checked (:mod:`course.grading.protocol`); times, execution counts and why th
 are the coordinator's and the servers' own observations.
 """
 
+from __future__ import annotations
+
 import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from course.grading import protocol
 from course.grading.notebooks import HIDDEN_DELIMITERS, has_code, split_hidden
@@ -41,13 +45,51 @@ from course.grading.servers import (
 )
 from course.grading.session import STOPPED, ProcessStopped, Session
 
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
 __all__ = [
+    "Task",
+    "Verdict",
+    "Executed",
     "execute_notebook",
     "run_cells",
     "cells_server",
     "make_task",
     "sandbox_types",
 ]
+
+
+class Task(TypedDict):
+    """One notebook to execute (:func:`make_task` says what each field holds): plain data."""
+
+    notebook: str
+    prefix: list[str]
+    timeout: float | None
+    sandboxed: bool
+    exercises: list[str]
+    files: dict[str, str]
+    common_files: dict[str, str]
+    hidden_markers: list[str]
+    sandbox_types: list[str]
+
+
+class Verdict(TypedDict):
+    """How a test cell was decided (see :func:`_run_test_cell`)."""
+
+    decided: str  # "judge" or "sandbox": whose run gave the cell's outputs
+    note: str  # why the student's run and the judge's disagree, or ""
+    hidden_output: str  # what the student's code said in the hidden lines' calls
+
+
+class Executed(TypedDict):
+    """What :func:`execute_notebook` answers: plain data."""
+
+    notebook: str  # the notebook's JSON text, with its outputs
+    seconds: float  # time spent in the submission's cells
+    status: str  # "ok", or why the student's process stopped (a key of session.STOPPED)
+    cells: dict[str, Verdict]  # per test cell's grade_id
+    files: dict[str, str]  # what the notebook wrote in its folder (relative path: base64)
 
 
 def _code_cells(nb):
@@ -66,17 +108,17 @@ def _is_test(cell):
 
 
 def make_task(
-    notebook_json,
-    prefix,
-    timeout,
-    files=None,
-    sandboxed=True,
-    exercises=(),
+    notebook_json: str,
+    prefix: Iterable[str],
+    timeout: float | None,
+    files: dict[str, bytes] | None = None,
+    sandboxed: bool = True,
+    exercises: Iterable[str] = (),
     *,
-    common_files=None,
-    hidden_markers=HIDDEN_DELIMITERS,
-    sandbox_types=(),
-):
+    common_files: dict[str, bytes] | None = None,
+    hidden_markers: Iterable[str] = HIDDEN_DELIMITERS,
+    sandbox_types: Iterable[str] = (),
+) -> Task:
     """The plain-data task for :func:`execute_notebook`.
 
     Args:
@@ -111,7 +153,7 @@ def make_task(
     }
 
 
-def sandbox_types(source_nb):
+def sandbox_types(source_nb: NotebookNode) -> set[str]:
     """Types whose values a test cell of ``source_nb`` may need that cannot cross the wall.
 
     The classes the instructor's notebook defines outside its test cells (a student writes
@@ -281,7 +323,7 @@ def _run_session(session, cells, tests, first_cell, exercises=()):
     return verdicts
 
 
-def execute_notebook(task):
+def execute_notebook(task: Task) -> Executed:
     """Execute a sanitized notebook on a warm pair of fork servers of this process.
 
     Everything in the answer is the grader's own: the test cells' outputs are the judge's,
@@ -368,7 +410,7 @@ def execute_notebook(task):
     }
 
 
-def cells_server(timeout, warm=()):
+def cells_server(timeout: float, warm: Iterable[str] = ()) -> ServerProcess:
     """Start the process :func:`run_cells` runs in; it imports ``warm`` while the caller works.
 
     Args:
@@ -378,7 +420,12 @@ def cells_server(timeout, warm=()):
     return ServerProcess("student", [], timeout, sandboxed=False, warm=list(warm))
 
 
-def run_cells(sources, timeout, files=None, server=None):
+def run_cells(
+    sources: list[str],
+    timeout: float,
+    files: dict[str, bytes] | None = None,
+    server: ServerProcess | None = None,
+) -> list[dict[str, Any]]:
     """Run code cells one after the other in a fresh process, without a sandbox.
 
     This is ``course check``: a student runs their own code, as their kernel would, in a

@@ -6,6 +6,8 @@ in it. All functions take the course directory explicitly, so tests and ``course
 can work in a throwaway copy.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
@@ -13,11 +15,13 @@ import re
 import stat
 import sys
 import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from course.grading.notebooks import (
     UngradableNotebook,
@@ -27,6 +31,11 @@ from course.grading.notebooks import (
     tested_exercises,
 )
 from course.grading.results import AssignmentResult, CellResult, NotebookResult, cell_status
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
 
 __all__ = [
     "CourseError",
@@ -71,7 +80,7 @@ def _is_course_root(path):
     return (path / "nbgrader_config.py").is_file() and (path / "source").is_dir()
 
 
-def find_course_root(start=None):
+def find_course_root(start: Path | str | None = None) -> Path:
     """Locate the course directory.
 
     Looks at ``$COURSE_ROOT``, then ``start`` (default: the current directory) and its
@@ -98,7 +107,7 @@ def find_course_root(start=None):
     )
 
 
-def assignments(root):
+def assignments(root: Path | str) -> list[str]:
     """Names of the assignments in ``root/source``, sorted."""
     return sorted(p.name for p in (Path(root) / "source").iterdir() if p.is_dir())
 
@@ -123,7 +132,7 @@ def _read_config(root):
     return Recording("nbgrader_config.py", path=str(root)).load_config(), files
 
 
-def load_config(root):
+def load_config(root: Path | str) -> Config:
     """The course's ``nbgrader_config.py``, loaded, with ``CourseDirectory.root`` set."""
     config, _ = _read_config(root)
     config.CourseDirectory.root = str(root)
@@ -144,7 +153,7 @@ def _described(value):
     return type(value).__qualname__
 
 
-def config_digest(root):
+def config_digest(root: Path | str) -> str:
     """Fingerprint of the configuration that decides how the course is graded.
 
     It covers ``nbgrader_config.py`` and the files it loads (``load_subconfig``), the
@@ -217,7 +226,7 @@ def _course_class(root, dotted):
 
 
 @contextmanager
-def nbgrader_api(root):
+def nbgrader_api(root: Path | str) -> Iterator[NbGraderAPI]:
     """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration."""
     from nbgrader.apps import AutogradeApp, NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -259,7 +268,7 @@ class _Definition:
     max_score: float = 0.0
 
     @classmethod
-    def of(cls, cell):
+    def of(cls, cell: Any) -> _Definition:
         return cls(
             name=cell.name,
             cell_type=cell.cell_type,
@@ -271,7 +280,7 @@ class _Definition:
 
 
 @contextmanager
-def fast_gradebook():
+def fast_gradebook() -> Iterator[None]:
     """Make nbgrader's gradebook and metadata checks cheap while the block runs; same results.
 
     nbgrader opens a new ``Gradebook`` for every step of every notebook (a dozen per
@@ -367,7 +376,7 @@ def _check(result, what):
         raise CourseError(f"{what} failed: {detail[-1] if detail else 'no details'}")
 
 
-def generate(api, root, assignment, what):
+def generate(api: NbGraderAPI, root: Path | str, assignment: str, what: str) -> list[Path]:
     """Run ``generate_assignment``, keeping a copy of release notebooks it changes.
 
     nbgrader deletes ``release/<assignment>/`` before writing it again. A student who did
@@ -392,7 +401,7 @@ def generate(api, root, assignment, what):
     return kept
 
 
-def release(root, names=None):
+def release(root: Path | str, names: Iterable[str] | None = None) -> tuple[list[Path], list[Path]]:
     """Generate ``release/<assignment>/`` from ``source/`` and record it in the gradebook.
 
     Args:
@@ -420,7 +429,7 @@ def release(root, names=None):
     return released, kept
 
 
-def check_assignment(root, assignment):
+def check_assignment(root: Path | str, assignment: str) -> None:
     """Raise :class:`CourseError` unless ``source/<assignment>/`` exists."""
     if assignment not in assignments(root):
         raise CourseError(
@@ -429,7 +438,12 @@ def check_assignment(root, assignment):
         )
 
 
-def extra_files(root, assignment, ignore=None, exclude=()):
+def extra_files(
+    root: Path | str,
+    assignment: str,
+    ignore: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+) -> dict[str, bytes]:
     """The source folder's non-notebook files, as nbgrader copies them over every hand-in.
 
     Args:
@@ -458,7 +472,9 @@ def extra_files(root, assignment, ignore=None, exclude=()):
     }
 
 
-def submitters(root, assignment, students=None):
+def submitters(
+    root: Path | str, assignment: str, students: Sequence[str] | None = None
+) -> list[str]:
     """The students to grade: those asked for, or everyone with a hand-in folder.
 
     Raises:
@@ -481,7 +497,7 @@ def submitters(root, assignment, students=None):
     return present
 
 
-def special_file(mode):
+def special_file(mode: int) -> str | None:
     """What a file of mode ``mode`` (``os.lstat``'s) is when it is neither a regular file
     nor a folder (``"a symbolic link"``, ``"a named pipe (FIFO)"``, ...), else None."""
     if stat.S_ISLNK(mode):
@@ -495,7 +511,7 @@ def special_file(mode):
     return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
 
 
-def refused_entry(root, student, assignment):
+def refused_entry(root: Path | str, student: str, assignment: str) -> str | None:
     """Why ``submitted/<student>/<assignment>/`` cannot be graded as it is, or None.
 
     A symbolic link (to a file only root may read, to ``source/``, to another student's
@@ -547,12 +563,14 @@ def refused_entry(root, student, assignment):
     return found[0] + (f" (and {more} more such entr{'y' if more == 1 else 'ies'})" if more else "")
 
 
-def submitted_notebooks(folder):
+def submitted_notebooks(folder: Path | str) -> list[Path]:
     """The notebooks of a hand-in folder, as nbgrader finds them (``*.ipynb``), sorted."""
     return sorted(Path(folder).glob("*.ipynb"))
 
 
-def autograded_students(root, assignment, students=None):
+def autograded_students(
+    root: Path | str, assignment: str, students: Sequence[str] | None = None
+) -> list[str]:
     """The students with an autograded notebook of ``assignment``, sorted.
 
     Raises:
@@ -582,7 +600,7 @@ def autograded_students(root, assignment, students=None):
     return found
 
 
-def source_notebooks(root, assignment):
+def source_notebooks(root: Path | str, assignment: str) -> list[str]:
     """The names (without ``.ipynb``) of the notebooks of ``source/<assignment>/``, sorted.
 
     Raises:
@@ -596,7 +614,7 @@ def source_notebooks(root, assignment):
     return found
 
 
-def in_gradebook(api, assignment):
+def in_gradebook(api: NbGraderAPI, assignment: str) -> bool:
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
@@ -607,7 +625,7 @@ def in_gradebook(api, assignment):
     return True
 
 
-def marker_path(root, student, assignment):
+def marker_path(root: Path | str, student: str, assignment: str) -> Path:
     """Where ``course autograde`` records that a submission is graded, and how.
 
     The marker (``autograded/<student>/.<assignment>.graded.json``) holds the digest of
@@ -650,7 +668,13 @@ def _read_if_present(path):
     return read_notebook(path) if path.is_file() else None
 
 
-def notebook_result(api, assignment, student, notebook_id, details=None):
+def notebook_result(
+    api: NbGraderAPI,
+    assignment: str,
+    student: str,
+    notebook_id: str,
+    details: dict[str, dict[str, str]] | None = None,
+) -> NotebookResult:
     """The grades of one notebook of a student, read from the gradebook and the notebooks.
 
     Every grade nbgrader records is a row, so the maximum is nbgrader's: test cells get
@@ -751,7 +775,7 @@ def _released_sources(path, mtime_ns, size):
     return {nbgrader_meta(c).get("grade_id"): c.source for c in read_notebook(path).cells}
 
 
-def release_digest(api, assignment):
+def release_digest(api: NbGraderAPI, assignment: str) -> str:
     """Fingerprint of ``assignment`` as its last release recorded it in the gradebook.
 
     nbgrader grades with what ``generate_assignment`` (``course release``) recorded, not
@@ -778,7 +802,7 @@ def release_digest(api, assignment):
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def gradebook_notebooks(api, assignment):
+def gradebook_notebooks(api: NbGraderAPI, assignment: str) -> list[str]:
     """The names of the notebooks the gradebook knows for ``assignment``, sorted."""
     from nbgrader.api import Gradebook
 
@@ -786,7 +810,7 @@ def gradebook_notebooks(api, assignment):
         return sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
 
 
-def assignment_result(api, assignment, student):
+def assignment_result(api: NbGraderAPI, assignment: str, student: str) -> AssignmentResult:
     """A student's grades on every notebook of ``assignment`` (see :func:`notebook_result`).
 
     Returns:
@@ -802,7 +826,12 @@ def assignment_result(api, assignment, student):
     )
 
 
-def nbgrader_autograde(root, assignment, students=None, progress=None):
+def nbgrader_autograde(
+    root: Path | str,
+    assignment: str,
+    students: Sequence[str] | None = None,
+    progress: Callable[[int, int, str | None], None] | None = None,
+) -> tuple[dict[str, AssignmentResult], dict[str, str]]:
     """Autograde with plain ``nbgrader autograde``, one student after the other.
 
     This is the reference that ``course autograde`` (:mod:`course.grading.autograde`) must
@@ -853,7 +882,9 @@ def nbgrader_autograde(root, assignment, students=None, progress=None):
     return results, errors
 
 
-def match_source(root, submission, path, assignment):
+def match_source(
+    root: Path, submission: NotebookNode, path: Path | str, assignment: str | None
+) -> tuple[str, str]:
     """The ``(assignment, notebook_id)`` a submitted notebook belongs to."""
     names = [assignment] if assignment else assignments(root)
     if assignment and assignment not in assignments(root):
@@ -878,7 +909,7 @@ def match_source(root, submission, path, assignment):
     )
 
 
-def gradebook_scores(root, assignment):
+def gradebook_scores(root: Path | str, assignment: str) -> dict[str, dict[str, list[float]]]:
     """Every autograded score of an assignment, read from the course's gradebook.
 
     Returns:

@@ -10,9 +10,12 @@ Terms used across the grader:
 """
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from nbformat import NotebookNode
 
 __all__ = [
     "UngradableNotebook",
@@ -40,7 +43,7 @@ class UngradableNotebook(Exception):
     """A file that cannot be graded at all; the message says why and what to do."""
 
 
-def read_notebook(path_or_bytes, name=None):
+def read_notebook(path_or_bytes: Path | str | bytes, name: str | None = None) -> NotebookNode:
     """Parse a notebook, with a clear error when it is not one.
 
     Args:
@@ -94,13 +97,13 @@ def read_notebook(path_or_bytes, name=None):
         raise UngradableNotebook(f"{name}: not a valid Jupyter notebook ({exc}); {fix}") from exc
 
 
-def nbgrader_meta(cell):
+def nbgrader_meta(cell: NotebookNode) -> dict[str, Any]:
     """The cell's nbgrader metadata dict (empty when it has none)."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return meta if isinstance(meta, dict) else {}
 
 
-def exercises(nb):
+def exercises(nb: NotebookNode) -> list[str]:
     """Names of the graded functions, in notebook order: the grade_ids of solution cells."""
     return [
         nbgrader_meta(c)["grade_id"]
@@ -109,12 +112,12 @@ def exercises(nb):
     ]
 
 
-def graded_cells(nb):
+def graded_cells(nb: NotebookNode) -> list[NotebookNode]:
     """The graded code cells (nbgrader ``grade: true``), in notebook order."""
     return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
 
 
-def setup_cells(nb):
+def setup_cells(nb: NotebookNode) -> list[NotebookNode]:
     """The set-up cells: the locked code cells before the first code cell a student may edit.
 
     Every submission starts with them unchanged, so the grader runs them once per server,
@@ -131,12 +134,12 @@ def setup_cells(nb):
     return cells
 
 
-def has_code(source):
+def has_code(source: str) -> bool:
     """Whether ``source`` holds more than comments and blank lines."""
     return any(line.strip() and not line.strip().startswith("#") for line in source.splitlines())
 
 
-def exercise_of(grade_id, names):
+def exercise_of(grade_id: str, names: Iterable[str]) -> str | None:
     """The exercise a test cell belongs to: the longest ``f`` with ``grade_id`` = ``test_f...``.
 
     The longest match matters: ``test_my_dense_v`` tests ``my_dense_v``, not ``my_dense``.
@@ -152,7 +155,7 @@ def exercise_of(grade_id, names):
     return max(matches, key=len) if matches else None
 
 
-def tested_exercises(nb):
+def tested_exercises(nb: NotebookNode) -> dict[str, str]:
     """``{test cell grade_id: exercise}``: the exercise each test cell of ``nb`` tests.
 
     A test cell named ``test_<f>...`` tests the exercise ``f`` (:func:`exercise_of`);
@@ -171,13 +174,13 @@ def tested_exercises(nb):
     return tested
 
 
-def solution_code(cell):
+def solution_code(cell: NotebookNode) -> str:
     """A source solution cell's code with the BEGIN/END SOLUTION marker lines removed."""
     lines = cell.source.splitlines()
     return "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
 
 
-def split_hidden(source, markers=HIDDEN_DELIMITERS):
+def split_hidden(source: str, markers: tuple[str, str] = HIDDEN_DELIMITERS) -> tuple[str, set[int]]:
     """A test cell's visible code, and the line numbers of its hidden tests.
 
     The regions are found as nbgrader's ``ClearHiddenTests`` finds them: from a line that
@@ -213,12 +216,17 @@ def split_hidden(source, markers=HIDDEN_DELIMITERS):
     return "\n".join(visible), hidden
 
 
-def test_cells(nb):
+def test_cells(nb: NotebookNode) -> list[NotebookNode]:
     """The test cells: graded code cells that are not solution cells, in notebook order."""
     return [c for c in graded_cells(nb) if not nbgrader_meta(c).get("solution")]
 
 
-def fill_solutions(release_nb, source_nb, names=None, replace=None):
+def fill_solutions(
+    release_nb: NotebookNode,
+    source_nb: NotebookNode,
+    names: Iterable[str] | None = None,
+    replace: dict[str, tuple[str, str]] | None = None,
+) -> NotebookNode:
     """A copy of a released notebook with the reference solutions written in.
 
     Used to build sample submissions and test fixtures from the instructor's notebook.

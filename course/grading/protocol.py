@@ -18,13 +18,21 @@ replace the cell runner and send whatever it likes. The coordinator
   end), never from what the student's process reported.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import json
 import os
 import re
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
 from course.grading.server.messages import Call, CellResult, JudgeResult, Raise, Return, fields
+
+if TYPE_CHECKING:
+    from course.grading.server.framing import Message
+    from course.grading.server.messages import Output
 
 __all__ = [
     "Invalid",
@@ -61,7 +69,7 @@ class Invalid(ValueError):
     """A message, or a part of one, that does not have the shape the protocol gives it."""
 
 
-def note(text):
+def note(text: str) -> Output:
     """A note from the grader in a cell's outputs (on stdout: it never fails a test cell)."""
     return {"output_type": "stream", "name": "stdout", "text": f"[{text}]\n"}
 
@@ -119,7 +127,7 @@ def _output(raw):
     raise Invalid(f"an output of type {str(kind)[:40]!r}")
 
 
-def clean_outputs(raw):
+def clean_outputs(raw: Any) -> list[Output]:
     """The nbformat outputs of ``raw``; an output that is not one is replaced by a note.
 
     Raises:
@@ -135,7 +143,7 @@ def clean_outputs(raw):
     return outputs
 
 
-def check_files(files):
+def check_files(files: Any) -> dict[str, str]:
     """``files`` (``{relative path: base64}``) if every name stays inside its folder.
 
     Raises:
@@ -157,7 +165,7 @@ def check_files(files):
     return files
 
 
-def check_result(body, judge=False):
+def check_result(body: Any, judge: bool = False) -> dict[str, Any]:
     """A cell's result, outputs cleaned (:func:`clean_outputs`); raises :class:`Invalid`.
 
     Only the outputs are kept from a student's result: its execution count and time are
@@ -227,7 +235,12 @@ _CHECKS = {
 }
 
 
-def check(message, expected, dead_reasons=(), judge=False):
+def check(
+    message: Message,
+    expected: Collection[str],
+    dead_reasons: Collection[str] = (),
+    judge: bool = False,
+) -> tuple[str, Any]:
     """``(key, body)`` of ``message``, checked, if it is one of the ``expected`` messages.
 
     Args:
@@ -299,7 +312,7 @@ def _cut_to(output, size):
     return {**output, "data": {"text/plain": _shortened(plain, size)}, "metadata": {}}
 
 
-def cap_outputs(outputs, limit):
+def cap_outputs(outputs: list[Output], limit: int) -> tuple[list[Output], int]:
     """``(kept, size)``: ``outputs`` cut to ``limit`` bytes of JSON text, with a note when cut.
 
     What decides the cell's score and message is kept, shortened (:func:`_decisive`):

@@ -1,12 +1,20 @@
-"""Grading results: per test cell, per notebook, per assignment (the grader's model).
+"""Grading results: per test cell, notebook, assignment and class run (the grader's model).
 
 How they are shown is elsewhere: :mod:`course.grading.text` (terminal) and
 :mod:`course.grading.pages` (HTML).
 """
 
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from course.grading.notebooks import exercise_of
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from course.grading.server.messages import Output
 
 __all__ = [
     "STATUSES",
@@ -15,6 +23,7 @@ __all__ = [
     "AssignmentResult",
     "ExerciseCheck",
     "CheckResult",
+    "Summary",
     "cell_status",
     "status_label",
     "revisit",
@@ -49,7 +58,7 @@ class CellResult:
     decided: str = "judge"
     note: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.decided not in DECIDERS:
@@ -60,14 +69,14 @@ class _Totals:
     """Scores of a result made of cells: totals, and per exercise (``cells_by_exercise``)."""
 
     @property
-    def score(self):
+    def score(self) -> float:
         return sum(c.score for c in self.cells)
 
     @property
-    def max_score(self):
+    def max_score(self) -> float:
         return sum(c.max_score for c in self.cells)
 
-    def by_exercise(self):
+    def by_exercise(self) -> dict[str, tuple[float, float]]:
         """``{exercise: (score, max_score)}`` in exercise order."""
         return {
             name: (sum(c.score for c in cells), sum(c.max_score for c in cells))
@@ -90,12 +99,12 @@ class NotebookResult(_Totals):
     exercises: list[str] = field(default_factory=list)
     tested: dict[str, str] = field(default_factory=dict)
 
-    def cells_by_exercise(self):
+    def cells_by_exercise(self) -> dict[str, list[CellResult]]:
         """``{exercise: [CellResult, ...]}`` in exercise order.
 
         A test cell that belongs to no exercise is an exercise of its own, named by its id.
         """
-        groups = {name: [] for name in self.exercises}
+        groups: dict[str, list[CellResult]] = {name: [] for name in self.exercises}
         for cell in self.cells:
             name = (
                 self.tested.get(cell.grade_id)
@@ -105,7 +114,7 @@ class NotebookResult(_Totals):
             groups.setdefault(name, []).append(cell)
         return groups
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         """The object ``course grade --json`` prints (its fields are a public format: keep them)."""
         return {
             "assignment": self.assignment,
@@ -129,15 +138,15 @@ class AssignmentResult(_Totals):
     notebooks: list[NotebookResult] = field(default_factory=list)
 
     @property
-    def cells(self):
+    def cells(self) -> list[CellResult]:
         """Every notebook's cells, in notebook order."""
         return [cell for nb in self.notebooks for cell in nb.cells]
 
-    def notebook(self, notebook_id):
+    def notebook(self, notebook_id: str) -> NotebookResult:
         """The result of the notebook ``notebook_id``."""
         return next(nb for nb in self.notebooks if nb.notebook == notebook_id)
 
-    def cells_by_exercise(self):
+    def cells_by_exercise(self) -> dict[str, list[CellResult]]:
         """``{exercise: [CellResult, ...]}`` over every notebook, in notebook order."""
         several = len(self.notebooks) > 1
         return {
@@ -146,7 +155,7 @@ class AssignmentResult(_Totals):
             for name, cells in nb.cells_by_exercise().items()
         }
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         """``{"assignment", "score", "max_score", "notebooks": [notebook objects]}``."""
         return {
             "assignment": self.assignment,
@@ -165,7 +174,7 @@ class ExerciseCheck:
     points: float  # what the exercise's test cells, hidden ones included, are worth
     message: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
@@ -179,11 +188,11 @@ class CheckResult:
     exercises: list[ExerciseCheck] = field(default_factory=list)
 
     @property
-    def passed(self):
+    def passed(self) -> int:
         """How many exercises pass their visible checks."""
         return sum(ex.status == "passed" for ex in self.exercises)
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         """The object ``course check --json`` prints."""
         return {
             "assignment": self.assignment,
@@ -193,7 +202,26 @@ class CheckResult:
         }
 
 
-def cell_status(outputs):
+@dataclass
+class Summary:
+    """What a class run (``course autograde``) did: results, unreadable submissions, skips
+    and timings."""
+
+    assignment: str
+    # student -> their result, the skipped students' included
+    results: dict[str, AssignmentResult] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # student -> message
+    # student -> notebooks not handed in (0 points)
+    missing: dict[str, list[str]] = field(default_factory=dict)
+    graded: list[str] = field(default_factory=list)  # students graded in this run
+    skipped: list[str] = field(default_factory=list)  # students already graded and unchanged
+    regraded: dict[str, list[str]] = field(default_factory=dict)  # why -> students graded again
+    own_seconds: dict[str, float] = field(default_factory=dict)  # student -> their cells' time
+    wall_seconds: float = 0.0
+    workers: int = 1
+
+
+def cell_status(outputs: list[Output]) -> tuple[str, str]:
     """Status and message of an executed test cell, from its outputs.
 
     Args:
@@ -223,17 +251,17 @@ def cell_status(outputs):
     return "error", f"{ename}: {evalue}" if evalue else ename
 
 
-def points_text(x):
+def points_text(x: float) -> str:
     """Points as the grader writes them: ``1``, ``2.5``."""
     return f"{x:g}"
 
 
-def status_label(status, message):
+def status_label(status: str, message: str) -> str:
     """How a status reads in a table: ``not done`` for code still raising the stub's error."""
     return "not done" if status == "error" and message == _NOT_IMPLEMENTED else status
 
 
-def revisit(result):
+def revisit(result: NotebookResult | AssignmentResult) -> list[str]:
     """The exercises of ``result`` that lost points, as ``name (score/max)`` strings.
 
     Exercises graded only by hand are not listed: their points are not decided yet.
@@ -249,9 +277,9 @@ def revisit(result):
     ]
 
 
-def exercise_names(results):
+def exercise_names(results: Mapping[str, NotebookResult | AssignmentResult]) -> list[str]:
     """The exercises of some results (``{student: AssignmentResult}``), in notebook order."""
-    names = []
+    names: list[str] = []
     for result in results.values():
         names += [n for n in result.by_exercise() if n not in names]
     return names

@@ -5,11 +5,20 @@ will run, submits :func:`course.grading.execution.execute_notebook` tasks (plain
 plain data out), and says which are done.
 """
 
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as local_wait
+from typing import TYPE_CHECKING
 
 from course.grading import execution, servers
 from course.grading.nbgrader_driver import CourseError
+
+if TYPE_CHECKING:
+    import distributed
+
+    from course.grading.execution import Executed, Task
 
 __all__ = ["LocalRunner", "DaskRunner"]
 
@@ -17,21 +26,23 @@ __all__ = ["LocalRunner", "DaskRunner"]
 class LocalRunner:
     """The default: a thread pool whose threads each drive a warm fork server."""
 
-    def __init__(self, workers):
+    def __init__(self, workers: int) -> None:
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
 
-    def prestart(self, prefix, timeout, sandboxed, files):
+    def prestart(
+        self, prefix: list[str], timeout: float | None, sandboxed: bool, files: dict[str, bytes]
+    ) -> None:
         servers.prestart(prefix, timeout, self.workers, sandboxed, files)
 
-    def submit(self, task):
+    def submit(self, task: Task) -> Future[Executed]:
         return self.pool.submit(execution.execute_notebook, task)
 
-    def wait(self, futures):
+    def wait(self, futures: Iterable[Future[Executed]]) -> set[Future[Executed]]:
         """The futures of ``futures`` that are done, once at least one is."""
         return local_wait(futures, return_when=FIRST_COMPLETED).done
 
-    def close(self):
+    def close(self) -> None:
         self.pool.shutdown(wait=True)
         servers.shutdown()
 
@@ -39,7 +50,7 @@ class LocalRunner:
 class DaskRunner:
     """The same tasks on a ``dask.distributed`` cluster (workers need only this package)."""
 
-    def __init__(self, address):
+    def __init__(self, address: str) -> None:
         try:
             from distributed import Client
         except ImportError as exc:  # pragma: no cover - distributed is a dependency
@@ -53,21 +64,23 @@ class DaskRunner:
             ) from exc
         self.workers = max(1, sum(self.client.nthreads().values()))
 
-    def prestart(self, prefix, timeout, sandboxed, files):
+    def prestart(
+        self, prefix: list[str], timeout: float | None, sandboxed: bool, files: dict[str, bytes]
+    ) -> None:
         for address, threads in self.client.nthreads().items():
             self.client.run(
                 servers.prestart, prefix, timeout, threads, sandboxed, files, workers=[address]
             )
 
-    def submit(self, task):
+    def submit(self, task: Task) -> distributed.Future:
         return self.client.submit(execution.execute_notebook, task, pure=False)
 
-    def wait(self, futures):
+    def wait(self, futures: Iterable[distributed.Future]) -> set[distributed.Future]:
         """The futures of ``futures`` that are done, once at least one is."""
         from distributed import wait
 
         return wait(list(futures), return_when="FIRST_COMPLETED").done
 
-    def close(self):
+    def close(self) -> None:
         self.client.run(servers.shutdown)
         self.client.close()

@@ -69,7 +69,7 @@ def _binds():
     return args
 
 
-def command(argv, info_fd=None):
+def command(argv: list[str], info_fd: int | None = None) -> list[str]:
     """``argv`` wrapped in bwrap with the sandbox's options.
 
     Args:
@@ -112,7 +112,7 @@ def command(argv, info_fd=None):
 
 
 @functools.cache
-def available():
+def available() -> bool:
     """Whether the sandbox works here; raises :class:`SandboxUnavailable` saying why not."""
     cmd = command([sys.executable, "-c", "import course"])
     try:
@@ -149,7 +149,7 @@ def _cgroup_base():
     return None
 
 
-def process_group(limit):
+def process_group(limit: int) -> Path | None:
     """A new, empty pids cgroup that allows at most ``limit`` processes.
 
     Returns:
@@ -169,13 +169,13 @@ def process_group(limit):
     return path
 
 
-def join_process_group(path):
+def join_process_group(path: Path | str) -> None:
     """Move the calling process into the cgroup ``path`` (its children follow it)."""
     with open(Path(path) / "cgroup.procs", "w") as procs:
         procs.write("0")
 
 
-def remove_process_group(path):
+def remove_process_group(path: Path | str) -> None:
     """Remove the cgroup ``path`` once its processes are gone (quietly: it may be in use)."""
     try:
         Path(path).rmdir()

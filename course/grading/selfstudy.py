@@ -38,7 +38,13 @@ def _notebook_bytes(path):
         return f.read()
 
 
-def grade_notebook(path, assignment=None, root=None, timeout=None, sandboxed=True):
+def grade_notebook(
+    path: Path | str,
+    assignment: str | None = None,
+    root: Path | str | None = None,
+    timeout: float | None = None,
+    sandboxed: bool = True,
+) -> NotebookResult:
     """Grade one notebook with the full hidden tests, in a throwaway course directory.
 
     The notebook may be one of several of its assignment: it alone is handed in, and its

@@ -8,6 +8,8 @@ shared prefix of cells (:func:`prestart`, :func:`checkout`, :func:`checkin`,
 :func:`shutdown`), so a submission costs a fork, not a start.
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import json
@@ -18,10 +20,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable
+from typing import Any
 
 from course.grading import protocol, sandbox
 from course.grading.server.framing import (
     MAX_MESSAGE_BYTES,
+    Message,
     MessageReader,
     MessageTooLarge,
     ProtocolError,
@@ -73,7 +78,7 @@ class ProtocolViolation(WorkerLost):
     Unlike other lost servers, the notebook is not run again: it would do the same.
     """
 
-    def __init__(self, what):
+    def __init__(self, what: str) -> None:
         super().__init__(
             f"the notebook's process broke the grader's protocol ({what}); it was stopped and "
             "this notebook is not graded"
@@ -100,12 +105,12 @@ LIMITS = {"memory_bytes": 2 * 1024**3, "file_bytes": 64 * 1024**2, "processes": 
 NO_TIMEOUT = 24 * 3600.0  # what "no per-cell timeout" (nbgrader's None) means here
 
 
-def seconds(timeout):
+def seconds(timeout: float | None) -> float:
     """A per-cell timeout as a number of seconds (None: :data:`NO_TIMEOUT`)."""
     return NO_TIMEOUT if timeout is None else float(timeout)
 
 
-def encode_files(files):
+def encode_files(files: dict[str, bytes] | None) -> dict[str, str]:
     """``{name: bytes}`` as the plain data a task and a server's ``start`` carry."""
     return {name: base64.b64encode(data).decode() for name, data in (files or {}).items()}
 
@@ -116,7 +121,15 @@ class ServerProcess:
     ``warm`` lists the modules it imports before running anything (default: the role's).
     """
 
-    def __init__(self, role, prefix, timeout, sandboxed, warm=None, files=None):
+    def __init__(
+        self,
+        role: str,
+        prefix: list[str],
+        timeout: float,
+        sandboxed: bool,
+        warm: list[str] | None = None,
+        files: dict[str, str] | None = None,
+    ) -> None:
         self.role, self.prefix, self.timeout = role, prefix, timeout
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.server"]
@@ -157,13 +170,13 @@ class ServerProcess:
         self.prefix_results = None
         self.produced = {}  # files the last submission wrote (student servers)
 
-    def send(self, message):
+    def send(self, message: Message) -> None:
         try:
             write_message(self.process.stdin.fileno(), message)
         except (BrokenPipeError, OSError) as exc:
             raise WorkerLost(self._why()) from exc
 
-    def receive(self, timeout=None, limit=None):
+    def receive(self, timeout: float | None = None, limit: int | None = None) -> Message:
         """The next message.
 
         Raises:
@@ -189,12 +202,12 @@ class ServerProcess:
             self.log_tail() or "no message"
         )
 
-    def log_tail(self, lines=3):
+    def log_tail(self, lines: int = 3) -> str:
         """The last lines the server wrote to its standard error, on one line."""
         self.log.seek(0)
         return " | ".join(self.log.read().decode(errors="replace").strip().splitlines()[-lines:])
 
-    def ready(self):
+    def ready(self) -> list[dict[str, Any]]:
         """Wait until the server has run the prefix; return the prefix's cell results."""
         if self.prefix_results is None:
             budget = _STARTUP_SECONDS + self.timeout * len(self.prefix)
@@ -210,7 +223,14 @@ class ServerProcess:
                 raise WorkerLost(f"{self._why()} (its set-up sent {exc})") from None
         return self.prefix_results
 
-    def start(self, timeout, cpu_seconds, files, exercises=(), sandbox_types=()):
+    def start(
+        self,
+        timeout: float,
+        cpu_seconds: float,
+        files: dict[str, str],
+        exercises: Iterable[str] = (),
+        sandbox_types: Iterable[str] = (),
+    ) -> None:
         """Ask the server to fork the child of a new submission (see :meth:`started`)."""
         self.ready()
         self.send(
@@ -225,15 +245,15 @@ class ServerProcess:
             }
         )
 
-    def started(self, timeout):
+    def started(self, timeout: float) -> None:
         """Wait until the child asked for by :meth:`start` runs."""
         self._until("started", timeout)
 
-    def end(self):
+    def end(self) -> None:
         """Ask the server to stop the submission's child (see :meth:`ended`)."""
         self.send({"end": True})
 
-    def ended(self, timeout):
+    def ended(self, timeout: float) -> None:
         """Wait until the server is ready for the next submission; keep what it wrote."""
         try:
             self.produced = protocol.check_files(self._until("ended", timeout).get("files", {}))
@@ -261,7 +281,7 @@ class ServerProcess:
         if self.group:
             sandbox.remove_process_group(self.group)
 
-    def close(self):
+    def close(self) -> None:
         """Stop the server (it holds nothing worth a graceful exit) and remove its traces."""
         self._end()
         for pipe in (self.process.stdin, self.process.stdout):
@@ -287,13 +307,23 @@ def _first_process(info):
         return None
 
 
-_IDLE = {}  # (role, prefix key, timeout, sandboxed) -> idle servers of this process
+# which servers can serve a submission: (role, prefix key, timeout, sandboxed)
+PoolKey = tuple[str, str, float, bool]
+
+
+_IDLE: dict[PoolKey, list[ServerProcess]] = {}  # the idle servers of this process
 
 
 _LOCK = threading.Lock()
 
 
-def checkout(role, prefix, timeout, sandboxed, files=None):
+def checkout(
+    role: str,
+    prefix: list[str],
+    timeout: float,
+    sandboxed: bool,
+    files: dict[str, str] | None = None,
+) -> tuple[PoolKey, ServerProcess]:
     """An idle server of this process for ``prefix`` run among ``files``, or a new one."""
     digest = hashlib.sha256(json.dumps([prefix, files or {}], sort_keys=True).encode())
     key = (role, digest.hexdigest(), timeout, sandboxed)
@@ -303,12 +333,18 @@ def checkout(role, prefix, timeout, sandboxed, files=None):
     return key, server or ServerProcess(role, prefix, timeout, sandboxed, files=files)
 
 
-def checkin(key, server):
+def checkin(key: PoolKey, server: ServerProcess) -> None:
     with _LOCK:
         _IDLE.setdefault(key, []).append(server)
 
 
-def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
+def prestart(
+    prefix: list[str],
+    timeout: float | None,
+    count: int,
+    sandboxed: bool = True,
+    common_files: dict[str, bytes] | None = None,
+) -> int:
     """Start ``count`` pairs of servers for ``prefix`` in this process, and wait for them.
 
     Args:
@@ -346,7 +382,7 @@ def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
     return min(ready.values())
 
 
-def shutdown():
+def shutdown() -> None:
     """Stop every idle server of this process."""
     with _LOCK:
         servers = [s for idle in _IDLE.values() for s in idle]

@@ -6,13 +6,21 @@ there, and keeps its own clock, its own count of the cells run, and why the stud
 process stopped (from the servers' own reports and its own).
 """
 
+from __future__ import annotations
+
 import time
+from typing import TYPE_CHECKING, Any
 
 from course.grading import protocol
 from course.grading.server.framing import (
     MessageTooLarge,
 )
 from course.grading.servers import SILENCE_SECONDS, ProtocolViolation, WorkerLost
+
+if TYPE_CHECKING:
+    from course.grading.server.framing import Message
+    from course.grading.server.messages import Output, Raise
+    from course.grading.servers import ServerProcess
 
 # why a child stopped -> (error name, what the cells it did not run say)
 STOPPED = {
@@ -26,7 +34,7 @@ STOPPED = {
 class ProcessStopped(Exception):
     """The student's process stopped; ``why`` is a key of ``STOPPED``."""
 
-    def __init__(self, why):
+    def __init__(self, why: str) -> None:
         super().__init__(why)
         self.why = why if why in STOPPED else "died"
 
@@ -43,7 +51,14 @@ class Session:
     decides why that process stopped (``dead``) from the servers' own reports and its own.
     """
 
-    def __init__(self, student, judge, timeout, wall_seconds, count=0):
+    def __init__(
+        self,
+        student: ServerProcess,
+        judge: ServerProcess | None,
+        timeout: float,
+        wall_seconds: float,
+        count: int = 0,
+    ) -> None:
         self.servers = {"student": student, "judge": judge}
         self.timeout = timeout
         self.deadline = time.monotonic() + wall_seconds
@@ -54,11 +69,11 @@ class Session:
         self.cell_left = protocol.CELL_BYTES  # ... during the current cell
         self.kept_left = protocol.NOTEBOOK_OUTPUT_BYTES  # outputs the notebook may still keep
 
-    def new_cell(self):
+    def new_cell(self) -> None:
         """Start the budget of a new cell."""
         self.cell_left = protocol.CELL_BYTES
 
-    def keep(self, outputs):
+    def keep(self, outputs: list[Output]) -> list[Output]:
         """``outputs`` capped to what the cell and the notebook may still keep."""
         kept, size = protocol.cap_outputs(
             outputs, min(protocol.CELL_OUTPUT_BYTES, max(0, self.kept_left))
@@ -66,14 +81,14 @@ class Session:
         self.kept_left -= size
         return kept
 
-    def counted(self, source):
+    def counted(self, source: str) -> int | None:
         """The execution count of ``source``, which the student's process just ran."""
         if not source.strip():
             return None  # an empty cell runs nothing, as in a kernel
         self.count += 1
         return self.count
 
-    def cell(self, side, request):
+    def cell(self, side: str, request: Message) -> dict[str, Any]:
         """Run one cell on ``side`` (timed here); its checked result (see :meth:`run`)."""
         start = time.perf_counter()
         try:
@@ -121,7 +136,7 @@ class Session:
             raise ProtocolViolation("a message that is not a JSON object, or only the server's")
         return key, body
 
-    def run(self, side, message):
+    def run(self, side: str, message: Message) -> dict[str, Any]:
         """Send ``message`` to ``side``, route the calls it makes, return its checked result.
 
         Raises:
@@ -168,7 +183,7 @@ class Session:
 _REASONS = (*STOPPED, "protocol")  # why a server may say a child stopped
 
 
-def stopped_error(why):
+def stopped_error(why: str) -> Raise:
     """The exception a caller gets when the student's process stopped (``why``)."""
     ename, what = STOPPED.get(why, STOPPED["died"])
     return {"ename": ename, "evalue": what, "traceback": []}

@@ -15,9 +15,15 @@ a :class:`~course.grading.nbgrader_driver.CourseError` naming it: a setting is n
 silently graded differently.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from course.grading.nbgrader_driver import CourseError
+
+if TYPE_CHECKING:
+    from nbgrader.apps import NbGraderAPI
 
 __all__ = ["SETTINGS", "HONOURED", "NO_EFFECT", "Settings", "autograde_settings"]
 
@@ -176,7 +182,7 @@ def _classes(items, what):
     return classes
 
 
-def autograde_settings(api, assignment):
+def autograde_settings(api: NbGraderAPI, assignment: str) -> Settings:
     """Read and check the settings that decide how ``assignment`` is autograded.
 
     The objects are built as ``nbgrader autograde`` builds them (the converter, its

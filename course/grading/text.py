@@ -4,6 +4,11 @@ Every string that came from a submission is shown :func:`printable` (control cha
 escaped).
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from course import terminal
 from course.grading.results import (
     exercise_names,
@@ -12,6 +17,9 @@ from course.grading.results import (
     status_label,
 )
 from course.grading.untrusted import printable
+
+if TYPE_CHECKING:
+    from course.grading.results import AssignmentResult, CheckResult, NotebookResult, Summary
 
 __all__ = [
     "format_result",
@@ -69,7 +77,7 @@ def _message_lines(message, first_only):
     return [f"    -> {lines[0]}", *(f"       {line}" for line in lines[1:])] if lines else []
 
 
-def format_result(result, colour=False):
+def format_result(result: NotebookResult, colour: bool = False) -> str:
     """A readable table of one notebook's grade: per exercise, its test cells and messages.
 
     Shows each test cell's status, points and the first line of its message (never a test's
@@ -114,7 +122,7 @@ def format_result(result, colour=False):
     return "\n".join(lines)
 
 
-def format_check(result, colour=False):
+def format_check(result: CheckResult, colour: bool = False) -> str:
     """The table ``course check`` prints: per exercise, its visible checks' verdict.
 
     Args:
@@ -148,7 +156,7 @@ def format_check(result, colour=False):
     return "\n".join(lines)
 
 
-def format_class_table(results):
+def format_class_table(results: Mapping[str, AssignmentResult | NotebookResult]) -> str:
     """A table with one row per student and one column per exercise, plus the total.
 
     Args:
@@ -170,12 +178,12 @@ def format_class_table(results):
     return "\n".join(_columns(rows))
 
 
-def submissions(count):
+def submissions(count: int) -> str:
     """``1 submission``, ``3 submissions``."""
     return f"{count} submission{'' if count == 1 else 's'}"
 
 
-def format_summary(summary):
+def format_summary(summary: Summary) -> str:
     """The closing lines of a class run: counts, time, why submissions graded before were
     graded again, and each submission not graded (one line each, :func:`printable`)."""
     graded, skipped, errors = len(summary.graded), len(summary.skipped), summary.errors

@@ -21,7 +21,7 @@ def _escaped(line, keep):
     return "".join(c if c.isprintable() or c in keep else ascii(c)[1:-1] for c in line)
 
 
-def printable(text, lines=False):
+def printable(text: object, lines: bool = False) -> str:
     """``text`` with every character a terminal could act on written as its escape.
 
     Control characters (ESC, carriage return, backspace, BEL, C1 controls, ...), Unicode
@@ -43,7 +43,7 @@ def printable(text, lines=False):
     return "\n".join(_escaped(line, "\t") for line in text.replace("\r\n", "\n").split("\n"))
 
 
-def csv_field(text):
+def csv_field(text: object) -> str:
     """``text`` as one field of a CSV line that a spreadsheet shows as text.
 
     The text is made :func:`printable` (one line), a leading ``= + - @`` gets a ``'`` in

@@ -5,13 +5,19 @@ writes there (:func:`produced_files`, within :data:`_MAX_PRODUCED_BYTES`), as nb
 them in ``autograded/``.
 """
 
+from __future__ import annotations
+
 import base64
 import os
 import shutil
 import stat
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
-def fill_folder(folder, files):
+def fill_folder(folder: Path | str, files: dict[str, str]) -> dict[str, bytes]:
     """Empty ``folder``, then write ``files`` (``{relative path: base64}``) into it.
 
     Returns:
@@ -25,7 +31,7 @@ def fill_folder(folder, files):
     return write_files(folder, files)
 
 
-def remove_folder(folder):
+def remove_folder(folder: Path | str) -> None:
     """Remove a submission's working folder, also where it made folders read-only."""
     os.chmod(folder, 0o700)
     for path, dirs, _ in os.walk(folder):  # top-down: a folder is fixed before it is read
@@ -41,7 +47,7 @@ def remove_folder(folder):
 _MAX_PRODUCED_BYTES = 16 * 1024 * 1024  # files a notebook writes that the grader keeps
 
 
-def signatures(folder):
+def signatures(folder: Path | str) -> dict[str, tuple[int, int]]:
     """``{relative path: (size, modification time)}`` of the regular files in ``folder``."""
     found = {}
     for path, dirs, names in os.walk(folder):
@@ -57,7 +63,7 @@ def signatures(folder):
     return found
 
 
-def changed_files(folder, known):
+def changed_files(folder: Path | str, known: dict[str, tuple[int, int]]) -> dict[str, str]:
     """Files of ``folder`` changed since ``known`` (signatures, updated), as base64, capped.
 
     The student's side sends them with every answer to the judge, so that a test that reads
@@ -81,7 +87,7 @@ def changed_files(folder, known):
     return changed
 
 
-def write_files(folder, files):
+def write_files(folder: Path | str, files: dict[str, str]) -> dict[str, bytes]:
     """Write ``files`` (``{relative path: base64}``) into ``folder``; return them as bytes."""
     written = {}
     root = os.path.realpath(folder)
@@ -96,7 +102,7 @@ def write_files(folder, files):
     return written
 
 
-def produced_files(folder, given):
+def produced_files(folder: Path | str, given: dict[str, bytes]) -> dict[str, str]:
     """Regular files in ``folder`` that the run created or changed, as base64 (capped)."""
     produced, total = {}, 0
     for path, dirs, names in os.walk(folder):

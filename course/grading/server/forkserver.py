@@ -68,6 +68,8 @@ but its two pipes to the server (and /dev/null): it cannot write to the grader d
 What it says is untrusted: the grader checks every message (:mod:`course.grading.protocol`).
 """
 
+from __future__ import annotations
+
 import errno
 import gc
 import os
@@ -76,6 +78,8 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from course.grading.server import judge, wire
 from course.grading.server.files import (
@@ -88,6 +92,7 @@ from course.grading.server.files import (
 )
 from course.grading.server.framing import (
     MAX_MESSAGE_BYTES,
+    Message,
     MessageReader,
     MessageTooLarge,
     ProtocolError,
@@ -107,6 +112,11 @@ from course.grading.server.isolation import (
     private_world,
 )
 from course.grading.server.shell import Capture, StreamWriter, make_shell, on_alarm, run_cell
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course.grading.server.isolation import World
 
 _KILL_GRACE = 5.0  # seconds past the per-cell timeout before the child is killed
 
@@ -136,7 +146,7 @@ class _Copy:
 
     made = 0  # copies made by this process: each numbers its function handles apart
 
-    def __init__(self, peer, up, folder):
+    def __init__(self, peer: wire.Peer, up: int, folder: str) -> None:
         _Copy.made += 1
         forbid_tracing()  # the copy cannot reach the original's files through /proc/<pid>
         down_r, self.down = os.pipe()
@@ -169,10 +179,10 @@ class _Copy:
         except (AttributeError, OSError):
             self.ended = None
 
-    def send(self, message):
+    def send(self, message: Message) -> None:
         write_message(self.down, message)
 
-    def discard(self):
+    def discard(self) -> None:
         """Kill the copy; it is waited for later (:meth:`reap`), while the original works."""
         try:
             os.kill(self.pid, signal.SIGKILL)
@@ -182,7 +192,7 @@ class _Copy:
         if self.ended is not None:
             os.close(self.ended)
 
-    def reap(self, block):
+    def reap(self, block: bool) -> bool:
         """Wait for the killed copy (``block``: until it is gone); True once it is."""
         try:
             return os.waitpid(self.pid, 0 if block else os.WNOHANG)[0] != 0
@@ -426,7 +436,14 @@ def _write_until(fd, data, deadline):
     return True
 
 
-def run_session(role, shell, start, protocol, limits, place):
+def run_session(
+    role: str,
+    shell: InteractiveShell,
+    start: dict[str, Any],
+    protocol: tuple[MessageReader, Callable[[Message], None]],
+    limits: dict[str, int] | None,
+    place: tuple[str, World | None],
+) -> bool:
     """Serve one submission: fork its child, relay messages, stop it at ``end``.
 
     Args:
@@ -535,7 +552,7 @@ def _alive(pid):
         return False
 
 
-def serve():
+def serve() -> None:
     """The server's main loop: set up, then serve submissions until the grader goes away."""
     die_with_parent()
     forbid_tracing()

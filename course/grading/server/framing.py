@@ -14,8 +14,11 @@ import os
 import select
 import struct
 import time
+from typing import Any
 
 _HEADER = struct.Struct(">I")
+
+Message = dict[str, Any]  # one message: a JSON object (its keys say what it is)
 
 
 MAX_MESSAGE_BYTES = 24 * 1024 * 1024  # the most one message may hold (a child's, or a server's)
@@ -43,7 +46,7 @@ class _CountingDecoder(json.JSONDecoder):
     turns each three bytes into a 64-byte list. This one counts each value as it is read.
     """
 
-    def __init__(self, limit):
+    def __init__(self, limit: int) -> None:
         super().__init__()
         self.left = limit
         self.parse_array = lambda s_and_end, scan_once: json.decoder.JSONArray(
@@ -64,7 +67,7 @@ class _CountingDecoder(json.JSONDecoder):
         return scan
 
 
-def parse_message(text):
+def parse_message(text: str) -> Message:
     """The JSON object ``text`` holds; raises :class:`ProtocolError` for anything else.
 
     Messages of many values (past :data:`MAX_MESSAGE_VALUES`) raise :class:`MessageTooLarge`:
@@ -87,13 +90,13 @@ def parse_message(text):
     return message
 
 
-def frame(obj):
+def frame(obj: Message) -> bytes:
     """``obj`` as one framed message (bytes)."""
     data = json.dumps(obj).encode("utf-8")
     return _HEADER.pack(len(data)) + data
 
 
-def write_message(fd, obj):
+def write_message(fd: int, obj: Message) -> None:
     """Send one framed JSON message on file descriptor ``fd`` (blocking)."""
     data = memoryview(json.dumps(obj).encode("utf-8"))
     header = memoryview(_HEADER.pack(len(data)))
@@ -114,7 +117,7 @@ class MessageReader:
         max_bytes: larger messages raise :class:`MessageTooLarge` (None: no limit).
     """
 
-    def __init__(self, fd, max_bytes=None):
+    def __init__(self, fd: int, max_bytes: int | None = None) -> None:
         self.fd = fd
         self.max_bytes = max_bytes
         self.buffer = bytearray()
@@ -128,7 +131,7 @@ class MessageReader:
             del self.buffer[:count]
             self.skipping -= count
 
-    def pop(self, limit=None):
+    def pop(self, limit: int | None = None) -> Message | None:
         """The next complete buffered message, or None.
 
         Args:
@@ -162,7 +165,7 @@ class MessageReader:
             raise ProtocolError("a message that is not UTF-8 text")
         return parse_message(text)
 
-    def fill(self):
+    def fill(self) -> bool:
         """Read what is available (one read); False at end of file."""
         chunk = os.read(self.fd, 1 << 16)
         if not chunk:
@@ -172,7 +175,7 @@ class MessageReader:
         self._skip()
         return True
 
-    def read(self, timeout=None, limit=None):
+    def read(self, timeout: float | None = None, limit: int | None = None) -> Message | None:
         """The next message; None at end of file; raises TimeoutError past ``timeout``.
 
         Raises:

@@ -19,6 +19,10 @@ import re
 import resource
 import signal
 import stat
+from collections.abc import Iterable
+
+# a submission's private /tmp: (its size in bytes, the paths of the server's it shows)
+World = tuple[int, list[str]]
 
 
 def _prctl(option, value):
@@ -30,7 +34,7 @@ def _prctl(option, value):
         pass  # not Linux: the parent's cleanup still kills the child's process group
 
 
-def die_with_parent(parent=None):
+def die_with_parent(parent: int | None = None) -> None:
     """Ask Linux to kill this process when its parent ends, so nothing outlives a run.
 
     Args:
@@ -41,18 +45,18 @@ def die_with_parent(parent=None):
         os._exit(70)
 
 
-def become_subreaper():
+def become_subreaper() -> None:
     """Orphans among this process's descendants come back to it, to be waited for."""
     _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
-def forbid_tracing():
+def forbid_tracing() -> None:
     """Make this process (and its forks) non-dumpable: a submission running as the same
     user can then neither ptrace the server nor open its /proc/<pid>/mem or fds."""
     _prctl(4, 0)  # PR_SET_DUMPABLE
 
 
-def apply_limits(limits, cpu_seconds):
+def apply_limits(limits: dict[str, int] | None, cpu_seconds: float) -> None:
     """Resource limits of one submission's process (inherited by anything it starts).
 
     Args:
@@ -144,7 +148,7 @@ def _write_id_maps(uid, gid):
         f.write(f"{gid} {gid} 1")
 
 
-def new_namespaces(private_tmp):
+def new_namespaces(private_tmp: bool) -> bool:
     """Put this process in new user and IPC namespaces, and its next child first in a new pid
     namespace; with ``private_tmp``, in a new mount namespace too, ready for mounts.
 
@@ -196,7 +200,7 @@ def _private_tmp(size, folder, workdir, keep):
     os.close(work)
 
 
-def kept_under_tmp(extra=()):
+def kept_under_tmp(extra: Iterable[str] = ()) -> list[str]:
     """What a submission's private /tmp must still show of the server's, read-only.
 
     The sandbox's read-only folders that live under /tmp (an environment checked out there)
@@ -210,7 +214,7 @@ def kept_under_tmp(extra=()):
     return kept
 
 
-def private_world(world, folder, workdir):
+def private_world(world: World, folder: str, workdir: str) -> bool:
     """New namespaces for this process and its children, and the submission's private /tmp.
 
     Args:
@@ -226,7 +230,7 @@ def private_world(world, folder, workdir):
     return True
 
 
-def check_private_world(world, workdir):
+def check_private_world(world: World, workdir: str) -> None:
     """Raise now, saying why, when a submission could not get a private /tmp here."""
     pid = os.fork()
     if pid == 0:
@@ -255,7 +259,7 @@ class _CapData(ctypes.Structure):
     _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted", "inheritable")]
 
 
-def drop_capabilities():
+def drop_capabilities() -> None:
     """Give up the capabilities a new user namespace gave: the submission must not undo the
     mounts of its private world (unmounting its /tmp would show the server's), nor a copy
     those that isolate it (unmount its layer, make a read-only place writable again)."""
@@ -421,7 +425,7 @@ def _only_descriptors(keep):
     os.close(null)
 
 
-def isolate_copy(folder, keep):
+def isolate_copy(folder: str, keep: Iterable[int]) -> list[str]:
     """Cut a throwaway copy of the student's process off from the original.
 
     Its descriptors but ``keep`` go to /dev/null, its shared memory becomes its own, and it

@@ -43,15 +43,24 @@ outputs (they could quote the hidden inputs): they go to the instructor's log of
 for what it wrote there, which fails the cell as under nbgrader.
 """
 
+from __future__ import annotations
+
 import builtins
 import os
 import sys
 import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from course.grading.server.files import write_files
-from course.grading.server.messages import JudgeResult
+from course.grading.server.messages import JudgeResult, Output
 from course.grading.server.shell import run_cell
 from course.grading.server.wire import RemoteError
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course.grading.server.wire import Peer
 
 __all__ = ["Namespace", "Undecidable", "CannotCheck", "install", "run_test_cell"]
 
@@ -97,7 +106,7 @@ class Namespace(dict):
             start of the current cell, or None.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.peer = None
         self.exercises = frozenset()
@@ -147,7 +156,7 @@ class Namespace(dict):
         """Whether ``name``, bound by the cell, stands for one of the student's names."""
         return name in self.student_names or name in self.exercises
 
-    def overrides(self):
+    def overrides(self) -> tuple[dict[str, Any], list[str]]:
         """``({name: value}, [deleted])``: the cell's changes to the student's names."""
         changed = {}
         for name in self.assigned:
@@ -157,7 +166,7 @@ class Namespace(dict):
                     changed[name] = value
         return changed, sorted(self.deleted)
 
-    def start_cell(self, hidden=()):
+    def start_cell(self, hidden: Iterable[int] = ()) -> None:
         """Before a test cell (``hidden``: its hidden lines): learn the student's names (and
         random state); the student's process forks the copy that serves the cell's calls."""
         self.fetched, self.assigned, self.deleted = {}, set(), set()
@@ -172,7 +181,7 @@ class Namespace(dict):
                 self.unreachable = exc
         self.in_cell = True
 
-    def end_cell(self):
+    def end_cell(self) -> None:
         """After a test cell: forget the student's values, end the cell's rebindings.
 
         A name the cell rebound that it had read from the student (``squares =
@@ -208,7 +217,7 @@ class Namespace(dict):
         if left > 0:
             self.hidden_log.append(text)
 
-    def take_outputs(self, outputs):
+    def take_outputs(self, outputs: list[Output]) -> None:
         """What the student's code printed or displayed during a call: shown, unless a hidden
         line made the call (then it goes to the instructor's log; a test that redirected
         ``sys.stdout`` to read it still gets it)."""
@@ -231,7 +240,7 @@ class Namespace(dict):
                 data = output.get("data") if type(output.get("data")) is dict else {}
                 self._log(f"[displayed {', '.join(sorted(map(str, data)))}]\n")
 
-    def take_error(self, error):
+    def take_error(self, error: BaseException) -> None:
         """An error the student's code raised during a call: a hidden line's keeps its type
         and the lines of the student's traceback that name code, never its message."""
         if not isinstance(error, Exception) or not self._in_hidden_test():
@@ -241,7 +250,7 @@ class Namespace(dict):
         error.remote_traceback = [line for line in frames if line.startswith(_CODE_LINES)]
         error.shown = HIDDEN_ERROR
 
-    def cannot_cross(self, type_name, message):
+    def cannot_cross(self, type_name: str, message: str) -> Undecidable | CannotCheck:
         """The exception for a value of ``type_name`` that could not leave the student."""
         if type_name in self.sandbox_types:
             self.undecidable = type_name
@@ -253,7 +262,12 @@ class Namespace(dict):
         )
 
 
-def install(shell, peer, exercises, sandbox_types=()):
+def install(
+    shell: InteractiveShell,
+    peer: Peer,
+    exercises: Iterable[str],
+    sandbox_types: Iterable[str] = (),
+) -> None:
     """Connect the judge's namespace to the student's process through ``peer``.
 
     Args:
@@ -287,7 +301,9 @@ def _statement_line(error):
     return None
 
 
-def run_test_cell(shell, source: str, hidden: list[str], timeout: float) -> JudgeResult:
+def run_test_cell(
+    shell: InteractiveShell, source: str, hidden: list[int], timeout: float
+) -> JudgeResult:
     """Run one test cell in full; say whether its visible part passed.
 
     Args:

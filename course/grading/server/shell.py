@@ -5,13 +5,20 @@ Every output a cell makes (streams, displays, results, errors) goes to the shell
 with a timeout (:class:`CellTimeoutError`) and returns its result.
 """
 
+from __future__ import annotations
+
 import io
 import json
 import signal
 import sys
 import time
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from course.grading.server.messages import CellResult
+from course.grading.server.messages import CellResult, Output
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 _MAX_OUTPUT_CHARS = 5_000_000  # per cell: a cell printing gigabytes is cut here
 
@@ -23,15 +30,15 @@ class CellTimeoutError(BaseException):
 class Capture:
     """Collects the outputs of the cell being run, in nbformat's output format."""
 
-    def __init__(self):
+    def __init__(self) -> None:
+        self.outputs: list[Output] = []
+        self.chars = 0
+
+    def reset(self) -> None:
         self.outputs = []
         self.chars = 0
 
-    def reset(self):
-        self.outputs = []
-        self.chars = 0
-
-    def stream(self, name, text):
+    def stream(self, name: str, text: str) -> None:
         if not text:
             return
         if self.chars >= _MAX_OUTPUT_CHARS:
@@ -46,7 +53,7 @@ class Capture:
         else:
             self.outputs.append({"output_type": "stream", "name": name, "text": text})
 
-    def add(self, output):
+    def add(self, output: Output) -> None:
         """Add a rich output (a figure, an error); figures past the cell's quota are dropped."""
         if output.get("output_type") == "display_data":
             size = len(json.dumps(output.get("data", {})))
@@ -60,24 +67,24 @@ class Capture:
 class StreamWriter(io.TextIOBase):
     """``sys.stdout`` / ``sys.stderr`` of executed code: text goes to the cell's outputs."""
 
-    def __init__(self, name, capture):
+    def __init__(self, name: str, capture: Capture) -> None:
         self.name = name
         self.capture = capture
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         self.capture.stream(self.name, text)
         return len(text)
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def isatty(self):
+    def isatty(self) -> bool:
         return False
 
     @property
-    def encoding(self):
+    def encoding(self) -> str:
         return "utf-8"
 
 
@@ -86,7 +93,9 @@ def _json_safe(data):
     return json.loads(json.dumps(data, default=str))
 
 
-def make_shell(capture, judge=False, user_ns=None):
+def make_shell(
+    capture: Capture, judge: bool = False, user_ns: dict[str, Any] | None = None
+) -> InteractiveShell:
     """An IPython shell whose outputs (streams, displays, results, errors) go to ``capture``
     (a :class:`Capture`, also the shell's ``capture``).
 
@@ -172,11 +181,11 @@ def make_shell(capture, judge=False, user_ns=None):
     return shell
 
 
-def on_alarm(signum, frame):
+def on_alarm(signum: int, frame: FrameType | None) -> NoReturn:
     raise CellTimeoutError("the cell ran out of time")
 
 
-def run_cell(shell, source: str, timeout: float) -> CellResult:
+def run_cell(shell: InteractiveShell, source: str, timeout: float) -> CellResult:
     """Run one cell; return its result dict (outputs, execution_count, seconds).
 
     The exception it ended with, if any, is ``shell.last_error`` afterwards.

@@ -38,6 +38,8 @@ While a peer waits for the answer to its call it serves the calls it receives (a
 reference function called back by the student's code, for example).
 """
 
+from __future__ import annotations
+
 import base64
 import builtins
 import importlib
@@ -48,10 +50,17 @@ import signal
 import sys
 import traceback
 import types
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from course.grading.server.shell import CellTimeoutError
+
+if TYPE_CHECKING:
+    from course.grading.server.framing import Message, MessageReader
+    from course.grading.server.messages import Call, Output, Raise, Return
+    from course.grading.server.shell import Capture
 
 __all__ = [
     "WireError",
@@ -73,7 +82,7 @@ class WireError(TypeError):
     notebook defines, a generator, an open file, ...), else it is None.
     """
 
-    def __init__(self, message, type_name=None):
+    def __init__(self, message: str, type_name: str | None = None) -> None:
         super().__init__(message)
         self.type_name = type_name
 
@@ -97,7 +106,7 @@ class DeadKernelError(RemoteError):
 _ERROR_CLASSES = {}
 
 
-def error_class(ename):
+def error_class(ename: str) -> type[BaseException]:
     """The exception class that stands for a remote ``ename`` on this side.
 
     Built-in ``Exception`` subclasses are themselves (a test that expects a ``ValueError``
@@ -209,7 +218,7 @@ class RemoteFunction:
         name: how it is called in messages (its ``__name__``).
     """
 
-    def __init__(self, peer, handle, name):
+    def __init__(self, peer: Peer, handle: dict[str, Any], name: str) -> None:
         self._peer, self._handle = peer, handle
         self.__name__ = self.__qualname__ = name
 
@@ -237,7 +246,14 @@ class Peer:
             back with its answer), or None.
     """
 
-    def __init__(self, reader, write, namespace=None, timeout=None, capture=None):
+    def __init__(
+        self,
+        reader: MessageReader,
+        write: Callable[[Message], None],
+        namespace: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        capture: Capture | None = None,
+    ) -> None:
         self.reader, self.write = reader, write
         self.namespace = namespace
         self.timeout = timeout
@@ -263,7 +279,7 @@ class Peer:
         self._lent = []  # per call of ours under way, innermost last: the handles it lent
 
     # ----------------------------------------------------------------- values
-    def encode(self, value, depth=0):
+    def encode(self, value: Any, depth: int = 0) -> Any:
         """``value`` as JSON-able plain data; raises :class:`WireError` if it cannot cross."""
         if depth > MAX_DEPTH:
             raise WireError(f"a value nested more than {MAX_DEPTH} levels deep")
@@ -337,7 +353,7 @@ class Peer:
             type_name=type(value).__name__,
         )
 
-    def decode(self, data, depth=0):
+    def decode(self, data: Any, depth: int = 0) -> Any:
         """The value that :meth:`encode` made ``data`` from (plain objects only)."""
         if depth > MAX_DEPTH:
             raise WireError(f"a value nested more than {MAX_DEPTH} levels deep")
@@ -443,7 +459,13 @@ class Peer:
         except Exception:  # a malformed state is ignored: the local one stays
             pass
 
-    def call(self, fn, args, kwargs, overrides=None):
+    def call(
+        self,
+        fn: RemoteFunction,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        overrides: dict[str, Any] | None = None,
+    ) -> Any:
         """Call remote ``fn`` with ``args``; serve nested calls until it answers.
 
         Args:
@@ -493,7 +515,7 @@ class Peer:
             if self._ids.get(id(fn)) == key:
                 del self._ids[id(fn)]
 
-    def number_handles_from(self, first):
+    def number_handles_from(self, first: int) -> None:
         """Number this side's new handles from ``first`` on.
 
         A throwaway copy of the student's process (one per test cell) numbers its own, so a
@@ -501,7 +523,7 @@ class Peer:
         """
         self._handles = itertools.count(first)
 
-    def lookup(self, name):
+    def lookup(self, name: str) -> Any:
         """The value the other side's namespace binds to ``name`` (functions as handles).
 
         Raises:
@@ -511,7 +533,7 @@ class Peer:
         message = {"call": {"fn": {"get": str(name)}, "rng": self._rng_state()}}
         return self._wait([], {}, message)
 
-    def names(self):
+    def names(self) -> frozenset[str] | set[str]:
         """The names the other side's namespace defines; the random state comes with them.
 
         The request carries no random state: the other side's is the one to continue from.
@@ -566,7 +588,7 @@ class Peer:
         if self.capture is not None and type(outputs) is list:
             (self.take_outputs or self.print_outputs)(outputs)
 
-    def print_outputs(self, outputs):
+    def print_outputs(self, outputs: list[Output]) -> None:
         """Show here what the other side's code printed (streams) and displayed."""
         for output in outputs:
             if not isinstance(output, dict):
@@ -579,7 +601,7 @@ class Peer:
                 data = {k: v for k, v in data.items() if type(v) is str}
                 self.capture.add({"output_type": "display_data", "data": data, "metadata": {}})
 
-    def serve(self, request):
+    def serve(self, request: Call) -> dict[str, Return | Raise]:
         """Run one incoming call; return the reply message (``return`` or ``raise``)."""
         saved_outputs = None
         if self.capture is not None:

@@ -1,0 +1,319 @@
+"""One submission's routing between the student's process and the judge (``session.Session``).
+
+The session is driven here by two scripted servers in memory (:class:`ScriptedServer`, the
+interface of ``servers.ServerProcess`` a session uses): calls nested both ways, a student
+that stops in the middle of a call, messages that break the protocol, the wall-clock
+deadline, and the byte budgets of what the student's side may send.
+"""
+
+import collections
+import time
+
+import pytest
+
+from course.grading import protocol
+from course.grading.server.framing import MessageTooLarge, frame
+from course.grading.servers import SILENCE_SECONDS, ProtocolViolation, WorkerLost
+from course.grading.session import STOPPED, ProcessStopped, Session, stopped_error
+
+TIMEOUT = 7.0
+STREAM = {"output_type": "stream", "name": "stdout", "text": "hi\n"}
+NAMES = {"fn": {"names": True}}  # the judge's first call of a test cell
+
+
+class ScriptedServer:
+    """A server as a :class:`Session` uses one, its answers scripted.
+
+    ``script`` is a generator function: each message the session sends is sent into it, and
+    it yields the list of messages the server answers with. ``receive`` gives them in order
+    and, as the real reader does, refuses (and drops) one larger than its ``limit``.
+    """
+
+    def __init__(self, script):
+        self.sent, self.receives = [], []  # what the session sent; (timeout, limit) asked
+        self.outbox = collections.deque()
+        self.reader = type("Reader", (), {"last_size": 0})()
+        self.script = script()
+        self.outbox.extend(next(self.script) or [])
+
+    def send(self, message):
+        self.sent.append(message)
+        try:
+            self.outbox.extend(self.script.send(message) or [])
+        except StopIteration:
+            pass
+
+    def receive(self, timeout=None, limit=None):
+        self.receives.append((timeout, limit))
+        if not self.outbox:  # what the real server does when it stays silent too long
+            raise WorkerLost("the scripted server has nothing more to say")
+        message = self.outbox.popleft()
+        size = len(frame(message))
+        if limit is not None and size > limit:
+            raise MessageTooLarge(f"a message of {size} bytes (the limit is {limit})")
+        self.reader.last_size = size
+        return message
+
+    def log_tail(self, lines=3):
+        return "the judge's last words"
+
+
+def result(*outputs, **judged):
+    return {"result": {"outputs": list(outputs), "execution_count": 1, "seconds": 0.1, **judged}}
+
+
+def judged(*outputs, **fields):
+    return result(*outputs, **{"calls": [], "ename": None, "undecidable": None} | fields)
+
+
+def runs_cells():
+    """A student's process that answers every cell with one line printed."""
+    message = yield
+    while True:
+        message = yield [result(STREAM)] if "cell" in message else []
+
+
+def pair(student_script, judge_script=runs_cells, **kwargs):
+    student, judge = ScriptedServer(student_script), ScriptedServer(judge_script)
+    return student, judge, Session(student, judge, TIMEOUT, wall_seconds=60, **kwargs)
+
+
+def test_a_cell_gives_its_checked_result_and_the_session_counts_and_times_it():
+    student, _, session = pair(runs_cells, count=2)
+    assert session.cell("student", {"cell": "print('hi')"}) == {"outputs": [STREAM]}
+    assert session.counted("print('hi')") == 3 and session.counted("  \n") is None
+    assert session.count == 3 and session.seconds > 0
+    assert student.sent == [{"cell": "print('hi')"}]
+    # the student's result is read within the cell's and the notebook's budgets
+    assert student.receives == [(TIMEOUT + SILENCE_SECONDS, protocol.CELL_BYTES)]
+
+
+def test_calls_nested_both_ways_are_routed_to_the_side_that_waits_for_them():
+    f_of_2 = {"call": {"fn": {"yours": 1}, "args": [2]}}  # the test calls the student's f(2)
+    reference = {"call": {"fn": {"mine": 5}, "args": [2]}}  # f calls the test's reference
+
+    def judge():
+        yield
+        yield [{"call": NAMES}]  # the cell starts: the student's names
+        callback = yield [f_of_2]
+        assert callback == reference
+        answer = yield [{"return": {"value": 10}}]
+        assert answer == {"return": {"value": 11}}
+        yield [judged(STREAM, calls=[["f", []]])]
+
+    def student():
+        message = yield
+        assert message == {"call": NAMES}
+        message = yield [{"return": {"value": ["f"]}}]
+        assert message == f_of_2
+        message = yield [reference]
+        assert message == {"return": {"value": 10}}
+        yield [{"return": {"value": 11}}]
+
+    s, j, session = pair(student, judge)
+    request = {"cell": {"source": "assert f(2) == 11", "hidden": []}}
+    got = session.cell("judge", request)
+    assert got["outputs"] == [STREAM] and got["calls"] == [["f", []]]
+    assert got["visible_ok"] is False  # only the judge's own true says so
+    assert j.sent == [request, {"return": {"value": ["f"]}}, reference, {"return": {"value": 11}}]
+    assert s.sent == [{"call": NAMES}, f_of_2, {"return": {"value": 10}}]
+    # the judge's messages are read without the student's budgets
+    assert {limit for _, limit in j.receives} == {None}
+    assert None not in {limit for _, limit in s.receives}
+
+
+def test_a_student_that_stops_in_the_middle_of_a_call_raises_there_and_runs_no_more():
+    def judge():
+        yield
+        error = yield [{"call": {"fn": {"yours": 1}}}]
+        assert error == {"raise": stopped_error("died")}
+        again = yield [{"call": {"fn": {"yours": 1}}}]  # the next call: answered at once
+        assert again == {"raise": stopped_error("died")}
+        yield [judged(STREAM, ename="DeadKernelError")]
+
+    def student():
+        yield
+        yield [{"dead": "died"}]  # the server saw its child end
+
+    s, j, session = pair(student, judge)
+    got = session.cell("judge", {"cell": {"source": "f()\nf()", "hidden": []}})
+    assert got["ename"] == "DeadKernelError" and session.dead == "died"
+    assert s.sent == [{"call": {"fn": {"yours": 1}}}]  # not called again once dead
+    assert stopped_error("died")["ename"] == "DeadKernelError"
+    with pytest.raises(ProcessStopped) as stopped:
+        session.cell("student", {"cell": "print(1)"})
+    assert stopped.value.why == "died" and len(s.sent) == 1  # not even sent
+
+
+@pytest.mark.parametrize("why", sorted(STOPPED))
+def test_a_student_that_stops_during_its_own_cell_stops_the_session(why):
+    def student():
+        yield
+        yield [{"dead": why}]
+
+    _, _, session = pair(student)
+    with pytest.raises(ProcessStopped) as stopped:
+        session.cell("student", {"cell": "import os; os._exit(0)"})
+    assert stopped.value.why == why == session.dead
+
+
+@pytest.mark.parametrize(
+    "answer, why",
+    [
+        (result(STREAM) | {"return": {}}, "2 fields"),
+        ({"result": {"outputs": [], "verdict": "passed"}}, "unknown fields"),
+        ({"ended": True}, "'ended' message"),
+        ({"return": {"value": 1}}, "'return' message where"),  # no call is under way
+        ({"dead": "bored"}, "unknown reason"),
+        ({"dead": "protocol"}, "only the server's"),  # the server saw the child break it
+    ],
+)
+def test_a_student_message_that_breaks_the_protocol_stops_the_submission(answer, why):
+    def student():
+        yield
+        yield [answer]
+
+    _, _, session = pair(student)
+    with pytest.raises(ProtocolViolation, match=why):
+        session.cell("student", {"cell": "x"})
+
+
+def test_a_student_answer_of_the_wrong_shape_inside_a_call_is_a_violation_too():
+    def judge():
+        yield
+        yield [{"call": {"fn": {"yours": 1}}}]
+
+    def student():
+        yield
+        yield [{"raise": {"ename": 3}}]
+
+    _, _, session = pair(student, judge)
+    with pytest.raises(ProtocolViolation, match="ename is not text"):
+        session.cell("judge", {"cell": {"source": "f()", "hidden": []}})
+
+
+@pytest.mark.parametrize(
+    "answer, why",
+    [
+        ({"result": {"outputs": [], "visible_ok": "yes", "calls": "f"}}, "the judge sent"),
+        ({"dead": "died"}, "the judge's process stopped \\(died\\): the judge's last words"),
+    ],
+)
+def test_a_judge_that_breaks_the_protocol_or_stops_is_a_lost_server_not_the_students_fault(
+    answer, why
+):
+    def judge():
+        yield
+        yield [answer]
+
+    _, _, session = pair(runs_cells, judge)
+    with pytest.raises(WorkerLost, match=why) as lost:
+        session.cell("judge", {"cell": {"source": "x", "hidden": []}})
+    assert not isinstance(lost.value, ProtocolViolation)
+
+
+def killed_at_the_wall():
+    """A student's process that would answer, but is stopped first: it drains, then ends."""
+    message = yield
+    while True:
+        if "kill" in message:
+            message = yield [{"dead": "wall"}]
+        elif "cell" in message:
+            message = yield [result({**STREAM, "text": "x" * 10_000})]  # thrown away unread
+        else:
+            message = yield [{"return": {"value": 1}}]
+
+
+def test_past_the_deadline_the_student_is_stopped_before_its_answer_is_read():
+    student, _, session = pair(killed_at_the_wall)
+    session.deadline = time.monotonic() - 1
+    with pytest.raises(ProcessStopped) as stopped:
+        session.cell("student", {"cell": "while True: pass"})
+    assert stopped.value.why == "wall" == session.dead
+    assert student.sent == [{"cell": "while True: pass"}, {"kill": True}]
+    assert student.receives[-1][1] == 4096  # drained: large messages are not even read
+
+
+def test_past_the_deadline_a_call_of_the_judge_gets_the_timeout_as_its_exception():
+    def judge():
+        yield
+        error = yield [{"call": {"fn": {"yours": 1}}}]
+        assert error == {"raise": stopped_error("wall")}
+        yield [judged(ename="CellTimeoutError")]
+
+    student, _, session = pair(killed_at_the_wall, judge)
+    session.deadline = time.monotonic() - 1
+    got = session.cell("judge", {"cell": {"source": "f()", "hidden": []}})  # the judge is not
+    assert got["ename"] == "CellTimeoutError" and session.dead == "wall"  # held to the wall
+    assert student.sent == [{"call": {"fn": {"yours": 1}}}, {"kill": True}]
+    assert stopped_error("wall")["ename"] == "CellTimeoutError"
+
+
+def prints(size):
+    """A student's process whose every cell prints ``size`` characters."""
+    message = yield
+    while True:
+        if "kill" in message:
+            message = yield [{"dead": "overflow"}]
+        else:
+            message = yield [result({**STREAM, "text": "y" * size})]
+
+
+def test_a_cell_that_sends_more_than_the_cells_budget_is_stopped(monkeypatch):
+    monkeypatch.setattr(protocol, "CELL_BYTES", 5_000)
+    student, _, session = pair(lambda: prints(6_000))
+    with pytest.raises(ProcessStopped) as stopped:
+        session.cell("student", {"cell": "print('y' * 6000)"})
+    assert stopped.value.why == "overflow" == session.dead
+    assert student.sent[-1] == {"kill": True}
+
+
+def test_the_notebooks_budget_runs_out_over_several_cells(monkeypatch):
+    monkeypatch.setattr(protocol, "CELL_BYTES", 5_000)
+    monkeypatch.setattr(protocol, "NOTEBOOK_BYTES", 9_000)
+    student, _, session = pair(lambda: prints(4_000))
+    for _ in range(2):
+        session.new_cell()
+        session.cell("student", {"cell": "print('y' * 4000)"})
+    size = student.reader.last_size
+    assert session.read_left == 9_000 - 2 * size
+    # each cell may send what the notebook has left, up to a cell's budget
+    assert [limit for _, limit in student.receives] == [5_000, 9_000 - size]
+    session.new_cell()
+    with pytest.raises(ProcessStopped, match="overflow"):
+        session.cell("student", {"cell": "print('y' * 4000)"})
+    assert student.receives[-2][1] == session.read_left == 9_000 - 2 * size
+
+
+def test_the_students_answers_to_the_judge_count_against_its_budget(monkeypatch):
+    monkeypatch.setattr(protocol, "CELL_BYTES", 5_000)
+
+    def judge():
+        yield
+        yield [{"call": {"fn": {"yours": 1}}}]
+        yield [{"call": {"fn": {"yours": 1}}}]
+        yield [judged()]
+
+    def student():
+        yield
+        yield [{"return": {"value": "z" * 3_000}}]
+        yield [{"return": {"value": "z" * 3_000}}]  # the second is past the cell's budget
+        yield [{"dead": "overflow"}]
+
+    student_server, _, session = pair(student, judge)
+    session.new_cell()
+    got = session.cell("judge", {"cell": {"source": "f()\nf()", "hidden": []}})
+    assert got["outputs"] == [] and session.dead == "overflow"
+    assert student_server.sent[-1] == {"kill": True}
+
+
+def test_what_a_notebook_keeps_of_its_outputs_is_capped_per_cell_and_per_notebook(monkeypatch):
+    monkeypatch.setattr(protocol, "NOTEBOOK_OUTPUT_BYTES", 3_000)
+    _, _, session = pair(runs_cells)
+    big = [{**STREAM, "text": "w" * 2_000}]
+    assert session.keep(big) == big
+    cut = session.keep(big)  # 1 000 bytes left for the notebook
+    assert "output cut" in cut[-1]["text"] and len(cut[0]["text"]) < 2_000
+    assert session.kept_left <= 0
+    nothing = session.keep(big)
+    assert len(nothing) == 1 and "output cut" in nothing[0]["text"]
