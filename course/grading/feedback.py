@@ -11,12 +11,15 @@ Pages are written where nbgrader writes its feedback, ``feedback/<student>/<assi
 <notebook>.html``, so ``nbgrader release_feedback`` and formgrader find them.
 """
 
+from collections.abc import Callable
 from pathlib import Path
+
+from nbformat import NotebookNode
 
 from course.grading import nbgrader_driver as driver
 from course.grading import pages
 from course.grading.notebooks import nbgrader_meta, read_notebook
-from course.grading.results import revisit, status_label
+from course.grading.results import NotebookResult, revisit, status_label
 
 __all__ = ["write_feedback", "feedback_page", "PAGE_CHARS"]
 
@@ -91,7 +94,7 @@ def _parts(result, autograded):
             yield make.cell(heading if i == 0 else None, cell)
 
 
-def feedback_page(student, result, autograded):
+def feedback_page(student: str, result: NotebookResult, autograded: NotebookNode) -> str:
     """The HTML feedback page of one student.
 
     Args:
@@ -121,7 +124,12 @@ def feedback_page(student, result, autograded):
     )
 
 
-def write_feedback(root, assignment, students=None, progress=None):
+def write_feedback(
+    root: Path | str,
+    assignment: str,
+    students: list[str] | None = None,
+    progress: Callable[..., None] | None = None,
+) -> tuple[dict[str, list[Path]], dict[str, str]]:
     """Write the feedback pages of every autograded student of ``assignment``.
 
     One page per notebook the student handed in, where nbgrader writes its feedback.

@@ -10,6 +10,7 @@ to a size (the ``clip`` filter), with a note where it was cut.
 """
 
 import re
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -32,7 +33,7 @@ def _shown(value):
     return printable(_ANSI.sub("", str(value)), lines=True)
 
 
-def clip(text, limit=SHOWN_CHARS):
+def clip(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text`` (a string) cut to ``limit`` characters, with a note saying so when cut."""
     if len(text) <= limit:
         return text
@@ -64,12 +65,12 @@ _ENV.filters["clip"] = clip
 _ENV.filters["points"] = _points
 
 
-def render(template, **data):
+def render(template: str, **data: Any) -> str:
     """The page ``template`` (a file of ``templates/``) shows for ``data``, as a string."""
     return _ENV.get_template(template).render(**data)
 
 
-def macros(template):
+def macros(template: str) -> Any:
     """The macros of ``template`` (a file of ``templates/`` holding only macros), to call
     from Python: each returns its HTML, which a page's template writes as it is."""
     return _ENV.get_template(template).module
@@ -80,7 +81,7 @@ def _text(value):
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def outputs(cell_outputs):
+def outputs(cell_outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What a page shows of a code cell's nbformat outputs, for ``macros.html``'s ``outputs``.
 
     Returns:

@@ -14,13 +14,14 @@ mistake without its expected values.
 """
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from statistics import mean, median
 from types import SimpleNamespace
 
 from course.grading import nbgrader_driver as driver
 from course.grading import pages
-from course.grading.results import exercise_names
+from course.grading.results import AssignmentResult, exercise_names
 from course.grading.untrusted import csv_field
 
 __all__ = ["write_report", "failure_messages", "pass_rates", "TOP_MESSAGES", "MESSAGE_CHARS"]
@@ -29,7 +30,7 @@ TOP_MESSAGES = 5  # failure messages listed per exercise
 MESSAGE_CHARS = 300  # the most shown of a message: longer ones are cut, with a note
 
 
-def pass_rates(results):
+def pass_rates(results: dict[str, AssignmentResult]) -> dict[str, float]:
     """``{exercise: share of students with all its points}``, in exercise order.
 
     Args:
@@ -42,7 +43,7 @@ def pass_rates(results):
     return rates
 
 
-def failure_messages(results):
+def failure_messages(results: dict[str, AssignmentResult]) -> dict[str, Counter]:
     """``{exercise: Counter({message: students})}``: who got which message, per exercise.
 
     A student counts once per distinct message of an exercise, however many of its test
@@ -175,7 +176,9 @@ def _export_csv(api, assignment, path):
         exporter.export(_csv_safe(gb))
 
 
-def write_report(root, assignment, progress=None):
+def write_report(
+    root: Path | str, assignment: str, progress: Callable[..., None] | None = None
+) -> tuple[Path, dict[str, str]]:
     """Write ``reports/<assignment>/``: grades.csv, two figures and index.html.
 
     Args:
