@@ -292,7 +292,7 @@ def _grade_id(cell):
     return str(meta.get("grade_id", "")) if isinstance(meta, dict) else ""
 
 
-def _run_session(session, cells, tests, first_cell, exercises=()):
+def _run_cells(session, cells, tests, first_cell, exercises=()):
     """Run ``cells`` (from index ``first_cell`` on) in ``session``; fill their outputs.
 
     Returns:
@@ -379,7 +379,7 @@ def execute_notebook(task: Task) -> Executed:
             judge.start(timeout, limit, files, exercises, sandbox_types)
             student.started(timeout)
             judge.started(timeout)
-            verdicts = _run_session(session, cells, tests, first, exercises)
+            verdicts = _run_cells(session, cells, tests, first, exercises)
             student.end()
             judge.end()
             student.ended(timeout)
@@ -451,7 +451,7 @@ def run_cells(
     try:
         server.start(timeout, limit, encode_files(files))
         server.started(timeout)
-        _run_session(Session(server, None, timeout, wall_seconds=limit), cells, {}, 0)
+        _run_cells(Session(server, None, timeout, wall_seconds=limit), cells, {}, 0)
     finally:
         server.close()
     return cells

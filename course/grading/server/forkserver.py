@@ -436,7 +436,7 @@ def _write_until(fd, data, deadline):
     return True
 
 
-def run_session(
+def serve_submission(
     role: str,
     shell: InteractiveShell,
     start: dict[str, Any],
@@ -608,5 +608,5 @@ def serve() -> None:
         protocol = (reader, send)
         limits = setup.get("limits")
         place = (workdir, world)
-        if not run_session(setup["role"], shell, request["start"], protocol, limits, place):
+        if not serve_submission(setup["role"], shell, request["start"], protocol, limits, place):
             return
