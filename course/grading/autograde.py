@@ -48,7 +48,7 @@ import nbformat
 from course.grading import execution, sandbox, servers
 from course.grading import nbgrader_driver as driver
 from course.grading.nbgrader_driver import MARKER_SUFFIX
-from course.grading.notebooks import UngradableNotebook, exercises, read_notebook, setup_cells
+from course.grading.notebooks import UngradableNotebook, exercises, read_notebook, prefix_cells
 from course.grading.results import Summary
 from course.grading.runners import DaskRunner, LocalRunner
 from course.grading.settings import Settings, autograde_settings
@@ -425,7 +425,7 @@ def _notebooks(api, conf, assignment, notebooks):
             conf.before_execution, source, _resources(api, assignment, name, "__template__")
         )
         found[name] = _Notebook(
-            [c.source for c in setup_cells(template)],
+            [c.source for c in prefix_cells(template)],
             exercises(template),
             execution.sandbox_types(source),
         )

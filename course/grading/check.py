@@ -1,6 +1,6 @@
 """``course check``: a notebook's visible checks, run as the student's own kernel runs them.
 
-A check runs, in notebook order, the set-up cells (:func:`~.notebooks.setup_cells`), every
+A check runs, in notebook order, the set-up cells (:func:`~.notebooks.prefix_cells`), every
 cell a student may edit, and the visible part of every test cell, in a fresh process of its
 own (:func:`course.grading.execution.run_cells`). It skips the other locked cells (plots,
 timings, demonstrations): test cells may not depend on them (see :mod:`.judge`), and they
@@ -27,7 +27,7 @@ from course.grading.notebooks import (
     has_code,
     nbgrader_meta,
     read_notebook,
-    setup_cells,
+    prefix_cells,
     split_hidden,
     test_cells,
     tested_exercises,
@@ -41,7 +41,7 @@ TIMEOUT = 60.0  # seconds a cell may run by default
 
 def _cells_to_run(nb, markers):
     """``[(cell, source)]``: the set-up cells, the editable cells, visible test code."""
-    setup = {id(cell) for cell in setup_cells(nb)}
+    setup = {id(cell) for cell in prefix_cells(nb)}
     chosen = []
     for cell in nb.cells:
         meta = nbgrader_meta(cell)

@@ -23,7 +23,7 @@ __all__ = [
     "nbgrader_meta",
     "exercises",
     "graded_cells",
-    "setup_cells",
+    "prefix_cells",
     "has_code",
     "exercise_of",
     "tested_exercises",
@@ -117,8 +117,8 @@ def graded_cells(nb: NotebookNode) -> list[NotebookNode]:
     return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]
 
 
-def setup_cells(nb: NotebookNode) -> list[NotebookNode]:
-    """The set-up cells: the locked code cells before the first code cell a student may edit.
+def prefix_cells(nb: NotebookNode) -> list[NotebookNode]:
+    """The *prefix*: the set-up cells, locked code cells before the first one a student may edit.
 
     Every submission starts with them unchanged, so the grader runs them once per server,
     and test cells may use the names they define (see :mod:`course.grading.server.judge`). A
