@@ -48,7 +48,7 @@ import nbformat
 from course.grading import execution, sandbox, servers
 from course.grading import nbgrader_driver as driver
 from course.grading.nbgrader_driver import MARKER_SUFFIX
-from course.grading.notebooks import UngradableNotebook, exercises, read_notebook, prefix_cells
+from course.grading.notebooks import UngradableNotebook, exercises, prefix_cells, read_notebook
 from course.grading.results import Summary
 from course.grading.runners import DaskRunner, LocalRunner
 from course.grading.settings import Settings, autograde_settings
