@@ -226,6 +226,7 @@ _WRONG_F = "def f(x):\n    return -x\n"  # f(0) == 0 is right: 1 of test_f_parti
 # writable descriptor (OTHERS), or to its own channel (OWN).
 _SPY_ON_THE_CHANNEL = (
     "import builtins, fcntl, json, os, struct, threading, time\n"
+    "_inherited = [int(name) for name in os.listdir('/proc/self/fd')]  # what it started with\n"
     "_channel, _write, _writev = set(), os.write, os.writev\n"
     "def _spy_write(fd, data):\n    _channel.add(fd)\n    return _write(fd, data)\n"
     "def _spy_writev(fd, buffers):\n    _channel.add(fd)\n    return _writev(fd, buffers)\n"
@@ -236,8 +237,7 @@ _SPY_ON_THE_CHANNEL = (
     "    data = json.dumps({{'dead': 'died'}}).encode()\n"
     "    frame = struct.pack('>I', len(data)) + data\n"
     "    written = []\n"
-    "    for name in os.listdir('/proc/self/fd'):\n"
-    "        fd = int(name)\n"
+    "    for fd in _inherited:\n"
     "        try:\n"
     "            writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY\n"
     "            if fd > 2 and writable and (fd in _channel) == OWN:\n"
@@ -503,7 +503,7 @@ ATTACKS = [
     Attack("forge_a_result_of_a_million_empty_lists",  # small as bytes, huge as objects
            "FORGED = {{'outputs': [[]] * 1_000_000}}\n" + REWRITE_RESULTS, outcome=0,
            present="sent more than the grader accepts"),
-    Attack("write_to_inherited_descriptors",  # none is there: the grader's pipes are closed
+    Attack("write_to_inherited_descriptors",  # none but its own: the grader's pipes are closed
            "OWN = False\n" + _SPY_ON_THE_CHANNEL, present="written to 0 other descriptors"),
     Attack("send_a_message_only_the_server_sends",  # on its own channel: the server refuses
            "OWN = True\n" + _SPY_ON_THE_CHANNEL, outcome=ERROR_ROW),
