@@ -39,6 +39,8 @@ import nbformat
 import psutil
 import toy_course as toy
 from course_cli import course as course_command
+from course_cli import env as cli_env
+from course_cli import nbgrader, nbgrader_command
 
 from course.grading import autograde, feedback
 from course.grading import nbgrader_driver as driver
@@ -642,6 +644,18 @@ def leftover_processes(sleeps_only=False):
     return found
 
 
+def processes_left(within=120, sleeps_only=False):
+    """:func:`leftover_processes`, once there are none or ``within`` seconds have passed.
+
+    For processes a killed run leaves to end on their own: how long they take depends on the
+    machine's load, so the test waits for them to be gone, up to a generous limit.
+    """
+    deadline = time.monotonic() + within
+    while (found := leftover_processes(sleeps_only)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
 def build_class(root, port, attacks=ATTACKS):
     """Hand in the honest student and every attack in the toy course at ``root``."""
     toy.hand_in(root, ["passes_all"])
@@ -828,17 +842,13 @@ def _plain_nbgrader(root):
     Returns:
         ``(results, errors, log)``: ``log`` is what nbgrader printed on the terminal.
     """
-    import subprocess
-
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     hung, terminal = set(), []
     for folder in sorted((root / "submitted").iterdir()):
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(
-                [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT, "--student", folder.name],
+                nbgrader_command("autograde", toy.ASSIGNMENT, "--student", folder.name),
                 cwd=root,
-                env=env,
+                env=cli_env(),
                 start_new_session=True,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -870,22 +880,11 @@ def _plain_nbgrader(root):
 def nbgrader_views(root, log):
     """What the instructor reads after plain ``nbgrader autograde``: its ``log``, then what
     ``nbgrader export`` and ``nbgrader generate_feedback`` print and write."""
-    import subprocess
-
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     csv_file = root / "reports" / toy.ASSIGNMENT / "grades.csv"
     csv_file.parent.mkdir(parents=True)
     terminal = [log]
     for command in (["export", "--to", str(csv_file)], ["generate_feedback", toy.ASSIGNMENT]):
-        done = subprocess.run(
-            [str(bin_dir / "nbgrader"), *command],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        done = nbgrader(*command, cwd=root)
         terminal += [done.stdout, done.stderr]
     return _read_views(root, "\n".join(terminal))
 
@@ -895,7 +894,7 @@ def _judged_on_views(attacks):
     return any(a.shown or a.side_effect == "grades.csv safe" for a in attacks)
 
 
-def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
+def run(root, listener, grader, attacks=ATTACKS, timeout=toy.TIMEOUT, **options):
     """Build the class at ``root``, grade it with ``grader``, and judge every attack.
 
     Args:

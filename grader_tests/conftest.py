@@ -1,12 +1,19 @@
-"""Shared fixtures: the repository, throwaway course directories built from it, artifacts."""
+"""Shared fixtures: the repository, throwaway course directories built from it, the weeks'
+classes, artifacts."""
 
 import shutil
 from pathlib import Path
 
 import matplotlib
 import pytest
+from course_cli import lighten_nbgrader
 
 matplotlib.use("Agg")  # tests draw off screen; notebooks run by kernels keep their own backend
+lighten_nbgrader()  # before a test module imports nbformat: seconds less per process and gradebook
+pytest.register_assert_rewrite("weeks")  # its checks of what the notebooks print are asserts
+import weeks  # noqa: E402  (after the two lines above)
+
+from course.grading import nbgrader_driver as driver  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,3 +70,31 @@ def course_copy():
         return dest
 
     return make
+
+
+@pytest.fixture(scope="session")
+def course_dir(tmp_path_factory, course_copy):
+    """A throwaway course directory with every assignment of ``weeks.WEEKS`` released."""
+    root = course_copy(tmp_path_factory.mktemp("course"))
+    released, kept = driver.release(root, list(weeks.WEEKS))
+    assert kept == []  # a fresh directory has no earlier release to keep
+    assert sorted(p.parent.name for p in released) == sorted(weeks.WEEKS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def week_class(course_dir):
+    """``week_class(name)``: the class of week ``name`` (:func:`weeks.grade_class`: the
+    pipeline's submissions and the mutant sample), graded in ``course_dir`` on first use.
+
+    The tests that read a week's class are parametrized with ``weeks.in_its_class``, so that
+    with pytest-xdist they run in the worker that grades it.
+    """
+    graded = {}
+
+    def get(name):
+        if name not in graded:
+            graded[name] = weeks.grade_class(course_dir, name)
+        return graded[name]
+
+    return get

@@ -110,9 +110,10 @@ def test_check_reports_what_stops_a_cell(week1, tmp_path):
     source, release = week1
     nb = fill_solutions(release, source)
     replace_cell(nb, "my_dense", "def my_dense(a_in, W, b, g):\n    return a_in @@ W")
-    replace_cell(nb, "my_sequential", "def my_sequential(*args):\n    while True:\n        pass")
+    endless = "def my_sequential(*args):\n    while True:  # endless: a timeout on any machine\n"
+    replace_cell(nb, "my_sequential", endless + "        time.sleep(1)")
     replace_cell(nb, "my_dense_v", "import os\nos._exit(3)")
-    out = course("check", str(save(nb, tmp_path)), "--json", "--timeout", "2")
+    out = course("check", str(save(nb, tmp_path)), "--json", "--timeout", "10")
     assert out.returncode == 0, out.stderr
     exercises = {e["exercise"]: e for e in json.loads(out.stdout)["exercises"]}
     assert exercises["my_dense"]["status"] == "error"

@@ -5,14 +5,11 @@ or expected values: every line of a hidden region is looked for in what they sho
 """
 
 import html
-import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib.image
 import nbformat
 import pytest
-from course_cli import course
+from course_cli import course, nbgrader
 
 from course.grading import autograde, notebooks
 from course.grading import nbgrader_driver as driver
@@ -196,13 +193,7 @@ def test_report_has_the_export_columns_figures_and_the_class_mistakes(graded_cla
     assert "reports/week1/index.html" in out.stdout
 
     exported = root / "exported.csv"
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "nbgrader"), "export", "--to", str(exported)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        timeout=300,
-    )
+    done = nbgrader("export", "--to", str(exported), cwd=root)
     assert done.returncode == 0, done.stderr
     assert (folder / "grades.csv").read_text() == exported.read_text()
 
