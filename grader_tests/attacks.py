@@ -614,9 +614,13 @@ def outputs_text(nb):
 
 
 # Every process this test process starts, and what they start, carries this variable: the
-# leftovers found are this run's, not those of another run on the same machine.
+# leftovers found are this run's, not those of another run on the same machine, nor those of
+# another pytest-xdist worker of this run (a child of this process, like run_in_child's,
+# keeps the value it inherits).
 RUN_MARKER = "COURSE_ATTACK_RUN"
-os.environ.setdefault(RUN_MARKER, f"{os.getpid()}-{time.time_ns()}")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if not os.environ.get(RUN_MARKER, "").startswith(f"{_WORKER}:"):
+    os.environ[RUN_MARKER] = f"{_WORKER}:{os.getpid()}-{time.time_ns()}"
 
 
 def leftover_processes(sleeps_only=False):

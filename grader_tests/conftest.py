@@ -21,35 +21,41 @@ REPO = Path(__file__).resolve().parents[1]
 class Artifacts:
     """Files a person should look at after a run (screenshots), kept in ``artifacts/``.
 
-    The folder is git-ignored; pytest lists what this run saved at the end of its report.
+    The folder is git-ignored; pytest lists what this run saved at the end of its report
+    (each test's saved files travel with its report, from whichever pytest-xdist worker ran it).
     """
 
-    def __init__(self, folder):
-        self.folder = folder
-        self.saved = []
+    folder = REPO / "artifacts"
+
+    def __init__(self, properties):
+        self.properties = properties
 
     def path(self, name):
         """Where to save the artifact ``name`` (a relative path); it is listed at the end."""
         path = self.folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.saved.append(path)
+        self.properties.append(("artifact", str(path.relative_to(self.folder))))
         return path
 
 
-_ARTIFACTS = Artifacts(REPO / "artifacts")
+_SAVED = {}  # the artifacts of this run, as the tests' reports name them
+
+
+def pytest_runtest_logreport(report):
+    _SAVED.update(dict.fromkeys(v for k, v in report.user_properties if k == "artifact"))
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _ARTIFACTS.saved:
-        terminalreporter.write_sep("-", f"artifacts saved in {_ARTIFACTS.folder}")
-        for path in _ARTIFACTS.saved:
-            terminalreporter.write_line(str(path.relative_to(_ARTIFACTS.folder)))
+    if _SAVED:
+        terminalreporter.write_sep("-", f"artifacts saved in {Artifacts.folder}")
+        for name in _SAVED:
+            terminalreporter.write_line(name)
 
 
-@pytest.fixture(scope="session")
-def artifacts():
+@pytest.fixture
+def artifacts(request):
     """An :class:`Artifacts`: ``artifacts.path("browser/week1.png")`` to save a screenshot."""
-    return _ARTIFACTS
+    return Artifacts(request.node.user_properties)
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +104,20 @@ def week_class(course_dir):
         return graded[name]
 
     return get
+
+
+# `make test` runs the suite on pytest-xdist workers, which take the units of work (a test, or
+# the tests of one xdist_group) in collection order: the longest units go first, so that none
+# starts last and keeps one worker busy alone; then the other slow tests, then the fast ones.
+LONGEST_FIRST = ["browser", "week4", "week5", "week3", "attacks", "week2", "week1", "reports"]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        group = item.get_closest_marker("xdist_group")
+        if group and group.args[0] in LONGEST_FIRST:
+            return LONGEST_FIRST.index(group.args[0])
+        return len(LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+    items.sort(key=rank)  # stable: in collection order within a rank

@@ -18,6 +18,7 @@ run of the suite.
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -86,3 +87,33 @@ def nbgrader(*args, cwd=None):
     return subprocess.run(
         nbgrader_command(*args), capture_output=True, text=True, cwd=cwd, env=env(), timeout=900
     )
+
+
+@contextmanager
+def nbgrader_autograde_meanwhile(root, assignment):
+    """Plain ``nbgrader autograde ASSIGNMENT --force`` of every hand-in of the course ``root``,
+    running while the block runs (the block grades the same class with ``course autograde``
+    in a copy); it must have graded them all, exit status 0, when the block ends.
+
+    The assignment is recorded in the gradebook first, as ``nbgrader_driver.nbgrader_autograde``
+    does: ``nbgrader generate_assignment``'s work, done by nbgrader's API in this process.
+    """
+    from course.grading import nbgrader_driver as driver
+
+    driver.release(root, [assignment])
+    run = subprocess.Popen(
+        nbgrader_command("autograde", assignment, "--force"),
+        cwd=root,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield
+    except BaseException:
+        run.kill()
+        run.communicate()
+        raise
+    output, _ = run.communicate(timeout=1800)
+    assert run.returncode == 0, f"nbgrader autograde exited {run.returncode}:\n{output[-3000:]}"

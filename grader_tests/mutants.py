@@ -783,7 +783,7 @@ class Verdict:
         return self.own < self.own_max
 
 
-def _slim(nb):
+def slim(nb):
     """The notebook without the demonstration cells after the set-up cells."""
     cells, started = [], False
     for cell in nb.cells:
@@ -804,7 +804,7 @@ def submission(mutant, source, release):
                 cell.source = mutant.code
     else:
         nb = fill_solutions(release, source, replace={mutant.function: (mutant.old, mutant.new)})
-    return _slim(nb)
+    return slim(nb)
 
 
 def sample(catalog=CATALOG):

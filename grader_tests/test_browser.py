@@ -41,7 +41,8 @@ from course.grading.notebooks import (
     split_hidden,
 )
 
-pytestmark = pytest.mark.slow
+# one JupyterLab and one browser for every test: with pytest-xdist, they run in one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = driver.assignments(REPO)

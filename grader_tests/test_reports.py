@@ -43,6 +43,8 @@ def week1(repo):
 
 
 SIDES = ("source", "release")
+# the tests that read the graded class: with pytest-xdist, in the one worker that grades it
+GRADED_CLASS = pytest.mark.xdist_group("reports")
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +152,7 @@ def test_course_grade_prints_the_table_without_hidden_tests(tmp_path, repo, week
 
 
 @pytest.mark.slow
+@GRADED_CLASS
 def test_feedback_pages_show_scores_messages_and_code_but_no_hidden_test(graded_class, week1):
     root, totals = graded_class
     out = course("feedback", "week1", cwd=root)
@@ -170,6 +173,7 @@ def test_feedback_pages_show_scores_messages_and_code_but_no_hidden_test(graded_
 
 
 @pytest.mark.slow
+@GRADED_CLASS
 def test_feedback_names_a_student_who_was_not_graded(graded_class):
     root, _ = graded_class
     out = course("feedback", "week1", "--student", "nobody", cwd=root)
@@ -179,6 +183,7 @@ def test_feedback_names_a_student_who_was_not_graded(graded_class):
 
 
 @pytest.mark.slow
+@GRADED_CLASS
 def test_report_has_the_export_columns_figures_and_the_class_mistakes(graded_class):
     root, totals = graded_class
     out = course("report", "week1", cwd=root)

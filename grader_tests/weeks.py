@@ -320,7 +320,15 @@ def expected_scores(week):
 
 
 def submissions(week, source, release):
-    """The notebooks of :func:`expected_scores`, built from the source and release."""
+    """The notebooks of :func:`expected_scores`, built from the source and release.
+
+    The whole notebook, demonstrations included, is handed in by the submissions that show
+    how a notebook runs in the grader (the source, the finished release, and those whose
+    exercises are undone or faked, whose demonstrations stop at once). The others test how
+    one change is scored (a mistake, a deleted test cell): they are handed in as the
+    mutants are, without the demonstrations (``mutants.slim``: this course's test cells
+    never use their names), which would only repeat ``passes_all``'s experiments.
+    """
     first = week.functions[0]
     test_first = f"test_{first}"
     notebooks = {
@@ -333,7 +341,7 @@ def submissions(week, source, release):
             test_first,
             lambda cell: setattr(cell, "source", "pass"),
         ),
-        "deletes_first_test": fill_solutions(release, source),
+        "deletes_first_test": mutants.slim(fill_solutions(release, source)),
     }
     patched = fill_solutions(release, source, names=[])
     for cell in patched.cells:
@@ -352,7 +360,7 @@ def submissions(week, source, release):
             lambda cell: setattr(cell, "source", code),
         )
     for student, (replace, _) in week.mistakes.items():
-        notebooks[student] = fill_solutions(release, source, replace=replace)
+        notebooks[student] = mutants.slim(fill_solutions(release, source, replace=replace))
     return notebooks
 
 
