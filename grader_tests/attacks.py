@@ -225,31 +225,32 @@ FORGED_PASS = (  # every later cell says it printed this and raised nothing
 _WRONG_F = "def f(x):\n    return -x\n"  # f(0) == 0 is right: 1 of test_f_partial's 3 points
 # The descriptors this process writes its answers to, seen by spying on os.write(v); then
 # a message only the grader's server sends ("the process died") to each: to every OTHER
-# writable descriptor (OTHERS), or to its own channel (OWN).
+# writable descriptor (OTHERS), or to its own channel (OWN). It is sent at the end of the
+# first cell that runs once an answer went out (a hook of IPython's), between two cells:
+# what the process holds then is what it always holds, whatever the machine's load (a thread
+# watching for the first answer would fire at a moment the load decides).
 _SPY_ON_THE_CHANNEL = (
-    "import builtins, fcntl, json, os, struct, threading, time\n"
+    "import builtins, fcntl, json, os, struct\n"
     "_channel, _write, _writev = set(), os.write, os.writev\n"
     "def _spy_write(fd, data):\n    _channel.add(fd)\n    return _write(fd, data)\n"
     "def _spy_writev(fd, buffers):\n    _channel.add(fd)\n    return _writev(fd, buffers)\n"
     "os.write, os.writev = _spy_write, _spy_writev\n"
-    "def _forge():\n"
-    "    while not _channel:\n        time.sleep(0.01)\n"
-    "    os.write, os.writev = _write, _writev\n"
-    "    data = json.dumps({{'dead': 'died'}}).encode()\n"
-    "    frame = struct.pack('>I', len(data)) + data\n"
-    "    written = []\n"
-    "    for name in os.listdir('/proc/self/fd'):\n"
-    "        fd = int(name)\n"
-    "        try:\n"
-    "            writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY\n"
-    "            if fd > 2 and writable and (fd in _channel) == OWN:\n"
-    "                _write(fd, frame)\n                written.append(fd)\n"
-    "        except OSError:\n            pass\n"
-    "    builtins.forged_to = written\n"
-    "threading.Thread(target=_forge, daemon=True).start()\n"
-    "get_ipython().events.register('post_run_cell', lambda result: print(\n"
-    "    'frames written to', len(builtins.forged_to), 'other descriptors')\n"
-    "    if hasattr(builtins, 'forged_to') else None)"
+    "def _forge(result):\n"
+    "    if _channel and not hasattr(builtins, 'forged_to'):\n"
+    "        os.write, os.writev = _write, _writev\n"
+    "        data = json.dumps({{'dead': 'died'}}).encode()\n"
+    "        frame = struct.pack('>I', len(data)) + data\n"
+    "        builtins.forged_to = []\n"
+    "        for name in os.listdir('/proc/self/fd'):\n"
+    "            fd = int(name)\n"
+    "            try:\n"
+    "                writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY\n"
+    "                if fd > 2 and writable and (fd in _channel) == OWN:\n"
+    "                    _write(fd, frame)\n                    builtins.forged_to.append(fd)\n"
+    "            except OSError:\n                pass\n"
+    "    if hasattr(builtins, 'forged_to'):\n"
+    "        print('frames written to', len(builtins.forged_to), 'other descriptors')\n"
+    "get_ipython().events.register('post_run_cell', _forge)"
 )
 
 # An h that keeps the f a test cell rebinds (the grader's correct f, lent for each call).
