@@ -108,8 +108,19 @@ def week_class(course_dir):
 
 # `make test` runs the suite on pytest-xdist workers, which take the units of work (a test, or
 # the tests of one xdist_group) in collection order: the longest units go first, so that none
-# starts last and keeps one worker busy alone; then the other slow tests, then the fast ones.
-LONGEST_FIRST = ["browser", "week4", "week5", "week3", "attacks", "week2", "week1", "reports"]
+# starts last and keeps one worker busy alone; then the other slow tests, the parity scenarios
+# (many, and short: they even out the workers' ends), and the fast tests.
+LONGEST_FIRST = [
+    "browser-solved",
+    "browser-untouched",
+    "week4",
+    "attacks",
+    "week3",
+    "week2",
+    "week5",
+    "week1",
+    "reports",
+]
 
 
 @pytest.hookimpl(trylast=True)
@@ -118,6 +129,8 @@ def pytest_collection_modifyitems(items):
         group = item.get_closest_marker("xdist_group")
         if group and group.args[0] in LONGEST_FIRST:
             return LONGEST_FIRST.index(group.args[0])
-        return len(LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+        if not item.get_closest_marker("slow"):
+            return len(LONGEST_FIRST) + 2
+        return len(LONGEST_FIRST) + (item.path.name == "test_parity.py")
 
     items.sort(key=rank)  # stable: in collection order within a rank

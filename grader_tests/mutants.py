@@ -808,17 +808,18 @@ def submission(mutant, source, release):
 
 
 def sample(catalog=CATALOG):
-    """The mutants ``make test`` grades: every graded function's first mutant in the catalog,
-    and those whose messages :data:`TEACHES` checks (``make mutants`` grades them all)."""
+    """The mutants ``make test`` grades: of every graded function, the mutants whose messages
+    :data:`TEACHES` checks, or its first mutant in the catalog when it has none of those
+    (``make mutants`` grades the whole catalog)."""
     chosen = {}
     for assignment, mutants in catalog.items():
-        taught = {(f, m) for a, f, m in TEACHES if a == assignment}
-        seen = set()
-        chosen[assignment] = []
+        taught = [m for m in mutants if (assignment, m.function, m.mistake) in TEACHES]
+        with_taught = {m.function for m in taught}
+        first = {}
         for mutant in mutants:
-            if mutant.function not in seen or (mutant.function, mutant.mistake) in taught:
-                chosen[assignment].append(mutant)
-            seen.add(mutant.function)
+            if mutant.function not in with_taught:
+                first.setdefault(mutant.function, mutant)
+        chosen[assignment] = [m for m in mutants if m in taught or m in first.values()]
     return chosen
 
 

@@ -1,7 +1,7 @@
 """The mutation catalog (``mutants.py``): every mutant loses points on its own function's tests.
 
-The suite grades the sample (``mutants.sample``: every graded function's first mutant, and
-those whose messages are checked) in the class each week shares with the pipeline's
+The suite grades a sample (``mutants.sample``: of every graded function, the mutants whose
+messages are checked, or its first one) in the class each week shares with the pipeline's
 submissions (``week_class``, in ``conftest.py``); ``make mutants`` grades the whole catalog.
 """
 
