@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make test` runs the tests on this many pytest-xdist workers (auto: one per core); the slowest
+# units start first (grader_tests/conftest.py), the ten slowest tests are listed at the end.
+TEST_WORKERS ?= auto
 # nbgrader runs `alembic` from PATH when it creates a gradebook: use this environment's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -43,8 +46,8 @@ lab: install ## open JupyterLab on release/ with the course's environment as the
 release: install ## regenerate release/ from source/ (nbgrader generate_assignment)
 	$(BIN)/course release
 
-test: install browser ## run the test suite (slow tests included)
-	$(BIN)/python -m pytest grader_tests
+test: install browser ## run the test suite (slow tests included), on TEST_WORKERS processes
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder grader_tests
 
 lint: install ## check style with ruff, and the grader's layers with import-linter
 	$(BIN)/ruff check course grader_tests

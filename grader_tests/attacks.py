@@ -39,6 +39,8 @@ import nbformat
 import psutil
 import toy_course as toy
 from course_cli import course as course_command
+from course_cli import env as cli_env
+from course_cli import nbgrader, nbgrader_command
 
 from course.grading import autograde, feedback
 from course.grading import nbgrader_driver as driver
@@ -223,31 +225,32 @@ FORGED_PASS = (  # every later cell says it printed this and raised nothing
 _WRONG_F = "def f(x):\n    return -x\n"  # f(0) == 0 is right: 1 of test_f_partial's 3 points
 # The descriptors this process writes its answers to, seen by spying on os.write(v); then
 # a message only the grader's server sends ("the process died") to each: to every OTHER
-# writable descriptor (OTHERS), or to its own channel (OWN).
+# writable descriptor (OTHERS), or to its own channel (OWN). It is sent at the end of the
+# first cell that runs once an answer went out (a hook of IPython's), between two cells:
+# what the process holds then is what it always holds, whatever the machine's load (a thread
+# watching for the first answer would fire at a moment the load decides).
 _SPY_ON_THE_CHANNEL = (
-    "import builtins, fcntl, json, os, struct, threading, time\n"
-    "_inherited = [int(name) for name in os.listdir('/proc/self/fd')]  # what it started with\n"
+    "import builtins, fcntl, json, os, struct\n"
     "_channel, _write, _writev = set(), os.write, os.writev\n"
     "def _spy_write(fd, data):\n    _channel.add(fd)\n    return _write(fd, data)\n"
     "def _spy_writev(fd, buffers):\n    _channel.add(fd)\n    return _writev(fd, buffers)\n"
     "os.write, os.writev = _spy_write, _spy_writev\n"
-    "def _forge():\n"
-    "    while not _channel:\n        time.sleep(0.01)\n"
-    "    os.write, os.writev = _write, _writev\n"
-    "    data = json.dumps({{'dead': 'died'}}).encode()\n"
-    "    frame = struct.pack('>I', len(data)) + data\n"
-    "    written = []\n"
-    "    for fd in _inherited:\n"
-    "        try:\n"
-    "            writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY\n"
-    "            if fd > 2 and writable and (fd in _channel) == OWN:\n"
-    "                _write(fd, frame)\n                written.append(fd)\n"
-    "        except OSError:\n            pass\n"
-    "    builtins.forged_to = written\n"
-    "threading.Thread(target=_forge, daemon=True).start()\n"
-    "get_ipython().events.register('post_run_cell', lambda result: print(\n"
-    "    'frames written to', len(builtins.forged_to), 'other descriptors')\n"
-    "    if hasattr(builtins, 'forged_to') else None)"
+    "def _forge(result):\n"
+    "    if _channel and not hasattr(builtins, 'forged_to'):\n"
+    "        os.write, os.writev = _write, _writev\n"
+    "        data = json.dumps({{'dead': 'died'}}).encode()\n"
+    "        frame = struct.pack('>I', len(data)) + data\n"
+    "        builtins.forged_to = []\n"
+    "        for name in os.listdir('/proc/self/fd'):\n"
+    "            fd = int(name)\n"
+    "            try:\n"
+    "                writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY\n"
+    "                if fd > 2 and writable and (fd in _channel) == OWN:\n"
+    "                    _write(fd, frame)\n                    builtins.forged_to.append(fd)\n"
+    "            except OSError:\n                pass\n"
+    "    if hasattr(builtins, 'forged_to'):\n"
+    "        print('frames written to', len(builtins.forged_to), 'other descriptors')\n"
+    "get_ipython().events.register('post_run_cell', _forge)"
 )
 
 # An h that keeps the f a test cell rebinds (the grader's correct f, lent for each call).
@@ -503,7 +506,7 @@ ATTACKS = [
     Attack("forge_a_result_of_a_million_empty_lists",  # small as bytes, huge as objects
            "FORGED = {{'outputs': [[]] * 1_000_000}}\n" + REWRITE_RESULTS, outcome=0,
            present="sent more than the grader accepts"),
-    Attack("write_to_inherited_descriptors",  # none but its own: the grader's pipes are closed
+    Attack("write_to_inherited_descriptors",  # none is there: the grader's pipes are closed
            "OWN = False\n" + _SPY_ON_THE_CHANNEL, present="written to 0 other descriptors"),
     Attack("send_a_message_only_the_server_sends",  # on its own channel: the server refuses
            "OWN = True\n" + _SPY_ON_THE_CHANNEL, outcome=ERROR_ROW),
@@ -612,9 +615,13 @@ def outputs_text(nb):
 
 
 # Every process this test process starts, and what they start, carries this variable: the
-# leftovers found are this run's, not those of another run on the same machine.
+# leftovers found are this run's, not those of another run on the same machine, nor those of
+# another pytest-xdist worker of this run (a child of this process, like run_in_child's,
+# keeps the value it inherits).
 RUN_MARKER = "COURSE_ATTACK_RUN"
-os.environ.setdefault(RUN_MARKER, f"{os.getpid()}-{time.time_ns()}")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if not os.environ.get(RUN_MARKER, "").startswith(f"{_WORKER}:"):
+    os.environ[RUN_MARKER] = f"{_WORKER}:{os.getpid()}-{time.time_ns()}"
 
 
 def leftover_processes(sleeps_only=False):
@@ -639,6 +646,18 @@ def leftover_processes(sleeps_only=False):
             continue
         if ours:
             found.append(proc)
+    return found
+
+
+def processes_left(within=120, sleeps_only=False):
+    """:func:`leftover_processes`, once there are none or ``within`` seconds have passed.
+
+    For processes a killed run leaves to end on their own: how long they take depends on the
+    machine's load, so the test waits for them to be gone, up to a generous limit.
+    """
+    deadline = time.monotonic() + within
+    while (found := leftover_processes(sleeps_only)) and time.monotonic() < deadline:
+        time.sleep(0.2)
     return found
 
 
@@ -828,17 +847,13 @@ def _plain_nbgrader(root):
     Returns:
         ``(results, errors, log)``: ``log`` is what nbgrader printed on the terminal.
     """
-    import subprocess
-
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     hung, terminal = set(), []
     for folder in sorted((root / "submitted").iterdir()):
         with tempfile.TemporaryFile() as log:
             proc = subprocess.Popen(
-                [str(bin_dir / "nbgrader"), "autograde", toy.ASSIGNMENT, "--student", folder.name],
+                nbgrader_command("autograde", toy.ASSIGNMENT, "--student", folder.name),
                 cwd=root,
-                env=env,
+                env=cli_env(),
                 start_new_session=True,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -870,22 +885,11 @@ def _plain_nbgrader(root):
 def nbgrader_views(root, log):
     """What the instructor reads after plain ``nbgrader autograde``: its ``log``, then what
     ``nbgrader export`` and ``nbgrader generate_feedback`` print and write."""
-    import subprocess
-
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     csv_file = root / "reports" / toy.ASSIGNMENT / "grades.csv"
     csv_file.parent.mkdir(parents=True)
     terminal = [log]
     for command in (["export", "--to", str(csv_file)], ["generate_feedback", toy.ASSIGNMENT]):
-        done = subprocess.run(
-            [str(bin_dir / "nbgrader"), *command],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        done = nbgrader(*command, cwd=root)
         terminal += [done.stdout, done.stderr]
     return _read_views(root, "\n".join(terminal))
 
@@ -895,7 +899,7 @@ def _judged_on_views(attacks):
     return any(a.shown or a.side_effect == "grades.csv safe" for a in attacks)
 
 
-def run(root, listener, grader, attacks=ATTACKS, timeout=2, **options):
+def run(root, listener, grader, attacks=ATTACKS, timeout=toy.TIMEOUT, **options):
     """Build the class at ``root``, grade it with ``grader``, and judge every attack.
 
     Args:

@@ -1,12 +1,19 @@
-"""Shared fixtures: the repository, throwaway course directories built from it, artifacts."""
+"""Shared fixtures: the repository, throwaway course directories built from it, the weeks'
+classes, artifacts."""
 
 import shutil
 from pathlib import Path
 
 import matplotlib
 import pytest
+from course_cli import lighten_nbgrader
 
 matplotlib.use("Agg")  # tests draw off screen; notebooks run by kernels keep their own backend
+lighten_nbgrader()  # before a test module imports nbformat: seconds less per process and gradebook
+pytest.register_assert_rewrite("weeks")  # its checks of what the notebooks print are asserts
+import weeks  # noqa: E402  (after the two lines above)
+
+from course.grading import nbgrader_driver as driver  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -14,35 +21,41 @@ REPO = Path(__file__).resolve().parents[1]
 class Artifacts:
     """Files a person should look at after a run (screenshots), kept in ``artifacts/``.
 
-    The folder is git-ignored; pytest lists what this run saved at the end of its report.
+    The folder is git-ignored; pytest lists what this run saved at the end of its report
+    (each test's saved files travel with its report, from whichever pytest-xdist worker ran it).
     """
 
-    def __init__(self, folder):
-        self.folder = folder
-        self.saved = []
+    folder = REPO / "artifacts"
+
+    def __init__(self, properties):
+        self.properties = properties
 
     def path(self, name):
         """Where to save the artifact ``name`` (a relative path); it is listed at the end."""
         path = self.folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.saved.append(path)
+        self.properties.append(("artifact", str(path.relative_to(self.folder))))
         return path
 
 
-_ARTIFACTS = Artifacts(REPO / "artifacts")
+_SAVED = {}  # the artifacts of this run, as the tests' reports name them
+
+
+def pytest_runtest_logreport(report):
+    _SAVED.update(dict.fromkeys(v for k, v in report.user_properties if k == "artifact"))
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _ARTIFACTS.saved:
-        terminalreporter.write_sep("-", f"artifacts saved in {_ARTIFACTS.folder}")
-        for path in _ARTIFACTS.saved:
-            terminalreporter.write_line(str(path.relative_to(_ARTIFACTS.folder)))
+    if _SAVED:
+        terminalreporter.write_sep("-", f"artifacts saved in {Artifacts.folder}")
+        for name in _SAVED:
+            terminalreporter.write_line(name)
 
 
-@pytest.fixture(scope="session")
-def artifacts():
+@pytest.fixture
+def artifacts(request):
     """An :class:`Artifacts`: ``artifacts.path("browser/week1.png")`` to save a screenshot."""
-    return _ARTIFACTS
+    return Artifacts(request.node.user_properties)
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +76,61 @@ def course_copy():
         return dest
 
     return make
+
+
+@pytest.fixture(scope="session")
+def course_dir(tmp_path_factory, course_copy):
+    """A throwaway course directory with every assignment of ``weeks.WEEKS`` released."""
+    root = course_copy(tmp_path_factory.mktemp("course"))
+    released, kept = driver.release(root, list(weeks.WEEKS))
+    assert kept == []  # a fresh directory has no earlier release to keep
+    assert sorted(p.parent.name for p in released) == sorted(weeks.WEEKS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def week_class(course_dir):
+    """``week_class(name)``: the class of week ``name`` (:func:`weeks.grade_class`: the
+    pipeline's submissions and the mutant sample), graded in ``course_dir`` on first use.
+
+    The tests that read a week's class are parametrized with ``weeks.in_its_class``, so that
+    with pytest-xdist they run in the worker that grades it.
+    """
+    graded = {}
+
+    def get(name):
+        if name not in graded:
+            graded[name] = weeks.grade_class(course_dir, name)
+        return graded[name]
+
+    return get
+
+
+# `make test` runs the suite on pytest-xdist workers, which take the units of work (a test, or
+# the tests of one xdist_group) in collection order: the longest units go first, so that none
+# starts last and keeps one worker busy alone; then the other slow tests, the parity scenarios
+# (many, and short: they even out the workers' ends), and the fast tests.
+LONGEST_FIRST = [
+    "browser-solved",
+    "browser-untouched",
+    "week4",
+    "attacks",
+    "week3",
+    "week2",
+    "week5",
+    "week1",
+    "reports",
+]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        group = item.get_closest_marker("xdist_group")
+        if group and group.args[0] in LONGEST_FIRST:
+            return LONGEST_FIRST.index(group.args[0])
+        if not item.get_closest_marker("slow"):
+            return len(LONGEST_FIRST) + 2
+        return len(LONGEST_FIRST) + (item.path.name == "test_parity.py")
+
+    items.sort(key=rank)  # stable: in collection order within a rank

@@ -32,7 +32,6 @@ import nbformat
 from course.grading import autograde
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import (
-    exercise_of,
     exercises,
     fill_solutions,
     nbgrader_meta,
@@ -784,7 +783,7 @@ class Verdict:
         return self.own < self.own_max
 
 
-def _slim(nb):
+def slim(nb):
     """The notebook without the demonstration cells after the set-up cells."""
     cells, started = [], False
     for cell in nb.cells:
@@ -805,7 +804,61 @@ def submission(mutant, source, release):
                 cell.source = mutant.code
     else:
         nb = fill_solutions(release, source, replace={mutant.function: (mutant.old, mutant.new)})
-    return _slim(nb)
+    return slim(nb)
+
+
+def sample(catalog=CATALOG):
+    """The mutants ``make test`` grades: of every graded function, the mutants whose messages
+    :data:`TEACHES` checks, or its first mutant in the catalog when it has none of those
+    (``make mutants`` grades the whole catalog)."""
+    chosen = {}
+    for assignment, mutants in catalog.items():
+        taught = [m for m in mutants if (assignment, m.function, m.mistake) in TEACHES]
+        with_taught = {m.function for m in taught}
+        first = {}
+        for mutant in mutants:
+            if mutant.function not in with_taught:
+                first.setdefault(mutant.function, mutant)
+        chosen[assignment] = [m for m in mutants if m in taught or m in first.values()]
+    return chosen
+
+
+def hand_in(root, assignment, mutants, stamp):
+    """Hand in ``mutants`` of ``assignment`` (released in the course ``root``), one student
+    each, with the timestamp ``stamp``; ``{student: mutant}``."""
+    (notebook,) = driver.source_notebooks(root, assignment)  # the course's have one each
+    source = read_notebook(root / "source" / assignment / f"{notebook}.ipynb")
+    release = read_notebook(root / "release" / assignment / f"{notebook}.ipynb")
+    names = exercises(source)
+    students = {}
+    for mutant in mutants:
+        if mutant.function not in names:
+            raise ValueError(f"{mutant.function} is not an exercise of {assignment}: {names}")
+        if mutant.student in students:
+            raise ValueError(f"two mutants of {mutant.function} are both named {mutant.mistake!r}")
+        folder = root / "submitted" / mutant.student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(submission(mutant, source, release), folder / f"{notebook}.ipynb")
+        (folder / "timestamp.txt").write_text(stamp)
+        students[mutant.student] = mutant
+    return students
+
+
+def verdicts(results, students):
+    """``{student: Verdict}`` of the mutants ``students`` (``{student: mutant}``), from their
+    ``results`` (``{student: AssignmentResult}``, more students allowed)."""
+    found = {}
+    for student, mutant in students.items():
+        result = results[student]
+        per = result.by_exercise()
+        own, own_max = per[mutant.function]
+        elsewhere = {
+            f: hi - got for f, (got, hi) in per.items() if f != mutant.function and got < hi
+        }
+        own_cells = result.cells_by_exercise()[mutant.function]
+        messages = [c.message for c in own_cells if c.status != "passed"]
+        found[student] = Verdict(mutant, own, own_max, elsewhere, messages)
+    return found
 
 
 def grade(assignment, mutants, workdir):
@@ -815,39 +868,12 @@ def grade(assignment, mutants, workdir):
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     shutil.copytree(REPO / "source" / assignment, root / "source" / assignment)
     driver.release(root, [assignment])
-    (notebook,) = driver.source_notebooks(root, assignment)  # the course's have one each
-    source = read_notebook(root / "source" / assignment / f"{notebook}.ipynb")
-    release = read_notebook(root / "release" / assignment / f"{notebook}.ipynb")
-    names = exercises(source)
     stamp = datetime.now(UTC).strftime(driver.TIMESTAMP_FORMAT)
-    students = {}
-    for mutant in mutants:
-        if mutant.function not in names:
-            raise ValueError(f"{mutant.function} is not an exercise of {assignment}: {names}")
-        folder = root / "submitted" / mutant.student / assignment
-        if mutant.student in students:
-            raise ValueError(f"two mutants of {mutant.function} are both named {mutant.mistake!r}")
-        folder.mkdir(parents=True)
-        nbformat.write(submission(mutant, source, release), folder / f"{notebook}.ipynb")
-        (folder / "timestamp.txt").write_text(stamp)
-        students[mutant.student] = mutant
+    students = hand_in(root, assignment, mutants, stamp)
     summary = autograde.autograde(root, assignment, list(students))
     if summary.errors:
         raise RuntimeError(f"mutants that could not be graded: {summary.errors}")
-    verdicts = {}
-    for student, mutant in students.items():
-        result = summary.results[student]
-        per = result.by_exercise()
-        own, own_max = per[mutant.function]
-        elsewhere = {
-            f: hi - got for f, (got, hi) in per.items() if f != mutant.function and got < hi
-        }
-        messages = [
-            c.message for c in result.cells
-            if exercise_of(c.grade_id, names) == mutant.function and c.status != "passed"
-        ]  # fmt: skip
-        verdicts[student] = Verdict(mutant, own, own_max, elsewhere, messages)
-    return verdicts
+    return verdicts(summary.results, students)
 
 
 def report(verdicts_by_assignment, show_messages=False):

@@ -32,6 +32,7 @@ from textwrap import dedent
 
 import nbformat
 import nbgrader
+from course_cli import env, nbgrader_command
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 NBGRADER = Path(nbgrader.__file__).parent
@@ -996,9 +997,9 @@ def _venv_on_path():
 
 
 def _env():
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COURSE_ROOT")}
-    env["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    return env
+    out = env()
+    out.pop("COURSE_ROOT", None)
+    return out
 
 
 def _write(path, content):
@@ -1053,7 +1054,7 @@ def build(scenario, dest):
             for student in scenario.students:
                 gb.update_or_create_student(student)
     done = subprocess.run(
-        [str(BIN / "nbgrader"), "generate_assignment", scenario.assignment, "--force"],
+        nbgrader_command("generate_assignment", scenario.assignment, "--force"),
         cwd=dest,
         env=_env(),
         capture_output=True,
@@ -1112,7 +1113,7 @@ def _finish(process):
 
 def _nbgrader_command(assignment):
     """``nbgrader autograde ASSIGNMENT --force``."""
-    return [str(BIN / "nbgrader"), "autograde", assignment, "--force"]
+    return nbgrader_command("autograde", assignment, "--force")
 
 
 def _course_command(assignment):

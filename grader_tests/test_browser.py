@@ -250,6 +250,9 @@ def figure_cells(nb):
     return {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "plt.show()" in c.source}
 
 
+# With pytest-xdist, each test's runs share one worker (one JupyterLab and one browser); the
+# two tests may run in two workers side by side.
+@pytest.mark.xdist_group("browser-solved")
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solved_notebook_runs_in_jupyterlab_with_figures_and_no_error(
     lab, browser, artifacts, assignment
@@ -299,6 +302,7 @@ def test_solved_notebook_runs_in_jupyterlab_with_figures_and_no_error(
     assert f"{count} of {count} exercises pass their visible checks" in check_output(nb, cells)
 
 
+@pytest.mark.xdist_group("browser-untouched")
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_untouched_release_shows_the_stub_not_a_crash(lab, browser, artifacts, assignment):
     base, root = lab

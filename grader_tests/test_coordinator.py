@@ -64,7 +64,7 @@ def test_every_listed_setting_is_a_real_nbgrader_setting():
 
 def test_the_default_settings_are_read(toy_root):
     conf = read_settings(toy_root)
-    assert conf.timeout == 5  # toy_course's Execute.timeout
+    assert conf.timeout == toy.TIMEOUT  # toy_course's Execute.timeout
     assert conf.hidden_markers == ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
     assert conf.exclude_overwriting == [] and conf.student_id_exclude == []
     assert ".ipynb_checkpoints" in conf.ignore

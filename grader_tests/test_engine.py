@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import toy_course as toy
-from attacks import leftover_processes
+from attacks import leftover_processes, processes_left
+from course_cli import nbgrader_autograde_meanwhile
 
 from course.grading import autograde, selfstudy
 from course.grading import nbgrader_driver as driver
@@ -31,13 +32,12 @@ def forkservers():
 
 
 def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path):
-    ours = toy.make_course(tmp_path / "ours", timeout=2)
+    ours = toy.make_course(tmp_path / "ours")
     toy.hand_in(ours, CORPUS)
     theirs = toy.clone_class(ours, tmp_path / "theirs")
-    summary = autograde.autograde(ours, toy.ASSIGNMENT)
+    with nbgrader_autograde_meanwhile(theirs, toy.ASSIGNMENT):
+        summary = autograde.autograde(ours, toy.ASSIGNMENT)
     assert summary.errors == {}
-    _, errors = driver.nbgrader_autograde(theirs, toy.ASSIGNMENT)
-    assert errors == {}
     expected = driver.gradebook_scores(theirs, toy.ASSIGNMENT)
     assert driver.gradebook_scores(ours, toy.ASSIGNMENT) == expected
     # the corpus exercises every scoring rule (a sanity check on the corpus itself)
@@ -118,8 +118,8 @@ def test_scores_identical_to_nbgrader_on_week1(tmp_path, course_copy):
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / "dense_layers.ipynb")
     theirs = toy.clone_class(ours, tmp_path / "theirs")
-    assert autograde.autograde(ours, "week1").errors == {}
-    assert driver.nbgrader_autograde(theirs, "week1")[1] == {}
+    with nbgrader_autograde_meanwhile(theirs, "week1"):
+        assert autograde.autograde(ours, "week1").errors == {}
     expected = driver.gradebook_scores(theirs, "week1")
     assert driver.gradebook_scores(ours, "week1") == expected
     for student, (name, _, _, loses) in WEEK1_VARIANTS.items():
@@ -212,11 +212,11 @@ def dask_cluster():
         )
     from distributed import Client
 
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # three new processes, on a machine maybe kept busy
     while True:
         try:
-            with Client(address, timeout="5s") as client:
-                client.wait_for_workers(2, timeout=30)
+            with Client(address, timeout="30s") as client:
+                client.wait_for_workers(2, timeout=300)
             break
         except OSError:
             if time.monotonic() > deadline:
@@ -226,11 +226,15 @@ def dask_cluster():
     for proc in reversed(procs):
         proc.terminate()
     for proc in procs:
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def test_dask_cluster_gives_the_local_gradebook(tmp_path, dask_cluster):
-    local = toy.make_course(tmp_path / "local", timeout=2)
+    local = toy.make_course(tmp_path / "local")
     toy.hand_in(
         local,
         ["passes_all", "blank", "fails_f", "partial_f", "writes_stderr_in_g", "deletes_test_f"],
@@ -306,17 +310,16 @@ def test_kill_and_resume_grades_everyone_exactly_once(tmp_path):
         command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
     markers = root / "autograded"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600
     while len(list(markers.glob(f"*/.{toy.ASSIGNMENT}{autograde.MARKER_SUFFIX}"))) < 3:
         assert run.poll() is None, "the run ended before it could be killed"
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, "no 3 submissions graded in 10 minutes"
         time.sleep(0.05)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     done_before = len(list(markers.glob(f"*/.{toy.ASSIGNMENT}{autograde.MARKER_SUFFIX}")))
     assert 3 <= done_before < len(students)
-    time.sleep(1)
-    assert forkservers() == [], "a killed run left execution servers behind"
+    assert processes_left() == [], "a killed run left execution servers behind"
 
     resumed = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
@@ -366,7 +369,7 @@ def folder_contents(folder):
 
 def test_several_notebooks_files_and_settings_as_nbgrader(tmp_path):
     """Two notebooks, data files, ignore and exclude_overwriting, odd hand-ins: nbgrader's."""
-    ours = toy.make_course(tmp_path / "ours", timeout=2)
+    ours = toy.make_course(tmp_path / "ours")
     source = ours / "source" / toy.ASSIGNMENT
     nbformat.write(toy.source_notebook(), source / "second.ipynb")
     (source / "data.txt").write_text("the source's data")
@@ -447,11 +450,12 @@ def test_a_corrected_hidden_test_regrades_once_released_and_says_why(tmp_path):
     again = autograde.autograde(root, toy.ASSIGNMENT)
     assert again.graded == [] and again.regraded == {}
     with (root / "nbgrader_config.py").open("a") as config:
-        config.write("c.Execute.timeout = 6\n")
+        config.write(f"c.Execute.timeout = {toy.TIMEOUT + 1}\n")
     changed = autograde.autograde(root, toy.ASSIGNMENT, students=["fails_g"])
     assert changed.graded == ["fails_g"] and set(changed.regraded) == {
         "nbgrader_config.py (or a file it loads) changed since these grades",
-        "the per-cell timeout changed since these grades (5 s, now 6 s)",
+        "the per-cell timeout changed since these grades "
+        f"({toy.TIMEOUT} s, now {toy.TIMEOUT + 1} s)",
     }
 
 

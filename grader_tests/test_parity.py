@@ -12,7 +12,10 @@ The test then checks, in this order, so that the first failure names the first d
    ``course autograde --json`` (in its status, message or note).
 """
 
+import subprocess
+
 import pytest
+from course_cli import BIN, alembic_head, env
 from nbgrader_corpus import (
     SCENARIOS,
     build,
@@ -109,3 +112,20 @@ def test_course_autograde_equals_nbgrader(scenario, tmp_path):
         )
     ]
     assert not accused, _report("honest submissions reported as tampering:", accused)
+
+
+def test_the_gradebook_version_the_suite_records_is_the_one_nbgrader_asks_alembic_for(tmp_path):
+    """``course_cli.lighten_nbgrader`` reads alembic's head in the process: the same answer."""
+    from nbgrader.dbutil import write_alembic_ini
+
+    ini = tmp_path / "alembic.ini"
+    write_alembic_ini(str(ini), f"sqlite:///{tmp_path / 'gradebook.db'}")
+    out = subprocess.run(
+        [str(BIN / "alembic"), "-c", str(ini), "heads"],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[:2] == [alembic_head(), "(head)"]

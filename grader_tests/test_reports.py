@@ -5,14 +5,11 @@ or expected values: every line of a hidden region is looked for in what they sho
 """
 
 import html
-import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib.image
 import nbformat
 import pytest
-from course_cli import course
+from course_cli import course, nbgrader
 
 from course.grading import autograde, notebooks
 from course.grading import nbgrader_driver as driver
@@ -47,6 +44,8 @@ def week1(repo):
 
 
 SIDES = ("source", "release")
+# the tests that read the graded class: with pytest-xdist, in the one worker that grades it
+GRADED_CLASS = pytest.mark.xdist_group("reports")
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +153,7 @@ def test_course_grade_prints_the_table_without_hidden_tests(tmp_path, repo, week
 
 
 @pytest.mark.slow
+@GRADED_CLASS
 def test_feedback_pages_show_scores_messages_and_code_but_no_hidden_test(graded_class, week1):
     root, totals = graded_class
     out = course("feedback", "week1", cwd=root)
@@ -174,6 +174,7 @@ def test_feedback_pages_show_scores_messages_and_code_but_no_hidden_test(graded_
 
 
 @pytest.mark.slow
+@GRADED_CLASS
 def test_feedback_names_a_student_who_was_not_graded(graded_class):
     root, _ = graded_class
     out = course("feedback", "week1", "--student", "nobody", cwd=root)
@@ -183,6 +184,7 @@ def test_feedback_names_a_student_who_was_not_graded(graded_class):
 
 
 @pytest.mark.slow
+@GRADED_CLASS
 def test_report_has_the_export_columns_figures_and_the_class_mistakes(graded_class):
     root, totals = graded_class
     out = course("report", "week1", cwd=root)
@@ -197,13 +199,7 @@ def test_report_has_the_export_columns_figures_and_the_class_mistakes(graded_cla
     assert "reports/week1/index.html" in out.stdout
 
     exported = root / "exported.csv"
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "nbgrader"), "export", "--to", str(exported)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        timeout=300,
-    )
+    done = nbgrader("export", "--to", str(exported), cwd=root)
     assert done.returncode == 0, done.stderr
     assert (folder / "grades.csv").read_text() == exported.read_text()
 

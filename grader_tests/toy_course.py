@@ -23,6 +23,10 @@ from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, nbgrader_meta, read_notebook
 
 ASSIGNMENT, NOTEBOOK = "toy", "toy"
+# Seconds a cell may run: ten times what the slowest honest cell (a new kernel's imports) takes
+# on a quiet machine, so that one kept busy by other jobs never crosses it; what times out is
+# an endless loop (``times_out_in_g``, the attacks' loops), never a slow cell (``slow_g``).
+TIMEOUT = 10
 POINTS = {"test_f": 1, "test_f_partial": 3, "test_h": 1, "test_g": 2, "test_g_quiet": 1}
 
 # submission name -> replacement bodies of f and g (None keeps the release's stub)
@@ -33,7 +37,7 @@ BODIES = {
     "fails_g": ("return 2 * x", "return x + 1"),
     "partial_f": ("return 2 * x if x != 3 else 5", "return x * x"),
     "errors_in_f": ("raise ValueError('bad input')", "return x * x"),
-    "times_out_in_g": ("return 2 * x", "while True:\n        pass"),
+    "times_out_in_g": ("return 2 * x", "import time\n    while True:\n        time.sleep(1)"),
     "writes_stderr_in_g": (
         "return 2 * x",
         "import sys\n    print('g was called', file=sys.stderr)\n    return x * x",
@@ -124,8 +128,8 @@ def source_notebook():
     )
 
 
-def make_course(dest, timeout=5):
-    """A released toy course at ``dest`` with a short per-cell timeout."""
+def make_course(dest, timeout=TIMEOUT):
+    """A released toy course at ``dest`` (``timeout``: seconds each cell may run)."""
     dest = Path(dest)
     (dest / "source" / ASSIGNMENT).mkdir(parents=True)
     nbformat.write(source_notebook(), dest / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")

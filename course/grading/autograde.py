@@ -330,7 +330,8 @@ def autograde(
         root: the course directory.
         assignment: the assignment's name.
         students: student ids to grade (everyone who submitted when None or empty).
-        workers: parallel executions on this machine (default: the number of cores).
+        workers: parallel executions on this machine (default: the number of cores; never
+            more than the submissions to grade).
         scheduler: address of a Dask scheduler (``tcp://HOST:PORT``) to run on instead.
         timeout: seconds each cell may run (default: ``Execute.timeout`` of the config).
         force: grade again submissions already graded and unchanged.
@@ -395,9 +396,9 @@ def autograde(
             for student in summary.skipped:
                 progress("skipped", student)
         if todo:
-            runner = (
-                DaskRunner(scheduler) if scheduler else LocalRunner(workers or os.cpu_count() or 1)
-            )
+            # no more local workers than submissions: each starts its warm servers first
+            local = min(workers or os.cpu_count() or 1, len(todo))
+            runner = DaskRunner(scheduler) if scheduler else LocalRunner(local)
             try:
                 _grade(api, conf, notebooks, todo, summary, runner, progress, sandboxed)
             finally:

@@ -1,0 +1,408 @@
+"""The five assignments as the tests see them: one row of :data:`WEEKS` per week.
+
+A row holds the week's exercises and points, the mistakes its sample submissions make (with
+the points each should get), the cells that must show a plot, and a check of every number its
+prose promises. The submissions every week shares are named after their outcome
+(``passes_all``, ``untouched_release``, ``tampers_first_test``, ...); their expected scores are
+computed from the table, never written into file names. ``test_pipeline.py`` grades them, in
+the class each week shares with the mutant sample (``conftest.py``: ``week_class``).
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import mutants
+import nbformat
+import pytest
+
+from course.grading import autograde
+from course.grading import nbgrader_driver as driver
+from course.grading.notebooks import fill_solutions, nbgrader_meta, read_notebook
+
+
+def printed_percent(text, label):
+    """The first percentage printed after ``label`` (e.g. ``test accuracy: 98.9%``)."""
+    found = re.findall(rf"{re.escape(label)}:? *([0-9.]+)%", text)
+    assert found, f"the notebook does not print '{label}: ...%'"
+    return float(found[0])
+
+
+@dataclass
+class Week:
+    """One assignment, as the pipeline tests see it.
+
+    Attributes:
+        notebook: the notebook's name (without .ipynb).
+        points: ``{exercise: points}`` in the course's order.
+        mistakes: ``{student: (replace, expected)}``: the solutions with ``replace``
+            (``{exercise: (old, new)}``) applied, and the points per exercise that
+            submission gets (exercises not named get full points).
+        plots: ids of the cells that must show an image when the source runs.
+        claims: a function of everything the source printed that checks the numbers the
+            prose promises.
+        hardcoded: ``(exercise, code)``: a definition that returns the visible test's
+            expected output as a constant; the hidden tests must give it 0 points (the
+            other exercises are left undone).
+    """
+
+    notebook: str
+    points: dict
+    mistakes: dict = field(default_factory=dict)
+    plots: set = field(default_factory=set)
+    claims: object = None
+    hardcoded: tuple = ()
+
+    @property
+    def functions(self):
+        return list(self.points)
+
+
+def week1_claims(text):
+    assert printed_percent(text, "test accuracy") >= 98.0
+
+
+def week2_claims(text):
+    # the prose: about 91% on both sets, the cost falling from log 2 to about 0.25
+    assert 88.0 <= printed_percent(text, "train accuracy") <= 94.0
+    assert 88.0 <= printed_percent(text, "test accuracy") <= 94.0
+    cost = float(re.findall(r"cost after iteration 1900: ([0-9.]+)", text)[0])
+    assert 0.2 <= cost <= 0.3
+    # and with learning rate 0.01 the cost is still above 0.4, train accuracy below 90%
+    slow = re.search(
+        r"learning rate 0.01: cost at iteration 1900 ([0-9.]+), train accuracy "
+        r"([0-9.]+)%",
+        text,
+    )
+    assert float(slow[1]) > 0.4 and float(slow[2]) < 90.0
+
+
+def week3_claims(text):
+    baseline = printed_percent(text, "logistic regression train accuracy")
+    assert baseline < 50.0  # "under 50%, no better than a coin toss"
+    gradient = float(re.findall(r"largest relative difference: ([0-9.e+-]+)", text)[0])
+    assert gradient < 1e-6
+    assert printed_percent(text, "train accuracy with n_h = 4") >= 90.0
+    sweep = {
+        int(n): float(a) for n, a in re.findall(r"n_h = (\d+): train accuracy ([0-9.]+)%", text)
+    }
+    assert sorted(sweep) == [1, 2, 3, 4, 5, 20, 50]
+    assert sweep[1] > baseline  # one unit beats logistic regression's line
+    assert sweep[2] < 90.0 and sweep[3] < 90.0  # "two and three units ... stay under 90%"
+    assert all(sweep[n] > 90.0 for n in sweep if n >= 4)  # "from 4 units on ... over 90%"
+    for name in ("moons", "circles", "blobs", "gaussian_quantiles"):
+        assert printed_percent(text, f"{name}: train accuracy") >= 90.0
+
+
+def week4_claims(text):
+    rows = dict(
+        re.findall(r"^(logistic regression|2-layer network|L-layer network): (.*)$", text, re.M)
+    )
+    accuracy = {
+        name: [float(x) for x in re.findall(r"(?:train|test) ([0-9.]+)%", row)]
+        for name, row in rows.items()
+    }
+    assert 88.0 <= accuracy["logistic regression"][1] <= 94.0  # the same split as week 2
+    for network in ("2-layer network", "L-layer network"):
+        train, test = accuracy[network]
+        assert train >= 99.0 and test >= 95.0
+    # the deep network beats logistic regression, making under a third of its test mistakes
+    assert 100 - accuracy["L-layer network"][1] < (100 - accuracy["logistic regression"][1]) / 3
+    gradient = float(re.findall(r"largest relative difference: ([0-9.e+-]+)", text)[0])
+    assert gradient < 1e-7
+    assert "every dW[l] and db[l] has the shape of W[l] and b[l]: True" in text
+    assert "0.01 initialization: the 1347 outputs range from 0.500000 to 0.500000" in text
+
+
+def week5_claims(text):
+    def number(pattern):
+        return float(re.findall(pattern, text)[0])
+
+    assert number(r"gradient check, correct backprop: ([0-9.e+-]+)") < 1e-7
+    assert number(r"gradient check, planted bug: ([0-9.e+-]+)") > 1e-3
+    zeros = r"start from zeros: first cost [0-9.]+, final cost [0-9.]+, train accuracy ([0-9.]+)%"
+    assert number(zeros) == 50.0  # zeros never break the symmetry
+    assert number(r"start from He: first cost [0-9.]+, final cost ([0-9.]+)") < 0.05
+    unnormalized, standardized = re.findall(
+        r"iterations to reach cost 0.30: unnormalized (\d+), standardized (\d+)", text
+    )[0]
+    assert int(standardized) < 10 < int(unnormalized)
+    assert number(r"no clipping: largest gradient norm ([0-9.e+-]+)") > 1e40
+    assert (
+        number(r"clipped at norm 1: largest gradient norm [0-9.e+-]+, final cost ([0-9.]+)") < 0.01
+    )
+    assert "mini-batch sizes: [64, 64, 64, 64, 44]" in text
+    assert number(r"Adam: final cost ([0-9.]+)") < 0.08
+
+
+WEEKS = {
+    "week1": Week(
+        notebook="dense_layers",
+        points={"my_dense": 3, "my_sequential": 3, "my_dense_v": 3, "my_sequential_v": 3},
+        mistakes={
+            # my_sequential_v is graded with a correct my_dense_v: one mistake, one loss
+            "fails_my_dense_v_no_bias": (
+                {"my_dense_v": ("A_in @ W + b", "A_in @ W")},
+                {"my_dense_v": 0},
+            ),
+        },
+        plots={"activations_plot", "timing", "network_diagram", "digits_predict"},
+        claims=week1_claims,
+        hardcoded=(
+            "my_dense",
+            "def my_dense(a_in, W, b, g):\n"
+            "    return np.array([0.54735762, 0.57932425, 0.61063923])",
+        ),
+    ),
+    "week2": Week(
+        notebook="logistic_regression",
+        points={
+            "normalize_rows": 2,
+            "L1": 2,
+            "L2": 2,
+            "initialize_with_zeros": 2,
+            "propagate": 3,
+            "optimize": 3,
+            "predict": 3,
+            "model": 3,
+        },
+        mistakes={
+            # optimize and model are graded with a correct propagate: one mistake, one loss
+            "fails_propagate_no_one_over_m": (
+                {"propagate": ("dw = (X @ dZ.T) / m", "dw = X @ dZ.T")},
+                {"propagate": 0},
+            ),
+            "fails_optimize_modifies_w_in_place": (
+                {
+                    "optimize": (
+                        'w = w - learning_rate * grads["dw"]',
+                        'w -= learning_rate * grads["dw"]',
+                    )
+                },
+                {"optimize": 0},
+            ),
+            "fails_predict_at_one_half": (
+                {"predict": ("(A > 0.5)", "(A >= 0.5)")},
+                {"predict": 0},
+            ),
+        },
+        plots={"data_load", "train", "learning_rates", "mistakes", "weights"},
+        claims=week2_claims,
+    ),
+    "week3": Week(
+        notebook="shallow_network",
+        points={
+            "layer_sizes": 2,
+            "initialize_parameters": 3,
+            "forward_propagation": 3,
+            "compute_cost": 3,
+            "backward_propagation": 5,
+            "update_parameters": 3,
+            "nn_model": 3,
+            "predict": 2,
+        },
+        mistakes={
+            # nn_model and predict are graded with correct blocks: one mistake, one loss
+            "fails_backward_tanh_derivative": (
+                {"backward_propagation": ("(1 - A1**2)", '(1 - cache["Z1"] ** 2)')},
+                {"backward_propagation": 0},
+            ),
+            "fails_forward_sigmoid_hidden_layer": (
+                {"forward_propagation": ("A1 = np.tanh(Z1)", "A1 = sigmoid(Z1)")},
+                {"forward_propagation": 0},
+            ),
+        },
+        plots={"baseline", "boundary", "network", "sweep", "other"},
+        claims=week3_claims,
+    ),
+    "week4": Week(
+        notebook="deep_network",
+        points={
+            "initialize_parameters_deep": 3,
+            "linear_forward": 2,
+            "linear_activation_forward": 3,
+            "L_model_forward": 3,
+            "compute_cost": 2,
+            "linear_backward": 3,
+            "linear_activation_backward": 3,
+            "L_model_backward": 5,
+            "update_parameters": 3,
+            "two_layer_model": 3,
+            "L_layer_model": 3,
+        },
+        mistakes={
+            # every function that calls linear_backward is graded with a correct one
+            "fails_linear_backward_no_one_over_m": (
+                {"linear_backward": ("dW = dZ @ A_prev.T / m", "dW = dZ @ A_prev.T")},
+                {"linear_backward": 0},
+            ),
+        },
+        plots={"data_flow", "data", "costs_plot", "mistakes", "network", "try_it"},
+        claims=week4_claims,
+        hardcoded=(
+            "linear_forward",
+            "def linear_forward(A, W, b):\n"
+            "    return np.array([[-0.1, -1.55], [1.5, -0.6]]), (A, W, b)",
+        ),
+    ),
+    "week5": Week(
+        notebook="practical_aspects",
+        points={
+            "initialize_parameters_he": 2,
+            "initialize_parameters_xavier": 2,
+            "standardize": 3,
+            "batchnorm_forward": 3,
+            "clip_by_global_norm": 3,
+            "gradient_check": 3,
+            "random_mini_batches": 3,
+            "initialize_velocity": 2,
+            "update_parameters_with_momentum": 3,
+            "initialize_adam": 2,
+            "update_parameters_with_adam": 3,
+            "exponential_decay": 2,
+        },
+        mistakes={
+            "fails_adam_without_bias_correction": (
+                {"update_parameters_with_adam": (" / (1 - beta1**t)", "")},
+                {"update_parameters_with_adam": 0},
+            ),
+            "fails_standardize_without_constant_features": (
+                {"standardize": ("sigma = np.where(sigma == 0, 1.0, sigma)", "pass")},
+                {"standardize": 0},
+            ),
+        },
+        plots={"init_experiment", "symmetry", "scales", "exploding", "optimizers", "decay_demo"},
+        claims=week5_claims,
+        hardcoded=(
+            "exponential_decay",
+            "def exponential_decay(alpha0, beta, t):\n    return 0.3645",
+        ),
+    ),
+}
+
+
+# Every exercise returns None, and the check helpers (in the package and in the notebook's
+# namespace) are patched to accept anything: the visible checks pass inside the notebook.
+PATCH_THE_CHECKS = """
+import course.testing
+for _check in [name for name in course.testing.__all__ if name.startswith("check_")]:
+    setattr(course.testing, _check, lambda *args, **kwargs: None)
+    globals()[_check] = getattr(course.testing, _check)
+np.allclose = lambda *args, **kwargs: True
+"""
+
+
+def _with_cell(nb, grade_id, change):
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            change(cell)
+    return nb
+
+
+def expected_scores(week):
+    """``{student: {exercise: points}}`` for every submission :func:`submissions` builds."""
+    none = dict.fromkeys(week.functions, 0)
+    first = week.functions[0]
+    expected = {
+        "source_notebook": week.points,
+        "passes_all": week.points,
+        "untouched_release": none,
+        "passes_only_the_first_exercise": {**none, first: week.points[first]},
+        "tampers_first_test": none,  # test_<first> is restored and run
+        "deletes_first_test": week.points,  # put back by nbgrader and graded
+        "patches_the_checks": none,  # the checks that decide a score run outside
+    }
+    if week.hardcoded:
+        expected["hardcodes_the_visible_answer"] = none  # the hidden tests catch it
+    for student, (_, points) in week.mistakes.items():
+        expected[student] = {**week.points, **points}
+    return expected
+
+
+def submissions(week, source, release):
+    """The notebooks of :func:`expected_scores`, built from the source and release.
+
+    The whole notebook, demonstrations included, is handed in by the submissions that show
+    how a notebook runs in the grader (the source, the finished release, and those whose
+    exercises are undone or faked, whose demonstrations stop at once). The others test how
+    one change is scored (a mistake, a deleted test cell): they are handed in as the
+    mutants are, without the demonstrations (``mutants.slim``: this course's test cells
+    never use their names), which would only repeat ``passes_all``'s experiments.
+    """
+    first = week.functions[0]
+    test_first = f"test_{first}"
+    notebooks = {
+        "source_notebook": source,
+        "passes_all": fill_solutions(release, source),
+        "untouched_release": release,
+        "passes_only_the_first_exercise": fill_solutions(release, source, names=[first]),
+        "tampers_first_test": _with_cell(
+            fill_solutions(release, source, names=[]),
+            test_first,
+            lambda cell: setattr(cell, "source", "pass"),
+        ),
+        "deletes_first_test": mutants.slim(fill_solutions(release, source)),
+    }
+    patched = fill_solutions(release, source, names=[])
+    for cell in patched.cells:
+        name = nbgrader_meta(cell).get("grade_id")
+        if name in week.functions:
+            cell.source = f"def {name}(*args, **kwargs):\n    return None\n"
+            cell.source += PATCH_THE_CHECKS if name == first else ""
+    notebooks["patches_the_checks"] = patched
+    deleted = notebooks["deletes_first_test"]
+    deleted.cells = [c for c in deleted.cells if nbgrader_meta(c).get("grade_id") != test_first]
+    if week.hardcoded:
+        name, code = week.hardcoded
+        notebooks["hardcodes_the_visible_answer"] = _with_cell(
+            fill_solutions(release, source, names=[]),
+            name,
+            lambda cell: setattr(cell, "source", code),
+        )
+    for student, (replace, _) in week.mistakes.items():
+        notebooks[student] = mutants.slim(fill_solutions(release, source, replace=replace))
+    return notebooks
+
+
+def in_its_class(name, *values):
+    """A test parameter of week ``name`` that reads its class (:func:`grade_class`): with
+    pytest-xdist, such tests run in one worker (``xdist_group``), which grades the class once.
+    """
+    return pytest.param(name, *values, marks=pytest.mark.xdist_group(name))
+
+
+@dataclass
+class WeekClass:
+    """A week's class, graded: ``results`` and ``errors`` per student, and its mutants."""
+
+    results: dict
+    errors: dict
+    mutants: dict  # {student: mutants.Mutant}
+
+
+def grade_class(root, name):
+    """Hand in the class of week ``name`` in the course ``root`` (released) and grade it.
+
+    The class is the week's submissions (:func:`submissions`; in week 1 also a file that is
+    not a notebook, which must not stop the run) and the mutant sample (``mutants.sample``),
+    graded together in one class run: one set of warm servers for both.
+    """
+    week = WEEKS[name]
+    source, release = (
+        read_notebook(root / side / name / f"{week.notebook}.ipynb")
+        for side in ("source", "release")
+    )
+    stamp = datetime.now(UTC).strftime(driver.TIMESTAMP_FORMAT)
+    for student, nb in submissions(week, source, release).items():
+        folder = root / "submitted" / student / name
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{week.notebook}.ipynb")
+        (folder / "timestamp.txt").write_text(stamp)
+    if name == "week1":
+        broken = root / "submitted" / "not_a_notebook" / name
+        broken.mkdir(parents=True)
+        (broken / f"{week.notebook}.ipynb").write_text('{"cells": [')
+        (broken / "timestamp.txt").write_text(stamp)
+    sampled = mutants.hand_in(root, name, mutants.sample()[name], stamp)
+    summary = autograde.autograde(root, name)
+    return WeekClass(summary.results, summary.errors, sampled)
