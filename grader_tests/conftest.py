@@ -134,3 +134,15 @@ def pytest_collection_modifyitems(items):
         return len(LONGEST_FIRST) + (item.path.name == "test_parity.py")
 
     items.sort(key=rank)  # stable: in collection order within a rank
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """Stop a run whose groups pytest-xdist lost: each of their tests would build its own."""
+    if node.config.getvalue("dist") == "loadgroup" and not any("@" in i for i in ids):
+        pytest.exit(
+            "pytest-xdist did not group the tests marked xdist_group (with pytest 9.2 and "
+            "pytest-xdist 3.8 it cannot): install the pytest pyproject.toml asks for, with "
+            "`make install`",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
