@@ -136,13 +136,20 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: in collection order within a rank
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node, ids):
-    """Stop a run whose groups pytest-xdist lost: each of their tests would build its own."""
-    if node.config.getvalue("dist") == "loadgroup" and not any("@" in i for i in ids):
-        pytest.exit(
-            "pytest-xdist did not group the tests marked xdist_group (with pytest 9.2 and "
-            "pytest-xdist 3.8 it cannot): install the pytest pyproject.toml asks for, with "
-            "`make install`",
-            returncode=pytest.ExitCode.USAGE_ERROR,
+def pytest_configure(config):
+    """Refuse ``--dist loadgroup`` where pytest-xdist would lose the groups silently."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+
+    try:
+        xdist = Version(version("pytest-xdist"))
+    except PackageNotFoundError:
+        return
+    grouping = config.getoption("dist", None) == "loadgroup"
+    if grouping and Version(pytest.__version__) >= Version("9.2") and xdist < Version("3.9"):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} keeps node ids where pytest-xdist {xdist} cannot mark "
+            "their xdist_group: each group's tests would spread over the workers and build its "
+            "class again in each. Install the pytest pyproject.toml asks for: make install"
         )
