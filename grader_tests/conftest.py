@@ -134,3 +134,22 @@ def pytest_collection_modifyitems(items):
         return len(LONGEST_FIRST) + (item.path.name == "test_parity.py")
 
     items.sort(key=rank)  # stable: in collection order within a rank
+
+
+def pytest_configure(config):
+    """Refuse ``--dist loadgroup`` where pytest-xdist would lose the groups silently."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.version import Version
+
+    try:
+        xdist = Version(version("pytest-xdist"))
+    except PackageNotFoundError:
+        return
+    grouping = config.getoption("dist", None) == "loadgroup"
+    if grouping and Version(pytest.__version__) >= Version("9.2") and xdist < Version("3.9"):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} keeps node ids where pytest-xdist {xdist} cannot mark "
+            "their xdist_group: each group's tests would spread over the workers and build its "
+            "class again in each. Install the pytest pyproject.toml asks for: make install"
+        )
