@@ -47,7 +47,7 @@ from course.grading import nbgrader_driver as driver
 from course.grading.nbgrader_driver import MARKER_SUFFIX
 from course.grading.notebooks import UngradableNotebook, exercises, read_notebook, setup_cells
 from course.grading.runners import DaskRunner, LocalRunner
-from course.grading.settings import Settings, autograde_settings
+from course.grading.settings import SCORES, Settings, autograde_settings
 
 __all__ = ["Summary", "autograde", "MARKER_SUFFIX"]
 
@@ -76,6 +76,8 @@ class _Submission:
     todo: list = field(default_factory=list)  # notebook ids still to run, in nbgrader's order
     files: dict = field(default_factory=dict)  # the folder the next notebook runs in
     cells: dict = field(default_factory=dict)  # notebook -> grade_id -> {"decided", "note"}
+    graded: dict = field(default_factory=dict)  # notebook -> driver.Graded, for its result
+    handed_in: dict = field(default_factory=dict)  # the next notebook's cells as handed in
     seconds: float = 0.0
 
 
@@ -263,7 +265,7 @@ def _forget(root, assignment, student):
     _clear(Path(root) / "autograded" / student / assignment)
 
 
-def _prepare(api, conf, assignment, sub):
+def _prepare(api, conf, assignment, notebooks, sub):
     """Start a student's autograded folder as ``nbgrader autograde`` does.
 
     nbgrader's own ``Autograde.init_assignment`` copies the submitted files (minus
@@ -282,7 +284,7 @@ def _prepare(api, conf, assignment, sub):
     converter.init_assignment(assignment, sub.student)
     dest.mkdir(parents=True, exist_ok=True)  # nbgrader's writer makes it when no file did
     graded = [Path(p).stem for p in sorted(converter.notebooks)]
-    missing = sorted(set(driver.gradebook_notebooks(api, assignment)) - set(graded))
+    missing = sorted(set(notebooks) - set(graded))
     sub.todo, sub.files = graded, _folder_files(dest)
     return graded, missing
 
@@ -477,6 +479,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
         name = sub.todo[0]
         try:
             nb = read_notebook(sub.folder / f"{name}.ipynb")
+            sub.handed_in = driver.handed_in_cells(nb)  # before the sanitizing changes it
             nb = _apply(conf.before_execution, nb, _resources(api, assignment, name, sub.student))
             kernel = conf.kernel_name or nb.metadata.get("kernelspec", {}).get("name", "")
             problem = _kernel_problem(kernel)
@@ -505,15 +508,18 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     def finish(sub, answer):
         """Score and write the notebook ``answer`` ran; True when the student is done."""
         name = sub.todo.pop(0)
-        executed = nbformat.from_dict(json.loads(answer["notebook"]))  # made by us
+        executed = json.loads(answer["notebook"], object_hook=nbformat.NotebookNode)  # made by us
         resources = _resources(api, assignment, name, sub.student)
         executed = _apply(conf.after_execution, executed, resources)
         executed = _apply(conf.publish, executed, resources)
+        scores = resources["nbgrader"].get(SCORES)  # None when SaveAutoGrades is not configured
         dest = root / "autograded" / sub.student / assignment
         written = {n: base64.b64decode(data) for n, data in answer.get("files", {}).items()}
         _write_produced(dest, written)
         sub.files.update(written)
         nbformat.write(executed, dest / f"{name}.ipynb")
+        if scores is not None:
+            sub.graded[name] = driver.Graded(executed, sub.handed_in, scores)
         sub.cells[name] = answer.get("cells", {})
         sub.seconds += answer["seconds"]
         return not sub.todo
@@ -521,7 +527,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     pending = {}
     for sub in todo:
         try:
-            graded, missing = _prepare(api, conf, assignment, sub)
+            graded, missing = _prepare(api, conf, assignment, notebooks, sub)
         except Exception as exc:  # nbgrader's own checks: no known notebook, bad timestamp
             found = ", ".join(p.name for p in driver.submitted_notebooks(sub.folder))
             fail(sub, f"{exc} (handed in: {found}; expected: {', '.join(notebooks)})")
@@ -539,7 +545,9 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
                     continue
                 conf.converter.set_permissions(assignment, sub.student)
                 _write_marker(root, assignment, sub)
-                result = driver.assignment_result(api, assignment, sub.student)
+                result = driver.assignment_result(
+                    api, assignment, sub.student, sub.graded, notebooks
+                )
             except Exception as exc:  # one submission's failure never stops the others
                 fail(sub, f"{type(exc).__name__}: {exc}")
                 continue

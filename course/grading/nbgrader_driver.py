@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 from course.grading.notebooks import (
     UngradableNotebook,
@@ -51,6 +52,8 @@ __all__ = [
     "nbgrader_autograde",
     "marker_path",
     "gradebook_notebooks",
+    "Graded",
+    "handed_in_cells",
     "notebook_result",
     "assignment_result",
     "gradebook_scores",
@@ -262,7 +265,7 @@ class _Definition:
     def of(cls, cell):
         return cls(
             name=cell.name,
-            cell_type=cell.cell_type,
+            cell_type=getattr(cell, "cell_type", ""),
             locked=bool(getattr(cell, "locked", False)),
             source=getattr(cell, "source", "") or "",
             checksum=getattr(cell, "checksum", "") or "",
@@ -279,31 +282,40 @@ def fast_gradebook():
     starts empty), checks every table and the course; and it validates each cell's metadata
     with ``jsonschema.validate``, which checks the schema itself every time. That was most of
     ``course autograde``'s own time per submission. Inside this block a gradebook reuses
-    the engine of the first one opened on its database (which made the tables), the
-    assignment's cell definitions (source cells, graded cells: what ``OverwriteCells``
-    looks up for every cell of every submission) are read once per notebook, as read-only
-    records, and nbgrader's validation reuses one validator per schema: the same answers,
-    the same errors. The block must not change the assignment's definitions (release it
-    before); the plain ``nbgrader autograde`` reference (:func:`nbgrader_autograde`) runs
-    without it.
+    the engine of the first one opened on its database (which made the tables), and checks
+    the course once (nbgrader checks that its row exists at every opening, and makes it when
+    it does not: after the first, it does), the assignment's cell definitions (source cells,
+    graded cells: what ``OverwriteCells`` looks up for every cell of every submission) are
+    read once per notebook, as read-only records (``OverwriteCells`` putting back missing
+    cells reads them there too), and nbgrader's validation reuses one validator per schema
+    and validates each distinct value once (every submission holds the same cell metadata;
+    a value's JSON text decides its validity): the same answers, the same errors. The block
+    must not change the assignment's definitions (release it before); the plain ``nbgrader
+    autograde`` reference (:func:`nbgrader_autograde`) runs without it.
     """
     import jsonschema
     from nbgrader import api as nbapi
     from nbgrader.nbgraderformat import common
+    from nbgrader.preprocessors import OverwriteCells
     from sqlalchemy.orm import scoped_session, sessionmaker
 
-    engines, validators, cells = {}, {}, {}
+    engines, validators, cells, checked, valid = {}, {}, {}, set(), set()
     init, close = nbapi.Gradebook.__init__, nbapi.Gradebook.close
     find_source, find_graded = nbapi.Gradebook.find_source_cell, nbapi.Gradebook.find_graded_cell
+    add_grade_cells = OverwriteCells.add_missing_grade_cells
+    add_task_cells = OverwriteCells.add_missing_task_cells
 
     def shared_init(self, db_url, course_id="default_course", authenticator=None):
         if db_url not in engines:
             init(self, db_url, course_id, authenticator)
             engines[db_url] = self.engine
+            checked.add((db_url, course_id))
             return
         self.engine = engines[db_url]
         self.db = scoped_session(sessionmaker(autoflush=True, bind=self.engine, future=True))
-        self.check_course(course_id=course_id)
+        if (db_url, course_id) not in checked:
+            self.check_course(course_id=course_id)
+            checked.add((db_url, course_id))
         self.course_id = course_id
         self.authenticator = authenticator
 
@@ -311,15 +323,39 @@ def fast_gradebook():
         self.db.remove()
 
     def definitions(self, notebook, assignment):
-        """``({name: source cell}, {name: graded cell})`` of a notebook, read once per run."""
+        """``({name: source cell}, {name: graded cell}, notebook)`` of a notebook, read once
+        per run; ``notebook`` holds its ``source_cells``, ``grade_cells``, ``solution_cells``
+        and ``task_cells`` (in the gradebook's order)."""
         key = (self.engine.url, notebook, assignment)
         if key not in cells:
             nb = self.find_notebook(notebook, assignment)
+            found = SimpleNamespace(
+                **{
+                    kind: [_Definition.of(c) for c in getattr(nb, kind)]
+                    for kind in ("source_cells", "grade_cells", "solution_cells", "task_cells")
+                }
+            )
             cells[key] = (
-                {c.name: _Definition.of(c) for c in nb.source_cells},
-                {c.name: _Definition.of(c) for c in [*nb.grade_cells, *nb.task_cells]},
+                {c.name: c for c in found.source_cells},
+                {c.name: c for c in [*found.grade_cells, *found.task_cells]},
+                found,
             )
         return cells[key]
+
+    def from_definitions(add_missing):
+        """``OverwriteCells``' ``add_missing_*_cells``, reading the notebook's definitions."""
+
+        def run(self, nb, resources):
+            gradebook = self.gradebook
+            gradebook.find_notebook = lambda notebook, assignment: definitions(
+                gradebook, notebook, assignment
+            )[2]
+            try:
+                return add_missing(self, nb, resources)
+            finally:
+                del gradebook.find_notebook
+
+        return run
 
     def cached_source(self, name, notebook, assignment):
         found = definitions(self, notebook, assignment)[0].get(name)
@@ -342,13 +378,19 @@ def fast_gradebook():
                 cls = jsonschema.validators.validator_for(schema)
                 cls.check_schema(schema)
                 validators[key] = cls(schema)
+            value = (key, json.dumps(instance, sort_keys=True))
+            if value in valid:
+                return
             error = jsonschema.exceptions.best_match(validators[key].iter_errors(instance))
             if error is not None:
                 raise error
+            valid.add(value)
 
     nbapi.Gradebook.__init__, nbapi.Gradebook.close = shared_init, shared_close
     nbapi.Gradebook.find_source_cell = cached_source
     nbapi.Gradebook.find_graded_cell = cached_graded
+    OverwriteCells.add_missing_grade_cells = from_definitions(add_grade_cells)
+    OverwriteCells.add_missing_task_cells = from_definitions(add_task_cells)
     common.jsonschema = CachedSchemas()
     try:
         yield
@@ -356,6 +398,8 @@ def fast_gradebook():
         nbapi.Gradebook.__init__, nbapi.Gradebook.close = init, close
         nbapi.Gradebook.find_source_cell = find_source
         nbapi.Gradebook.find_graded_cell = find_graded
+        OverwriteCells.add_missing_grade_cells = add_grade_cells
+        OverwriteCells.add_missing_task_cells = add_task_cells
         common.jsonschema = jsonschema
         for engine in engines.values():
             engine.dispose()
@@ -650,7 +694,28 @@ def _read_if_present(path):
     return read_notebook(path) if path.is_file() else None
 
 
-def notebook_result(api, assignment, student, notebook_id, details=None):
+@dataclass(frozen=True)
+class Graded:
+    """What ``course autograde`` holds of a notebook it has just graded (nothing read back).
+
+    Attributes:
+        notebook: the autograded notebook, as written to ``autograded/``.
+        handed_in: ``{grade_id: (cell type, source)}`` of the notebook as handed in.
+        scores: ``(grade_id, score, max_score, needs_manual_grade)`` of every grade
+            nbgrader recorded for it (see ``SaveAutoGradesAtOnce``).
+    """
+
+    notebook: object
+    handed_in: dict
+    scores: list
+
+
+def handed_in_cells(nb):
+    """``{grade_id: (cell type, source)}`` of a notebook's cells (see :func:`notebook_result`)."""
+    return {nbgrader_meta(c).get("grade_id"): (c.cell_type, c.source) for c in nb.cells}
+
+
+def notebook_result(api, assignment, student, notebook_id, details=None, graded=None):
     """The grades of one notebook of a student, read from the gradebook and the notebooks.
 
     Every grade nbgrader records is a row, so the maximum is nbgrader's: test cells get
@@ -664,6 +729,8 @@ def notebook_result(api, assignment, student, notebook_id, details=None):
         assignment, student, notebook_id: which notebook.
         details: ``{grade_id: {"decided", "note"}}`` from the grader's run (the marker's);
             a non-empty ``note`` explains the result to the student and is the message.
+        graded: a :class:`Graded` when the caller holds the notebook it has just graded:
+            the same result, without reading the notebooks and the grades back.
 
     Returns:
         A :class:`NotebookResult`.
@@ -672,12 +739,18 @@ def notebook_result(api, assignment, student, notebook_id, details=None):
 
     root = Path(api.coursedir.root)
     details = details or {}
-    autograded = _read_if_present(
-        root / "autograded" / student / assignment / f"{notebook_id}.ipynb"
-    )
-    submitted = _read_if_present(root / "submitted" / student / assignment / f"{notebook_id}.ipynb")
+    if graded is not None:
+        autograded, handed_in = graded.notebook, graded.handed_in
+    else:
+        autograded = _read_if_present(
+            root / "autograded" / student / assignment / f"{notebook_id}.ipynb"
+        )
+        submitted = _read_if_present(
+            root / "submitted" / student / assignment / f"{notebook_id}.ipynb"
+        )
     layout = autograded or read_notebook(root / "source" / assignment / f"{notebook_id}.ipynb")
-    submitted_cells = {nbgrader_meta(c).get("grade_id"): c for c in (submitted or layout).cells}
+    if graded is None:
+        handed_in = handed_in_cells(submitted or layout)
     cells = {nbgrader_meta(c).get("grade_id"): c for c in layout.cells}
     result = NotebookResult(
         assignment=assignment,
@@ -687,9 +760,15 @@ def notebook_result(api, assignment, student, notebook_id, details=None):
     )
     order = {grade_id: i for i, grade_id in enumerate(cells)}
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        grades = gb.find_submission_notebook(notebook_id, assignment, student).grades
-        for grade in sorted(grades, key=lambda g: order.get(g.name, len(order))):
-            cell = cells.get(grade.name)
+        if graded is not None:
+            scores = graded.scores
+        else:
+            found = gb.find_submission_notebook(notebook_id, assignment, student).grades
+            scores = [(g.name, g.score, g.max_score, g.needs_manual_grade) for g in found]
+        for name, score, max_score, needs_manual_grade in sorted(
+            scores, key=lambda grade: order.get(grade[0], len(order))
+        ):
+            cell = cells.get(name)
             meta = nbgrader_meta(cell) if cell else {}
             is_test = (
                 cell is not None
@@ -698,34 +777,34 @@ def notebook_result(api, assignment, student, notebook_id, details=None):
                 and not meta.get("solution")
                 and not meta.get("task")
             )
-            decided = details.get(grade.name, {}).get("decided") or "judge"
+            decided = details.get(name, {}).get("decided") or "judge"
             note = ""
             if autograded is None:
                 status, message = "missing", _NOT_HANDED_IN
             elif not is_test:
                 status = "manual"
-                message = _BY_HAND if grade.needs_manual_grade else ""
+                message = _BY_HAND if needs_manual_grade else ""
             else:
                 status, message = cell_status(cell.get("outputs", []))
-                original = submitted_cells.get(grade.name)
-                source = gb.find_source_cell(grade.name, notebook_id, assignment)
+                original = handed_in.get(name)
+                source = gb.find_source_cell(name, notebook_id, assignment)
                 if original is None:
                     status, message = "missing", _DELETED
                 elif source.locked and (
-                    original.cell_type != "code"
+                    original[0] != "code"
                     or (
-                        _comparable(original.source) != _comparable(source.source)
-                        and _comparable(original.source)
-                        != _comparable(_released_source(root, assignment, notebook_id, grade.name))
+                        _comparable(original[1]) != _comparable(source.source)
+                        and _comparable(original[1])
+                        != _comparable(_released_source(root, assignment, notebook_id, name))
                     )
                 ):
                     note = _EDITED
-                message = details.get(grade.name, {}).get("note") or message
+                message = details.get(name, {}).get("note") or message
             result.cells.append(
                 CellResult(
-                    grade_id=grade.name,
-                    score=float(grade.score),
-                    max_score=float(grade.max_score),
+                    grade_id=name,
+                    score=float(score),
+                    max_score=float(max_score),
                     status=status,
                     message=message,
                     decided=decided,
@@ -786,18 +865,24 @@ def gradebook_notebooks(api, assignment):
         return sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
 
 
-def assignment_result(api, assignment, student):
+def assignment_result(api, assignment, student, graded=None, notebooks=None):
     """A student's grades on every notebook of ``assignment`` (see :func:`notebook_result`).
+
+    Args:
+        graded: ``{notebook: Graded}`` of the notebooks the caller has just graded (the
+            others are read from the gradebook and ``autograded/``).
+        notebooks: the assignment's notebooks in the gradebook, when the caller knows them.
 
     Returns:
         An :class:`AssignmentResult`, notebooks sorted by name as nbgrader grades them.
     """
     details = _marker_cells(api.coursedir.root, student, assignment)
+    graded = graded or {}
     return AssignmentResult(
         assignment=assignment,
         notebooks=[
-            notebook_result(api, assignment, student, name, details.get(name))
-            for name in gradebook_notebooks(api, assignment)
+            notebook_result(api, assignment, student, name, details.get(name), graded.get(name))
+            for name in notebooks or gradebook_notebooks(api, assignment)
         ],
     )
 
