@@ -374,50 +374,60 @@ def autograde(
         except sandbox.SandboxUnavailable as exc:
             raise driver.CourseError(str(exc)) from exc
     summary = Summary(assignment=assignment)
-    with driver.nbgrader_api(root) as api:  # the assignment's definitions, before grading
-        if not driver.in_gradebook(api, assignment):
-            driver.generate(api, root, assignment, f"recording {assignment} in the gradebook")
-    with driver.nbgrader_api(root) as api, driver.fast_gradebook():
-        conf = autograde_settings(api, assignment)
-        if timeout is not None:
-            conf.timeout = float(timeout)
-        elif conf.timeout is not None and conf.timeout <= 0:  # nbclient: no limit
-            conf.timeout = None
-        notebooks = driver.gradebook_notebooks(api, assignment)
-        keys = _grading_keys(api, conf, assignment, sandboxed)
-        subs, summary.errors = _submissions(root, assignment, students, conf, keys)
-        todo = []
-        for sub in subs:
-            changed = None if force else _changes(root, sub, assignment, notebooks)
-            if changed == {}:
-                try:
-                    summary.results[sub.student] = driver.assignment_result(
-                        api, assignment, sub.student
-                    )
-                    summary.skipped.append(sub.student)
-                    continue
-                except Exception:  # its grades were removed from the gradebook since
-                    changed = {"lost": None}
-            for key, then in (changed or {}).items():
-                why = _why(key, assignment, then, sub.keys.get(key))
-                summary.regraded.setdefault(why, []).append(sub.student)
-            todo.append(sub)
-        if progress:
-            progress("start", None, len(subs))
-            for why, regraded in summary.regraded.items():
-                progress("regrading", why, len(regraded))
-            for student in summary.skipped:
-                progress("skipped", student)
-        if todo:
-            runner = (
-                DaskRunner(scheduler) if scheduler else LocalRunner(workers or os.cpu_count() or 1)
-            )
-            try:
+    runner = None
+    if not scheduler:  # the servers start now: they import their modules while we read
+        runner = LocalRunner(workers or os.cpu_count() or 1)
+        handed_in = len(students) if students else _hand_in_count(root, assignment)
+        if handed_in:
+            runner.launch(sandboxed, most=handed_in)
+    try:
+        with driver.nbgrader_api(root) as api:  # the assignment's definitions, before grading
+            if not driver.in_gradebook(api, assignment):
+                driver.generate(api, root, assignment, f"recording {assignment} in the gradebook")
+        with driver.nbgrader_api(root) as api, driver.fast_gradebook():
+            conf = autograde_settings(api, assignment)
+            if timeout is not None:
+                conf.timeout = float(timeout)
+            elif conf.timeout is not None and conf.timeout <= 0:  # nbclient: no limit
+                conf.timeout = None
+            notebooks = driver.gradebook_notebooks(api, assignment)
+            keys = _grading_keys(api, conf, assignment, sandboxed)
+            subs, summary.errors = _submissions(root, assignment, students, conf, keys)
+            todo = []
+            for sub in subs:
+                changed = None if force else _changes(root, sub, assignment, notebooks)
+                if changed == {}:
+                    try:
+                        summary.results[sub.student] = driver.assignment_result(
+                            api, assignment, sub.student
+                        )
+                        summary.skipped.append(sub.student)
+                        continue
+                    except Exception:  # its grades were removed from the gradebook since
+                        changed = {"lost": None}
+                for key, then in (changed or {}).items():
+                    why = _why(key, assignment, then, sub.keys.get(key))
+                    summary.regraded.setdefault(why, []).append(sub.student)
+                todo.append(sub)
+            if progress:
+                progress("start", None, len(subs))
+                for why, regraded in summary.regraded.items():
+                    progress("regrading", why, len(regraded))
+                for student in summary.skipped:
+                    progress("skipped", student)
+            if todo:
+                runner = runner or DaskRunner(scheduler)
                 _grade(api, conf, notebooks, todo, summary, runner, progress, sandboxed)
-            finally:
-                runner.close()
+    finally:
+        if runner is not None:
+            runner.close()
     summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+def _hand_in_count(root, assignment):
+    """How many hand-in folders ``submitted/*/<assignment>`` holds (not read: counted)."""
+    return sum(1 for path in (Path(root) / "submitted").glob(f"*/{assignment}") if path.is_dir())
 
 
 @dataclass
@@ -446,6 +456,17 @@ def _notebooks(api, conf, assignment, notebooks):
     return found
 
 
+def _expected_work(sub):
+    """How long ``sub`` should take to run, roughly: the bytes of its notebooks.
+
+    A notebook with more of the work done runs more of it (a blank one stops at its first
+    exercise). The submissions start longest first, so that the class does not end with
+    one worker running a long notebook while the others wait: the order changes nothing
+    else.
+    """
+    return sum(path.stat().st_size for path in driver.submitted_notebooks(sub.folder))
+
+
 def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sandboxed):
     """Prepare, execute on ``runner`` and score the submissions ``todo``; fill ``summary``.
 
@@ -460,7 +481,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     summary.workers = runner.workers
     for prefix in {tuple(nb.prefix) for nb in shared.values()}:
         try:
-            runner.prestart(list(prefix), conf.timeout, sandboxed, common)
+            runner.prestart(list(prefix), conf.timeout, sandboxed, common, most=len(todo))
         except servers.WorkerLost as exc:
             raise driver.CourseError(
                 f"the execution servers cannot start: {exc}. The assignment's set-up cells "
@@ -525,7 +546,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
         return not sub.todo
 
     pending = {}
-    for sub in todo:
+    for sub in sorted(todo, key=_expected_work, reverse=True):  # the longest first
         try:
             graded, missing = _prepare(api, conf, assignment, notebooks, sub)
         except Exception as exc:  # nbgrader's own checks: no known notebook, bad timestamp

@@ -375,7 +375,9 @@ def cells_server(timeout, warm=()):
         timeout: seconds each cell may run.
         warm: installed modules the cells will import (imported now, before any cell).
     """
-    return ServerProcess("student", [], timeout, sandboxed=False, warm=list(warm))
+    server = ServerProcess("student", sandboxed=False, warm=list(warm))
+    server.set_up([], timeout)
+    return server
 
 
 def run_cells(sources, timeout, files=None, server=None):

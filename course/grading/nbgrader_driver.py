@@ -6,12 +6,12 @@ in it. All functions take the course directory explicitly, so tests and ``course
 can work in a throwaway copy.
 """
 
+import functools
 import hashlib
 import json
 import os
 import re
 import stat
-import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -221,17 +221,18 @@ def _course_class(root, dotted):
 
 @contextmanager
 def nbgrader_api(root):
-    """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration."""
+    """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration.
+
+    (The kernel nbgrader runs is this environment's: ``make install`` installs its python3
+    kernelspec, which a virtual environment prefers over a user-wide one.)
+    """
+    from nbgrader import api as gradebook_api
     from nbgrader.apps import AutogradeApp, NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    # nbgrader runs `alembic` from PATH when it creates a gradebook: use this environment's.
-    # (The kernel is this environment's too: `make install` installs its python3 kernelspec,
-    # which a virtual environment prefers over a user-wide one.)
-    saved_path = os.environ.get("PATH")
-    os.environ["PATH"] = os.pathsep.join(
-        p for p in (str(Path(sys.executable).parent), saved_path) if p
-    )
+    # a new gradebook records the head revision of nbgrader's migrations: read it here
+    saved_version = gradebook_api.get_alembic_version
+    gradebook_api.get_alembic_version = _alembic_head
     try:
         with warnings.catch_warnings():
             # nbgrader's gradebook trips SQLAlchemy autoflush warnings on every submission.
@@ -244,10 +245,27 @@ def nbgrader_api(root):
             coursedir = CourseDirectory(config=config)
             yield NbGraderAPI(coursedir=coursedir, config=config)
     finally:
-        if saved_path is None:
-            os.environ.pop("PATH", None)
-        else:
-            os.environ["PATH"] = saved_path
+        gradebook_api.get_alembic_version = saved_version
+
+
+@functools.cache
+def _alembic_head():
+    """What nbgrader's ``get_alembic_version`` answers, without its second process.
+
+    nbgrader runs the ``alembic heads`` command (a new Python process, which imports
+    alembic and reads nbgrader's migration scripts: about a second) and keeps the first
+    word it prints; this runs the same command of alembic's in this process.
+    """
+    import io
+
+    from alembic import command
+    from alembic.config import Config
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as alembic_ini:
+        printed = io.StringIO()
+        command.heads(Config(alembic_ini, stdout=printed))
+    return printed.getvalue().split("\n")[0].split(" ")[0]
 
 
 @dataclass(frozen=True)
