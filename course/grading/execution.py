@@ -328,11 +328,11 @@ def execute_notebook(task):
         )
         judge_key, judge = checkout("judge", prefix, timeout, task["sandboxed"], common)
         ran = sum(1 for source in prefix if source.strip()) if shares_prefix else 0
-        session = Session(student, judge, timeout, wall_seconds=limit, count=ran)
         try:
             prefix_results = student.ready() if shares_prefix else []
+            judge.ready()  # (a server still warming up is waited for before the clock starts)
+            session = Session(student, judge, timeout, wall_seconds=limit, count=ran)
             prefix_outputs = [session.keep(result["outputs"]) for result in prefix_results]
-            judge.ready()
             student.start(timeout, limit, files)  # both fork at the same time
             judge.start(timeout, limit, files, exercises, sandbox_types)
             student.started(timeout)

@@ -349,7 +349,11 @@ def checkin(key, server):
 
 
 def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
-    """Start ``count`` pairs of servers for ``prefix`` in this process, and wait for them.
+    """Start ``count`` pairs of servers for ``prefix`` in this process; wait for one pair.
+
+    The first server of each role to run the set-up cells shows that they run; the others
+    are idle servers still warming up, which a checkout takes as they are (a submission on
+    one waits for it): the first submissions start as soon as a pair is ready.
 
     Args:
         prefix: the set-up cells' sources.
@@ -358,30 +362,32 @@ def prestart(prefix, timeout, count, sandboxed=True, common_files=None):
         sandboxed: start them in the sandbox.
         common_files: ``{relative path: bytes}`` the set-up cells run among.
 
-    Returns:
-        The number of pairs started.
-
     Raises:
-        WorkerLost: no server of a role could start (a server that stops while others
-            start is left out: the first submission to need it starts a new one).
+        WorkerLost: no server of a role could start (a server that stops before the first
+            of its role is ready is left out: the first submission to need it starts a
+            new one).
     """
     timeout, files = seconds(timeout), encode_files(common_files)
     started = [
         checkout(role, prefix, timeout, sandboxed, files) for _ in range(count) for role in ROLES
     ]
-    ready, lost = {"student": 0, "judge": 0}, None
-    for key, server in started:
-        try:
-            server.ready()
-        except WorkerLost as exc:
-            server.close()
-            lost = lost or exc
-            continue
-        ready[server.role] += 1
-        checkin(key, server)
-    if lost is not None and not all(ready.values()):
+    lost, missing = None, False
+    for role in ROLES:
+        mine = [(key, server) for key, server in started if server.role == role]
+        for i, (_, server) in enumerate(mine):
+            try:
+                server.ready()
+            except WorkerLost as exc:
+                server.close()
+                lost = lost or exc
+                continue
+            for warming in mine[i:]:  # the ready one, and the others as they are
+                checkin(*warming)
+            break
+        else:
+            missing = True
+    if missing:
         raise lost
-    return min(ready.values())
 
 
 def shutdown():
