@@ -19,6 +19,11 @@ a setting it cannot honour stops the run). For each submission it
    unchanged submission (and keeps what the gradebook does not: which run decided each
    test cell, and the grader's notes).
 
+A local run starts its execution servers first, so that they import their modules while
+nbgrader's configuration and gradebook are read; the submissions then start largest first
+(:func:`_expected_work`), and the results come from what the run holds (the notebooks it
+wrote, the scores ``SaveAutoGrades`` recorded), not read back.
+
 Before anything of a hand-in is read, its folder is checked: a symbolic link or a special
 file anywhere in it refuses the submission with an error row (nothing is followed or
 copied). A submission counts as unchanged only when everything that decides its grade is:
@@ -459,10 +464,9 @@ def _notebooks(api, conf, assignment, notebooks):
 def _expected_work(sub):
     """How long ``sub`` should take to run, roughly: the bytes of its notebooks.
 
-    A notebook with more of the work done runs more of it (a blank one stops at its first
-    exercise). The submissions start longest first, so that the class does not end with
-    one worker running a long notebook while the others wait: the order changes nothing
-    else.
+    A notebook with more of the work done runs longer (the cells of a blank one fail at
+    once). The submissions start longest first, so that a class does not end with one
+    worker running a long notebook while the others wait: the order changes nothing else.
     """
     return sum(path.stat().st_size for path in driver.submitted_notebooks(sub.folder))
 

@@ -128,10 +128,10 @@ def _save_auto_grades_class():
     each before the cells are processed (the same records: the per-cell lookups find them in
     that read), and a notebook's grades reach the gradebook all together or not at all (an
     interrupted run never leaves a notebook half-graded), with one disk sync instead of
-    dozens. Last, in the same transaction, it reads what nbgrader then holds for each graded
-    cell, ``(grade_id, score, max_score, needs_manual_grade)`` as nbgrader's gradebook
-    computes them, into ``resources["nbgrader"]["scores"]``: the caller needs not read them
-    back.
+    dozens (and the records it changed written together, at the end). Last, in the same
+    transaction, it reads what nbgrader then holds for each graded cell, ``(grade_id, score,
+    max_score, needs_manual_grade)`` as nbgrader's gradebook computes them, into
+    ``resources["nbgrader"]["scores"]``: the caller needs not read them back.
     """
     from nbgrader.api import BaseCell, Comment, Grade, Gradebook
     from nbgrader.preprocessors import SaveAutoGrades
@@ -161,7 +161,7 @@ def _save_auto_grades_class():
                 gradebook.find_comment = lambda name, *key: (
                     comments.get(name) or find_comment(name, *key)
                 )
-                session.commit = session.flush  # the per-cell commits only flush
+                session.commit = lambda: None  # the per-cell commits wait for the last one
                 try:
                     nb, resources = super(SaveAutoGrades, self).preprocess(nb, resources)
                 finally:
