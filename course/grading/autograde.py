@@ -20,8 +20,8 @@ a setting it cannot honour stops the run). For each submission it
    test cell, and the grader's notes).
 
 A local run starts its execution servers first, so that they import their modules while
-nbgrader's configuration and gradebook are read; the submissions then start largest first
-(:func:`_expected_work`), and the results come from what the run holds (the notebooks it
+nbgrader's configuration and gradebook are read; a class's submissions then start largest
+first (:func:`_expected_work`), and the results come from what the run holds (the notebooks it
 wrote, the scores ``SaveAutoGrades`` recorded), not read back.
 
 Before anything of a hand-in is read, its folder is checked: a symbolic link or a special
@@ -348,7 +348,8 @@ def autograde(
     Args:
         root: the course directory.
         assignment: the assignment's name.
-        students: student ids to grade (everyone who submitted when None or empty).
+        students: student ids to grade, in this order (everyone who submitted when None or
+            empty, the largest hand-ins first).
         workers: parallel executions on this machine (default: the number of cores).
         scheduler: address of a Dask scheduler (``tcp://HOST:PORT``) to run on instead.
         timeout: seconds each cell may run (default: ``Execute.timeout`` of the config).
@@ -414,6 +415,8 @@ def autograde(
                     why = _why(key, assignment, then, sub.keys.get(key))
                     summary.regraded.setdefault(why, []).append(sub.student)
                 todo.append(sub)
+            if not students:  # (students asked for by name are graded in the order given)
+                todo.sort(key=_expected_work, reverse=True)
             if progress:
                 progress("start", None, len(subs))
                 for why, regraded in summary.regraded.items():
@@ -465,7 +468,7 @@ def _expected_work(sub):
     """How long ``sub`` should take to run, roughly: the bytes of its notebooks.
 
     A notebook with more of the work done runs longer (the cells of a blank one fail at
-    once). The submissions start longest first, so that a class does not end with one
+    once). A class's submissions start longest first, so that it does not end with one
     worker running a long notebook while the others wait: the order changes nothing else.
     """
     return sum(path.stat().st_size for path in driver.submitted_notebooks(sub.folder))
@@ -550,7 +553,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
         return not sub.todo
 
     pending = {}
-    for sub in sorted(todo, key=_expected_work, reverse=True):  # the longest first
+    for sub in todo:
         try:
             graded, missing = _prepare(api, conf, assignment, notebooks, sub)
         except Exception as exc:  # nbgrader's own checks: no known notebook, bad timestamp
