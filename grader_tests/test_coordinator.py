@@ -417,3 +417,20 @@ def test_a_new_gradebook_records_the_revision_the_alembic_command_names(tmp_path
         (recorded,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{Path('/usr/bin')}")
     assert recorded == get_alembic_version()
+
+
+def test_metadata_is_validated_inside_fast_gradebook_as_nbgrader_validates_it():
+    """Inside ``fast_gradebook`` a metadata value found valid once is not checked again; an
+    invalid one raises nbgrader's own error, every time."""
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+    valid = new_code_cell("x = 1", metadata=_meta("test_f", grade=True, points=1))
+    invalid = new_code_cell("x = 1", metadata=_meta("test_f", grade=True, points="one"))
+    with pytest.raises(ValidationError) as plain:
+        MetadataValidator().validate_cell(invalid)
+    with driver.fast_gradebook():
+        for _ in range(2):
+            MetadataValidator().validate_cell(valid)
+            with pytest.raises(ValidationError) as fast:
+                MetadataValidator().validate_cell(invalid)
+            assert str(fast.value) == str(plain.value) and "'one'" in str(fast.value)
