@@ -217,6 +217,7 @@ def main(argv=None):
         for name in names:
             print(f"benchmarking {name} with {args.size} submissions ...", flush=True)
             rows.append(bench(name, args.size, Path(tmp)))
+            print(report(rows[-1:]).splitlines()[2], flush=True)  # its row, as soon as known
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.system()} {platform.release()}\n"
