@@ -10,7 +10,12 @@ score is the same, and prints a table with the speed targets:
 * floor: wall time within 1.3x of ``sum of own times / workers``.
 
 It also times ``course check`` (the command a student runs: the visible checks of one
-correct notebook), the best of three runs: under 3 s on week 1.
+correct notebook), the best of three runs: under 3 s on week 1; and ``course grade`` (a
+student grading one finished notebook, sandbox and judge on) against ``jupyter nbconvert
+--to notebook --execute`` on the same notebook, each the best of two runs taken in turn:
+``course grade`` within 1.3x of nbconvert's time on every week.
+
+The command exits 1 when any target misses for any assignment.
 
 A submission's own time is the time its cells take to run, measured by the executor
 (the shared locked cells before the first exercise run once per worker, not per student).
@@ -40,7 +45,7 @@ MIX = {"correct": 0.4, "partly done": 0.27, "blank": 0.2, "slow": 0.13}
 SLOW_SECONDS = 0.5
 # assignments whose training cells make them compute-bound
 COMPUTE_BOUND = {"week2", "week3", "week4", "week5"}
-TARGETS = {"overhead": 0.15, "floor": 1.3}
+TARGETS = {"overhead": 0.15, "floor": 1.3, "grade": 1.3}
 CHECK_SECONDS = {"week1": 3.0}  # `course check` targets, per assignment
 
 
@@ -56,6 +61,34 @@ def time_check(notebook, runs=3):
         if report["passed"] != len(report["exercises"]):
             raise RuntimeError(f"course check failed a correct notebook: {done.stdout}")
     return best
+
+
+def time_grade(notebook, runs=2):
+    """Best wall times of ``course grade`` and of ``jupyter nbconvert --execute`` on
+    ``notebook``, run in turn ``runs`` times: ``(grade, nbconvert)``.
+
+    ``course grade`` must give the notebook full marks; nbconvert writes its executed copy
+    to a temporary folder and must run every cell without an error.
+    """
+    bin_ = Path(sys.executable).parent
+    grade = [str(bin_ / "course"), "grade", str(notebook), "--json"]
+    best = {"grade": float("inf"), "nbconvert": float("inf")}
+    with tempfile.TemporaryDirectory(prefix="course-bench-nbconvert-") as out:
+        execute = [
+            str(bin_ / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+            "--ExecutePreprocessor.timeout=600", "--output-dir", out, str(notebook),
+        ]  # fmt: skip
+        for _ in range(runs):
+            for name, command in (("nbconvert", execute), ("grade", grade)):
+                start = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, text=True)
+                best[name] = min(best[name], time.perf_counter() - start)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
+                result = json.loads(done.stdout) if name == "grade" else None
+                if result and result["score"] != result["max_score"]:
+                    raise RuntimeError(f"course grade did not give full marks: {done.stdout}")
+    return best["grade"], best["nbconvert"]
 
 
 def build_class(root, assignment, size):
@@ -102,7 +135,9 @@ def bench(assignment, size, workdir):
     our_seconds = time.perf_counter() - start
     same = driver.gradebook_scores(ours, assignment) == driver.gradebook_scores(theirs, assignment)
     (notebook_id,) = driver.source_notebooks(ours, assignment)
-    check = time_check(ours / "submitted" / "correct-000" / assignment / f"{notebook_id}.ipynb")
+    correct = ours / "submitted" / "correct-000" / assignment / f"{notebook_id}.ipynb"
+    check = time_check(correct)
+    grade, nbconvert = time_grade(correct)
     n = len(summary.graded)
     own = sum(summary.own_seconds.values())
     floor = own / summary.workers
@@ -119,6 +154,8 @@ def bench(assignment, size, workdir):
         "same": same and not errors and not summary.errors,
         "workers": summary.workers,
         "check": check,
+        "grade": grade,
+        "nbconvert": nbconvert,
     }
 
 
@@ -134,6 +171,16 @@ def report(rows):
             f"| {r['ratio']:.1f}x | {r['overhead']:.3f} | {r['floor']:.1f} "
             f"| {r['to_floor']:.2f} | {'yes' if r['same'] else 'NO'} | {r['check']:.2f} |"
         )
+    lines += [
+        "",
+        "| assignment | nbconvert --execute s | course grade s | course grade / nbconvert |",
+        "|" + "---|" * 4,
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['assignment']} | {r['nbconvert']:.1f} | {r['grade']:.1f} "
+            f"| {r['grade'] / r['nbconvert']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -146,6 +193,8 @@ def verdicts(rows):
             f"overhead <= {TARGETS['overhead']} s": r["overhead"] <= TARGETS["overhead"],
             f"wall/floor <= {TARGETS['floor']}": r["to_floor"] <= TARGETS["floor"],
             "identical scores": r["same"],
+            f"course grade <= {TARGETS['grade']}x nbconvert --execute": r["grade"]
+            <= TARGETS["grade"] * r["nbconvert"],
         }
         if r["assignment"] in CHECK_SECONDS:
             target = CHECK_SECONDS[r["assignment"]]
@@ -168,6 +217,7 @@ def main(argv=None):
         for name in names:
             print(f"benchmarking {name} with {args.size} submissions ...", flush=True)
             rows.append(bench(name, args.size, Path(tmp)))
+            print(report(rows[-1:]).splitlines()[2], flush=True)  # its row, as soon as known
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.system()} {platform.release()}\n"

@@ -399,3 +399,38 @@ def test_files_a_notebook_wrote_are_kept_inside_its_autograded_folder(tmp_path):
             autograde._write_produced(dest, {"fine.txt": b"3", name: b"4"})
         assert not (dest / "fine.txt").exists()  # nothing of a refused answer is written
     assert not (tmp_path / "autograded" / "escaped.txt").exists()
+
+
+@pytest.mark.slow  # nbgrader's way runs a second Python process
+def test_a_new_gradebook_records_the_revision_the_alembic_command_names(tmp_path, monkeypatch):
+    """nbgrader runs ``alembic heads`` for the revision a new gradebook records; the grader
+    reads it in its own process: the gradebook holds the revision the command names."""
+    import sqlite3
+    import sys
+
+    from nbgrader.api import Gradebook, get_alembic_version
+
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    with driver.nbgrader_api(tmp_path) as api:
+        Gradebook(api.coursedir.db_url).close()
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:
+        (recorded,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{Path('/usr/bin')}")
+    assert recorded == get_alembic_version()
+
+
+def test_metadata_is_validated_inside_fast_gradebook_as_nbgrader_validates_it():
+    """Inside ``fast_gradebook`` a metadata value found valid once is not checked again; an
+    invalid one raises nbgrader's own error, every time."""
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+    valid = new_code_cell("x = 1", metadata=_meta("test_f", grade=True, points=1))
+    invalid = new_code_cell("x = 1", metadata=_meta("test_f", grade=True, points="one"))
+    with pytest.raises(ValidationError) as plain:
+        MetadataValidator().validate_cell(invalid)
+    with driver.fast_gradebook():
+        for _ in range(2):
+            MetadataValidator().validate_cell(valid)
+            with pytest.raises(ValidationError) as fast:
+                MetadataValidator().validate_cell(invalid)
+            assert str(fast.value) == str(plain.value) and "'one'" in str(fast.value)

@@ -15,7 +15,7 @@ import toy_course as toy
 from attacks import leftover_processes, processes_left
 from course_cli import nbgrader_autograde_meanwhile
 
-from course.grading import autograde, selfstudy
+from course.grading import autograde, selfstudy, servers
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, read_notebook
 
@@ -31,13 +31,29 @@ def forkservers():
     return leftover_processes()
 
 
-def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path):
+def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path, monkeypatch):
     ours = toy.make_course(tmp_path / "ours")
     toy.hand_in(ours, CORPUS)
     theirs = toy.clone_class(ours, tmp_path / "theirs")
+    started, prepared = [], []  # the servers this run starts; the hand-ins in their order
+    start, prepare = servers.ServerProcess.__init__, autograde._prepare
+    monkeypatch.setattr(
+        servers.ServerProcess, "__init__", lambda s, *a, **k: started.append(s) or start(s, *a, **k)
+    )
+    monkeypatch.setattr(
+        autograde, "_prepare", lambda *a: prepared.append(a[-1].folder) or prepare(*a)
+    )
     with nbgrader_autograde_meanwhile(theirs, toy.ASSIGNMENT):
-        summary = autograde.autograde(ours, toy.ASSIGNMENT)
+        summary = autograde.autograde(ours, toy.ASSIGNMENT, workers=2)
     assert summary.errors == {}
+    # two pairs, started before the set-up cells were known, and the largest hand-ins first
+    assert len(started) == 4
+    sizes = [sum(p.stat().st_size for p in folder.glob("*.ipynb")) for folder in prepared]
+    assert len(prepared) == len(CORPUS) and sizes == sorted(sizes, reverse=True)
+    # the results the run built from what it held are the ones read back from the gradebook
+    with driver.nbgrader_api(ours) as api:
+        for student, result in summary.results.items():
+            assert driver.assignment_result(api, toy.ASSIGNMENT, student) == result, student
     expected = driver.gradebook_scores(theirs, toy.ASSIGNMENT)
     assert driver.gradebook_scores(ours, toy.ASSIGNMENT) == expected
     # the corpus exercises every scoring rule (a sanity check on the corpus itself)

@@ -167,7 +167,8 @@ def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path)
     """The student's server dies mid-submission (its notebook process having left its group,
     a daemon running): when the grader learns of it, every process of the sandbox is gone."""
     code = "\n".join(a.code for a in PRIVATE_WORLD if a.side_effect == "no process left")
-    server = servers.ServerProcess("student", [], 10, sandboxed=True, warm=[])
+    server = servers.ServerProcess("student", sandboxed=True, warm=[])
+    server.set_up([], 10)
     try:
         submission = session.Session(server, None, 10, wall_seconds=60)
         server.start(10, 60, {})

@@ -19,6 +19,11 @@ a setting it cannot honour stops the run). For each submission it
    unchanged submission (and keeps what the gradebook does not: which run decided each
    test cell, and the grader's notes).
 
+A local run starts its execution servers first, so that they import their modules while
+nbgrader's configuration and gradebook are read; a class's submissions then start largest
+first (:func:`_expected_work`), and the results come from what the run holds (the notebooks it
+wrote, the scores ``SaveAutoGrades`` recorded), not read back.
+
 Before anything of a hand-in is read, its folder is checked: a symbolic link or a special
 file anywhere in it refuses the submission with an error row (nothing is followed or
 copied). A submission counts as unchanged only when everything that decides its grade is:
@@ -51,7 +56,7 @@ from course.grading.nbgrader_driver import MARKER_SUFFIX
 from course.grading.notebooks import UngradableNotebook, exercises, prefix_cells, read_notebook
 from course.grading.results import Summary
 from course.grading.runners import DaskRunner, LocalRunner
-from course.grading.settings import Settings, autograde_settings
+from course.grading.settings import SCORES, Settings, autograde_settings
 
 __all__ = ["Summary", "autograde", "MARKER_SUFFIX"]
 
@@ -64,6 +69,8 @@ class _Submission:
     todo: list = field(default_factory=list)  # notebook ids still to run, in nbgrader's order
     files: dict = field(default_factory=dict)  # the folder the next notebook runs in
     cells: dict = field(default_factory=dict)  # notebook -> grade_id -> {"decided", "note"}
+    graded: dict = field(default_factory=dict)  # notebook -> driver.Graded, for its result
+    handed_in: dict = field(default_factory=dict)  # the next notebook's cells as handed in
     seconds: float = 0.0
 
 
@@ -251,7 +258,7 @@ def _forget(root, assignment, student):
     _clear(Path(root) / "autograded" / student / assignment)
 
 
-def _prepare(api, conf, assignment, sub):
+def _prepare(api, conf, assignment, notebooks, sub):
     """Start a student's autograded folder as ``nbgrader autograde`` does.
 
     nbgrader's own ``Autograde.init_assignment`` copies the submitted files (minus
@@ -270,7 +277,7 @@ def _prepare(api, conf, assignment, sub):
     converter.init_assignment(assignment, sub.student)
     dest.mkdir(parents=True, exist_ok=True)  # nbgrader's writer makes it when no file did
     graded = [Path(p).stem for p in sorted(converter.notebooks)]
-    missing = sorted(set(driver.gradebook_notebooks(api, assignment)) - set(graded))
+    missing = sorted(set(notebooks) - set(graded))
     sub.todo, sub.files = graded, _folder_files(dest)
     return graded, missing
 
@@ -329,7 +336,8 @@ def autograde(
     Args:
         root: the course directory.
         assignment: the assignment's name.
-        students: student ids to grade (everyone who submitted when None or empty).
+        students: student ids to grade, in this order (everyone who submitted when None or
+            empty, the largest hand-ins first).
         workers: parallel executions on this machine (default: the number of cores; never
             more than the submissions to grade).
         scheduler: address of a Dask scheduler (``tcp://HOST:PORT``) to run on instead.
@@ -361,50 +369,63 @@ def autograde(
         except sandbox.SandboxUnavailable as exc:
             raise driver.CourseError(str(exc)) from exc
     summary = Summary(assignment=assignment)
-    with driver.nbgrader_api(root) as api:  # the assignment's definitions, before grading
-        if not driver.in_gradebook(api, assignment):
-            driver.generate(api, root, assignment, f"recording {assignment} in the gradebook")
-    with driver.nbgrader_api(root) as api, driver.fast_gradebook():
-        conf = autograde_settings(api, assignment)
-        if timeout is not None:
-            conf.timeout = float(timeout)
-        elif conf.timeout is not None and conf.timeout <= 0:  # nbclient: no limit
-            conf.timeout = None
-        notebooks = driver.gradebook_notebooks(api, assignment)
-        keys = _grading_keys(api, conf, assignment, sandboxed)
-        subs, summary.errors = _submissions(root, assignment, students, conf, keys)
-        todo = []
-        for sub in subs:
-            changed = None if force else _changes(root, sub, assignment, notebooks)
-            if changed == {}:
-                try:
-                    summary.results[sub.student] = driver.assignment_result(
-                        api, assignment, sub.student
-                    )
-                    summary.skipped.append(sub.student)
-                    continue
-                except Exception:  # its grades were removed from the gradebook since
-                    changed = {"lost": None}
-            for key, then in (changed or {}).items():
-                why = _why(key, assignment, then, sub.keys.get(key))
-                summary.regraded.setdefault(why, []).append(sub.student)
-            todo.append(sub)
-        if progress:
-            progress("start", None, len(subs))
-            for why, regraded in summary.regraded.items():
-                progress("regrading", why, len(regraded))
-            for student in summary.skipped:
-                progress("skipped", student)
-        if todo:
-            # no more local workers than submissions: each starts its warm servers first
-            local = min(workers or os.cpu_count() or 1, len(todo))
-            runner = DaskRunner(scheduler) if scheduler else LocalRunner(local)
-            try:
+    runner = None
+    if not scheduler:  # the servers start now: they import their modules while we read
+        handed_in = len(students) if students else _hand_in_count(root, assignment)
+        # no more local workers than hand-ins: each starts its pair of servers at once
+        runner = LocalRunner(min(workers or os.cpu_count() or 1, max(handed_in, 1)))
+        if handed_in:
+            runner.launch(sandboxed, most=handed_in)
+    try:
+        with driver.nbgrader_api(root) as api:  # the assignment's definitions, before grading
+            if not driver.in_gradebook(api, assignment):
+                driver.generate(api, root, assignment, f"recording {assignment} in the gradebook")
+        with driver.nbgrader_api(root) as api, driver.fast_gradebook():
+            conf = autograde_settings(api, assignment)
+            if timeout is not None:
+                conf.timeout = float(timeout)
+            elif conf.timeout is not None and conf.timeout <= 0:  # nbclient: no limit
+                conf.timeout = None
+            notebooks = driver.gradebook_notebooks(api, assignment)
+            keys = _grading_keys(api, conf, assignment, sandboxed)
+            subs, summary.errors = _submissions(root, assignment, students, conf, keys)
+            todo = []
+            for sub in subs:
+                changed = None if force else _changes(root, sub, assignment, notebooks)
+                if changed == {}:
+                    try:
+                        summary.results[sub.student] = driver.assignment_result(
+                            api, assignment, sub.student
+                        )
+                        summary.skipped.append(sub.student)
+                        continue
+                    except Exception:  # its grades were removed from the gradebook since
+                        changed = {"lost": None}
+                for key, then in (changed or {}).items():
+                    why = _why(key, assignment, then, sub.keys.get(key))
+                    summary.regraded.setdefault(why, []).append(sub.student)
+                todo.append(sub)
+            if not students:  # (students asked for by name are graded in the order given)
+                todo.sort(key=_expected_work, reverse=True)
+            if progress:
+                progress("start", None, len(subs))
+                for why, regraded in summary.regraded.items():
+                    progress("regrading", why, len(regraded))
+                for student in summary.skipped:
+                    progress("skipped", student)
+            if todo:
+                runner = runner or DaskRunner(scheduler)
                 _grade(api, conf, notebooks, todo, summary, runner, progress, sandboxed)
-            finally:
-                runner.close()
+    finally:
+        if runner is not None:
+            runner.close()
     summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+def _hand_in_count(root, assignment):
+    """How many hand-in folders ``submitted/*/<assignment>`` holds (not read: counted)."""
+    return sum(1 for path in (Path(root) / "submitted").glob(f"*/{assignment}") if path.is_dir())
 
 
 @dataclass
@@ -433,6 +454,16 @@ def _notebooks(api, conf, assignment, notebooks):
     return found
 
 
+def _expected_work(sub):
+    """How long ``sub`` should take to run, roughly: the bytes of its notebooks.
+
+    A notebook with more of the work done runs longer (the cells of a blank one fail at
+    once). A class's submissions start longest first, so that it does not end with one
+    worker running a long notebook while the others wait: the order changes nothing else.
+    """
+    return sum(path.stat().st_size for path in driver.submitted_notebooks(sub.folder))
+
+
 def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sandboxed):
     """Prepare, execute on ``runner`` and score the submissions ``todo``; fill ``summary``.
 
@@ -447,7 +478,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     summary.workers = runner.workers
     for prefix in {tuple(nb.prefix) for nb in shared.values()}:
         try:
-            runner.prestart(list(prefix), conf.timeout, sandboxed, common)
+            runner.prestart(list(prefix), conf.timeout, sandboxed, common, most=len(todo))
         except servers.WorkerLost as exc:
             raise driver.CourseError(
                 f"the execution servers cannot start: {exc}. The assignment's set-up cells "
@@ -466,6 +497,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
         name = sub.todo[0]
         try:
             nb = read_notebook(sub.folder / f"{name}.ipynb")
+            sub.handed_in = driver.handed_in_cells(nb)  # before the sanitizing changes it
             nb = _apply(conf.before_execution, nb, _resources(api, assignment, name, sub.student))
             kernel = conf.kernel_name or nb.metadata.get("kernelspec", {}).get("name", "")
             problem = _kernel_problem(kernel)
@@ -494,15 +526,18 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     def finish(sub, answer):
         """Score and write the notebook ``answer`` ran; True when the student is done."""
         name = sub.todo.pop(0)
-        executed = nbformat.from_dict(json.loads(answer["notebook"]))  # made by us
+        executed = json.loads(answer["notebook"], object_hook=nbformat.NotebookNode)  # made by us
         resources = _resources(api, assignment, name, sub.student)
         executed = _apply(conf.after_execution, executed, resources)
         executed = _apply(conf.publish, executed, resources)
+        scores = resources["nbgrader"].get(SCORES)  # None when SaveAutoGrades is not configured
         dest = root / "autograded" / sub.student / assignment
         written = {n: base64.b64decode(data) for n, data in answer.get("files", {}).items()}
         _write_produced(dest, written)
         sub.files.update(written)
         nbformat.write(executed, dest / f"{name}.ipynb")
+        if scores is not None:
+            sub.graded[name] = driver.Graded(executed, sub.handed_in, scores)
         sub.cells[name] = answer.get("cells", {})
         sub.seconds += answer["seconds"]
         return not sub.todo
@@ -510,7 +545,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     pending = {}
     for sub in todo:
         try:
-            graded, missing = _prepare(api, conf, assignment, sub)
+            graded, missing = _prepare(api, conf, assignment, notebooks, sub)
         except Exception as exc:  # nbgrader's own checks: no known notebook, bad timestamp
             found = ", ".join(p.name for p in driver.submitted_notebooks(sub.folder))
             fail(sub, f"{exc} (handed in: {found}; expected: {', '.join(notebooks)})")
@@ -528,7 +563,9 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
                     continue
                 conf.converter.set_permissions(assignment, sub.student)
                 _write_marker(root, assignment, sub)
-                result = driver.assignment_result(api, assignment, sub.student)
+                result = driver.assignment_result(
+                    api, assignment, sub.student, sub.graded, notebooks
+                )
             except Exception as exc:  # one submission's failure never stops the others
                 fail(sub, f"{type(exc).__name__}: {exc}")
                 continue

@@ -370,11 +370,11 @@ def execute_notebook(task: Task) -> Executed:
         )
         judge_key, judge = checkout("judge", prefix, timeout, task["sandboxed"], common)
         ran = sum(1 for source in prefix if source.strip()) if shares_prefix else 0
-        session = Session(student, judge, timeout, wall_seconds=limit, count=ran)
         try:
             prefix_results = student.ready() if shares_prefix else []
+            judge.ready()  # (a server still warming up is waited for before the clock starts)
+            session = Session(student, judge, timeout, wall_seconds=limit, count=ran)
             prefix_outputs = [session.keep(result["outputs"]) for result in prefix_results]
-            judge.ready()
             student.start(timeout, limit, files)  # both fork at the same time
             judge.start(timeout, limit, files, exercises, sandbox_types)
             student.started(timeout)
@@ -417,7 +417,9 @@ def cells_server(timeout: float, warm: Iterable[str] = ()) -> ServerProcess:
         timeout: seconds each cell may run.
         warm: installed modules the cells will import (imported now, before any cell).
     """
-    return ServerProcess("student", [], timeout, sandboxed=False, warm=list(warm))
+    server = ServerProcess("student", sandboxed=False, warm=list(warm))
+    server.set_up([], timeout)
+    return server
 
 
 def run_cells(

@@ -8,12 +8,12 @@ can work in a throwaway copy.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import stat
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from course.grading.notebooks import (
@@ -60,6 +61,8 @@ __all__ = [
     "nbgrader_autograde",
     "marker_path",
     "gradebook_notebooks",
+    "Graded",
+    "handed_in_cells",
     "notebook_result",
     "assignment_result",
     "gradebook_scores",
@@ -227,17 +230,18 @@ def _course_class(root, dotted):
 
 @contextmanager
 def nbgrader_api(root: Path | str) -> Iterator[NbGraderAPI]:
-    """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration."""
+    """An ``NbGraderAPI`` working in the course directory ``root``, with its configuration.
+
+    (The kernel nbgrader runs is this environment's: ``make install`` installs its python3
+    kernelspec, which a virtual environment prefers over a user-wide one.)
+    """
+    from nbgrader import api as gradebook_api
     from nbgrader.apps import AutogradeApp, NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    # nbgrader runs `alembic` from PATH when it creates a gradebook: use this environment's.
-    # (The kernel is this environment's too: `make install` installs its python3 kernelspec,
-    # which a virtual environment prefers over a user-wide one.)
-    saved_path = os.environ.get("PATH")
-    os.environ["PATH"] = os.pathsep.join(
-        p for p in (str(Path(sys.executable).parent), saved_path) if p
-    )
+    # a new gradebook records the head revision of nbgrader's migrations: read it here
+    saved_version = gradebook_api.get_alembic_version
+    gradebook_api.get_alembic_version = _alembic_head
     try:
         with warnings.catch_warnings():
             # nbgrader's gradebook trips SQLAlchemy autoflush warnings on every submission.
@@ -250,10 +254,27 @@ def nbgrader_api(root: Path | str) -> Iterator[NbGraderAPI]:
             coursedir = CourseDirectory(config=config)
             yield NbGraderAPI(coursedir=coursedir, config=config)
     finally:
-        if saved_path is None:
-            os.environ.pop("PATH", None)
-        else:
-            os.environ["PATH"] = saved_path
+        gradebook_api.get_alembic_version = saved_version
+
+
+@functools.cache
+def _alembic_head():
+    """What nbgrader's ``get_alembic_version`` answers, without its second process.
+
+    nbgrader runs the ``alembic heads`` command (a new Python process, which imports
+    alembic and reads nbgrader's migration scripts: about a second) and keeps the first
+    word it prints; this runs the same command of alembic's in this process.
+    """
+    import io
+
+    from alembic import command
+    from alembic.config import Config
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as alembic_ini:
+        printed = io.StringIO()
+        command.heads(Config(alembic_ini, stdout=printed))
+    return printed.getvalue().split("\n")[0].split(" ")[0]
 
 
 @dataclass(frozen=True)
@@ -271,7 +292,7 @@ class _Definition:
     def of(cls, cell: Any) -> _Definition:
         return cls(
             name=cell.name,
-            cell_type=cell.cell_type,
+            cell_type=getattr(cell, "cell_type", ""),
             locked=bool(getattr(cell, "locked", False)),
             source=getattr(cell, "source", "") or "",
             checksum=getattr(cell, "checksum", "") or "",
@@ -288,31 +309,40 @@ def fast_gradebook() -> Iterator[None]:
     starts empty), checks every table and the course; and it validates each cell's metadata
     with ``jsonschema.validate``, which checks the schema itself every time. That was most of
     ``course autograde``'s own time per submission. Inside this block a gradebook reuses
-    the engine of the first one opened on its database (which made the tables), the
-    assignment's cell definitions (source cells, graded cells: what ``OverwriteCells``
-    looks up for every cell of every submission) are read once per notebook, as read-only
-    records, and nbgrader's validation reuses one validator per schema: the same answers,
-    the same errors. The block must not change the assignment's definitions (release it
-    before); the plain ``nbgrader autograde`` reference (:func:`nbgrader_autograde`) runs
-    without it.
+    the engine of the first one opened on its database (which made the tables), and checks
+    the course once (nbgrader checks that its row exists at every opening, and makes it when
+    it does not: after the first, it does), the assignment's cell definitions (source cells,
+    graded cells: what ``OverwriteCells`` looks up for every cell of every submission) are
+    read once per notebook, as read-only records (``OverwriteCells`` putting back missing
+    cells reads them there too), and nbgrader's validation reuses one validator per schema
+    and validates each distinct value once (every submission holds the same cell metadata;
+    a value's JSON text decides its validity): the same answers, the same errors. The block
+    must not change the assignment's definitions (release it before); the plain ``nbgrader
+    autograde`` reference (:func:`nbgrader_autograde`) runs without it.
     """
     import jsonschema
     from nbgrader import api as nbapi
     from nbgrader.nbgraderformat import common
+    from nbgrader.preprocessors import OverwriteCells
     from sqlalchemy.orm import scoped_session, sessionmaker
 
-    engines, validators, cells = {}, {}, {}
+    engines, validators, cells, checked, valid = {}, {}, {}, set(), set()
     init, close = nbapi.Gradebook.__init__, nbapi.Gradebook.close
     find_source, find_graded = nbapi.Gradebook.find_source_cell, nbapi.Gradebook.find_graded_cell
+    add_grade_cells = OverwriteCells.add_missing_grade_cells
+    add_task_cells = OverwriteCells.add_missing_task_cells
 
     def shared_init(self, db_url, course_id="default_course", authenticator=None):
         if db_url not in engines:
             init(self, db_url, course_id, authenticator)
             engines[db_url] = self.engine
+            checked.add((db_url, course_id))
             return
         self.engine = engines[db_url]
         self.db = scoped_session(sessionmaker(autoflush=True, bind=self.engine, future=True))
-        self.check_course(course_id=course_id)
+        if (db_url, course_id) not in checked:
+            self.check_course(course_id=course_id)
+            checked.add((db_url, course_id))
         self.course_id = course_id
         self.authenticator = authenticator
 
@@ -320,15 +350,39 @@ def fast_gradebook() -> Iterator[None]:
         self.db.remove()
 
     def definitions(self, notebook, assignment):
-        """``({name: source cell}, {name: graded cell})`` of a notebook, read once per run."""
+        """``({name: source cell}, {name: graded cell}, notebook)`` of a notebook, read once
+        per run; ``notebook`` holds its ``source_cells``, ``grade_cells``, ``solution_cells``
+        and ``task_cells`` (in the gradebook's order)."""
         key = (self.engine.url, notebook, assignment)
         if key not in cells:
             nb = self.find_notebook(notebook, assignment)
+            found = SimpleNamespace(
+                **{
+                    kind: [_Definition.of(c) for c in getattr(nb, kind)]
+                    for kind in ("source_cells", "grade_cells", "solution_cells", "task_cells")
+                }
+            )
             cells[key] = (
-                {c.name: _Definition.of(c) for c in nb.source_cells},
-                {c.name: _Definition.of(c) for c in [*nb.grade_cells, *nb.task_cells]},
+                {c.name: c for c in found.source_cells},
+                {c.name: c for c in [*found.grade_cells, *found.task_cells]},
+                found,
             )
         return cells[key]
+
+    def from_definitions(add_missing):
+        """``OverwriteCells``' ``add_missing_*_cells``, reading the notebook's definitions."""
+
+        def run(self, nb, resources):
+            gradebook = self.gradebook
+            gradebook.find_notebook = lambda notebook, assignment: definitions(
+                gradebook, notebook, assignment
+            )[2]
+            try:
+                return add_missing(self, nb, resources)
+            finally:
+                del gradebook.find_notebook
+
+        return run
 
     def cached_source(self, name, notebook, assignment):
         found = definitions(self, notebook, assignment)[0].get(name)
@@ -351,13 +405,19 @@ def fast_gradebook() -> Iterator[None]:
                 cls = jsonschema.validators.validator_for(schema)
                 cls.check_schema(schema)
                 validators[key] = cls(schema)
+            value = (key, json.dumps(instance, sort_keys=True))
+            if value in valid:
+                return
             error = jsonschema.exceptions.best_match(validators[key].iter_errors(instance))
             if error is not None:
                 raise error
+            valid.add(value)
 
     nbapi.Gradebook.__init__, nbapi.Gradebook.close = shared_init, shared_close
     nbapi.Gradebook.find_source_cell = cached_source
     nbapi.Gradebook.find_graded_cell = cached_graded
+    OverwriteCells.add_missing_grade_cells = from_definitions(add_grade_cells)
+    OverwriteCells.add_missing_task_cells = from_definitions(add_task_cells)
     common.jsonschema = CachedSchemas()
     try:
         yield
@@ -365,6 +425,8 @@ def fast_gradebook() -> Iterator[None]:
         nbapi.Gradebook.__init__, nbapi.Gradebook.close = init, close
         nbapi.Gradebook.find_source_cell = find_source
         nbapi.Gradebook.find_graded_cell = find_graded
+        OverwriteCells.add_missing_grade_cells = add_grade_cells
+        OverwriteCells.add_missing_task_cells = add_task_cells
         common.jsonschema = jsonschema
         for engine in engines.values():
             engine.dispose()
@@ -668,12 +730,34 @@ def _read_if_present(path):
     return read_notebook(path) if path.is_file() else None
 
 
+@dataclass(frozen=True)
+class Graded:
+    """What ``course autograde`` holds of a notebook it has just graded (nothing read back).
+
+    Attributes:
+        notebook: the autograded notebook, as written to ``autograded/``.
+        handed_in: ``{grade_id: (cell type, source)}`` of the notebook as handed in.
+        scores: ``(grade_id, score, max_score, needs_manual_grade)`` of every grade
+            nbgrader recorded for it (see ``SaveAutoGradesAtOnce``).
+    """
+
+    notebook: NotebookNode
+    handed_in: dict[str, tuple[str, str]]
+    scores: list[tuple[str, float, float, bool]]
+
+
+def handed_in_cells(nb: NotebookNode) -> dict[str, tuple[str, str]]:
+    """``{grade_id: (cell type, source)}`` of a notebook's cells (see :func:`notebook_result`)."""
+    return {nbgrader_meta(c).get("grade_id"): (c.cell_type, c.source) for c in nb.cells}
+
+
 def notebook_result(
     api: NbGraderAPI,
     assignment: str,
     student: str,
     notebook_id: str,
     details: dict[str, dict[str, str]] | None = None,
+    graded: Graded | None = None,
 ) -> NotebookResult:
     """The grades of one notebook of a student, read from the gradebook and the notebooks.
 
@@ -688,6 +772,8 @@ def notebook_result(
         assignment, student, notebook_id: which notebook.
         details: ``{grade_id: {"decided", "note"}}`` from the grader's run (the marker's);
             a non-empty ``note`` explains the result to the student and is the message.
+        graded: a :class:`Graded` when the caller holds the notebook it has just graded:
+            the same result, without reading the notebooks and the grades back.
 
     Returns:
         A :class:`NotebookResult`.
@@ -696,12 +782,18 @@ def notebook_result(
 
     root = Path(api.coursedir.root)
     details = details or {}
-    autograded = _read_if_present(
-        root / "autograded" / student / assignment / f"{notebook_id}.ipynb"
-    )
-    submitted = _read_if_present(root / "submitted" / student / assignment / f"{notebook_id}.ipynb")
+    if graded is not None:
+        autograded, handed_in = graded.notebook, graded.handed_in
+    else:
+        autograded = _read_if_present(
+            root / "autograded" / student / assignment / f"{notebook_id}.ipynb"
+        )
+        submitted = _read_if_present(
+            root / "submitted" / student / assignment / f"{notebook_id}.ipynb"
+        )
     layout = autograded or read_notebook(root / "source" / assignment / f"{notebook_id}.ipynb")
-    submitted_cells = {nbgrader_meta(c).get("grade_id"): c for c in (submitted or layout).cells}
+    if graded is None:
+        handed_in = handed_in_cells(submitted or layout)
     cells = {nbgrader_meta(c).get("grade_id"): c for c in layout.cells}
     result = NotebookResult(
         assignment=assignment,
@@ -711,9 +803,15 @@ def notebook_result(
     )
     order = {grade_id: i for i, grade_id in enumerate(cells)}
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        grades = gb.find_submission_notebook(notebook_id, assignment, student).grades
-        for grade in sorted(grades, key=lambda g: order.get(g.name, len(order))):
-            cell = cells.get(grade.name)
+        if graded is not None:
+            scores = graded.scores
+        else:
+            found = gb.find_submission_notebook(notebook_id, assignment, student).grades
+            scores = [(g.name, g.score, g.max_score, g.needs_manual_grade) for g in found]
+        for name, score, max_score, needs_manual_grade in sorted(
+            scores, key=lambda grade: order.get(grade[0], len(order))
+        ):
+            cell = cells.get(name)
             meta = nbgrader_meta(cell) if cell else {}
             is_test = (
                 cell is not None
@@ -722,34 +820,34 @@ def notebook_result(
                 and not meta.get("solution")
                 and not meta.get("task")
             )
-            decided = details.get(grade.name, {}).get("decided") or "judge"
+            decided = details.get(name, {}).get("decided") or "judge"
             note = ""
             if autograded is None:
                 status, message = "missing", _NOT_HANDED_IN
             elif not is_test:
                 status = "manual"
-                message = _BY_HAND if grade.needs_manual_grade else ""
+                message = _BY_HAND if needs_manual_grade else ""
             else:
                 status, message = cell_status(cell.get("outputs", []))
-                original = submitted_cells.get(grade.name)
-                source = gb.find_source_cell(grade.name, notebook_id, assignment)
+                original = handed_in.get(name)
+                source = gb.find_source_cell(name, notebook_id, assignment)
                 if original is None:
                     status, message = "missing", _DELETED
                 elif source.locked and (
-                    original.cell_type != "code"
+                    original[0] != "code"
                     or (
-                        _comparable(original.source) != _comparable(source.source)
-                        and _comparable(original.source)
-                        != _comparable(_released_source(root, assignment, notebook_id, grade.name))
+                        _comparable(original[1]) != _comparable(source.source)
+                        and _comparable(original[1])
+                        != _comparable(_released_source(root, assignment, notebook_id, name))
                     )
                 ):
                     note = _EDITED
-                message = details.get(grade.name, {}).get("note") or message
+                message = details.get(name, {}).get("note") or message
             result.cells.append(
                 CellResult(
-                    grade_id=grade.name,
-                    score=float(grade.score),
-                    max_score=float(grade.max_score),
+                    grade_id=name,
+                    score=float(score),
+                    max_score=float(max_score),
                     status=status,
                     message=message,
                     decided=decided,
@@ -810,18 +908,30 @@ def gradebook_notebooks(api: NbGraderAPI, assignment: str) -> list[str]:
         return sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
 
 
-def assignment_result(api: NbGraderAPI, assignment: str, student: str) -> AssignmentResult:
+def assignment_result(
+    api: NbGraderAPI,
+    assignment: str,
+    student: str,
+    graded: dict[str, Graded] | None = None,
+    notebooks: list[str] | None = None,
+) -> AssignmentResult:
     """A student's grades on every notebook of ``assignment`` (see :func:`notebook_result`).
+
+    Args:
+        graded: ``{notebook: Graded}`` of the notebooks the caller has just graded (the
+            others are read from the gradebook and ``autograded/``).
+        notebooks: the assignment's notebooks in the gradebook, when the caller knows them.
 
     Returns:
         An :class:`AssignmentResult`, notebooks sorted by name as nbgrader grades them.
     """
     details = _marker_cells(api.coursedir.root, student, assignment)
+    graded = graded or {}
     return AssignmentResult(
         assignment=assignment,
         notebooks=[
-            notebook_result(api, assignment, student, name, details.get(name))
-            for name in gradebook_notebooks(api, assignment)
+            notebook_result(api, assignment, student, name, details.get(name), graded.get(name))
+            for name in notebooks or gradebook_notebooks(api, assignment)
         ],
     )
 

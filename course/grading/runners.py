@@ -2,7 +2,8 @@
 
 A runner starts warm servers (:func:`course.grading.servers.prestart`) wherever the tasks
 will run, submits :func:`course.grading.execution.execute_notebook` tasks (plain data in,
-plain data out), and says which are done.
+plain data out), and says which are done. A local runner can start its servers before it
+knows their set-up cells (:meth:`LocalRunner.launch`).
 """
 
 from __future__ import annotations
@@ -30,10 +31,20 @@ class LocalRunner:
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
 
+    def launch(self, sandboxed: bool, most: int | None = None) -> None:
+        """Start a pair of servers per worker (at most ``most``) now, not set up yet."""
+        servers.launch(min(self.workers, most or self.workers), sandboxed)
+
     def prestart(
-        self, prefix: list[str], timeout: float | None, sandboxed: bool, files: dict[str, bytes]
+        self,
+        prefix: list[str],
+        timeout: float | None,
+        sandboxed: bool,
+        files: dict[str, bytes],
+        most: int | None = None,
     ) -> None:
-        servers.prestart(prefix, timeout, self.workers, sandboxed, files)
+        """Warm a pair of servers per worker (at most ``most``) for ``prefix``."""
+        servers.prestart(prefix, timeout, min(self.workers, most or self.workers), sandboxed, files)
 
     def submit(self, task: Task) -> Future[Executed]:
         return self.pool.submit(execution.execute_notebook, task)
@@ -64,8 +75,16 @@ class DaskRunner:
             ) from exc
         self.workers = max(1, sum(self.client.nthreads().values()))
 
+    def launch(self, sandboxed: bool, most: int | None = None) -> None:
+        """Nothing: the servers start on the workers, set up at once (:meth:`prestart`)."""
+
     def prestart(
-        self, prefix: list[str], timeout: float | None, sandboxed: bool, files: dict[str, bytes]
+        self,
+        prefix: list[str],
+        timeout: float | None,
+        sandboxed: bool,
+        files: dict[str, bytes],
+        most: int | None = None,
     ) -> None:
         for address, threads in self.client.nthreads().items():
             self.client.run(

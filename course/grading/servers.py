@@ -5,7 +5,9 @@ A :class:`ServerProcess` is one ``python -m course.grading.server`` process (see
 :mod:`course.grading.server.forkserver`) and its pipes: it sends messages and reads the
 server's answers within byte budgets. Each process of the grader keeps idle servers per
 shared prefix of cells (:func:`prestart`, :func:`checkout`, :func:`checkin`,
-:func:`shutdown`), so a submission costs a fork, not a start.
+:func:`shutdown`), so a submission costs a fork, not a start; and it can start servers
+before it knows their prefix (:func:`launch`): they import their modules while the grader
+reads the course, and the first checkouts set them up.
 """
 
 from __future__ import annotations
@@ -118,19 +120,14 @@ def encode_files(files: dict[str, bytes] | None) -> dict[str, str]:
 class ServerProcess:
     """A running ``python -m course.grading.server`` (sandboxed or not) and its pipes.
 
-    ``warm`` lists the modules it imports before running anything (default: the role's).
+    It starts importing ``warm`` (default: the role's modules) at once; :meth:`set_up`
+    gives it its set-up cells, which it runs next (:meth:`ready` waits for them).
     """
 
-    def __init__(
-        self,
-        role: str,
-        prefix: list[str],
-        timeout: float,
-        sandboxed: bool,
-        warm: list[str] | None = None,
-        files: dict[str, str] | None = None,
-    ) -> None:
-        self.role, self.prefix, self.timeout = role, prefix, timeout
+    def __init__(self, role: str, sandboxed: bool, warm: list[str] | None = None) -> None:
+        self.role, self.sandboxed = role, sandboxed
+        self.prefix: list[str] | None = None
+        self.timeout: float | None = None
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.server"]
         self.ipython_dir = tempfile.mkdtemp(prefix="ipython-")
@@ -154,21 +151,28 @@ class ServerProcess:
             os.close(info_w)
             self.sandbox = _first_process(info_r)
         self.reader = MessageReader(self.process.stdout.fileno(), max_bytes=MAX_MESSAGE_BYTES)
+        self.send({"warm": warm if warm is not None else ROLE_WARM_MODULES[role]})
+        self.prefix_results = None
+        self.produced = {}  # files the last submission wrote (student servers)
+
+    def set_up(
+        self, prefix: list[str], timeout: float, files: dict[str, str] | None = None
+    ) -> None:
+        """Give the server the set-up cells ``prefix`` (run among ``files``) and the
+        per-cell ``timeout``; it runs them once its modules are imported."""
+        self.prefix, self.timeout = prefix, timeout
         self.send(
             {
-                "role": role,
+                "role": self.role,
                 "prefix": prefix,
-                "warm": warm if warm is not None else ROLE_WARM_MODULES[role],
                 "timeout": timeout,
                 "limits": LIMITS,
                 "workdir": self.workdir,
                 "files": files or {},
                 # each submission's own /tmp: in the sandbox, where nothing else is writable
-                "tmp_bytes": sandbox.TMP_BYTES if sandboxed else None,
+                "tmp_bytes": sandbox.TMP_BYTES if self.sandboxed else None,
             }
         )
-        self.prefix_results = None
-        self.produced = {}  # files the last submission wrote (student servers)
 
     def send(self, message: Message) -> None:
         try:
@@ -314,7 +318,26 @@ PoolKey = tuple[str, str, float, bool]
 _IDLE: dict[PoolKey, list[ServerProcess]] = {}  # the idle servers of this process
 
 
+# (role, sandboxed) -> the servers of this process started but not set up yet
+_LAUNCHED: dict[tuple[str, bool], list[ServerProcess]] = {}
+
+
 _LOCK = threading.Lock()
+
+
+ROLES = ("student", "judge")  # a submission runs on a server of each
+
+
+def launch(count: int, sandboxed: bool = True) -> None:
+    """Start ``count`` servers of each role now, to be set up by the first checkouts.
+
+    They import their modules while the caller works (reads the course, the configuration,
+    the gradebook), before it knows the set-up cells they will run.
+    """
+    started = [ServerProcess(role, sandboxed) for _ in range(count) for role in ROLES]
+    with _LOCK:
+        for server in started:
+            _LAUNCHED.setdefault((server.role, sandboxed), []).append(server)
 
 
 def checkout(
@@ -324,13 +347,26 @@ def checkout(
     sandboxed: bool,
     files: dict[str, str] | None = None,
 ) -> tuple[PoolKey, ServerProcess]:
-    """An idle server of this process for ``prefix`` run among ``files``, or a new one."""
+    """An idle server of this process for ``prefix`` run among ``files``, or one launched
+    and not set up yet (:func:`launch`), set up now, or a new one."""
     digest = hashlib.sha256(json.dumps([prefix, files or {}], sort_keys=True).encode())
     key = (role, digest.hexdigest(), timeout, sandboxed)
     with _LOCK:
         idle = _IDLE.setdefault(key, [])
         server = idle.pop() if idle else None
-    return key, server or ServerProcess(role, prefix, timeout, sandboxed, files=files)
+        launched = _LAUNCHED.get((role, sandboxed))
+        fresh = launched.pop() if server is None and launched else None
+    if server is not None:
+        return key, server
+    if fresh is not None:
+        try:
+            fresh.set_up(prefix, timeout, files)
+            return key, fresh
+        except WorkerLost:  # it did not survive its imports: a new one says why
+            fresh.close()
+    server = ServerProcess(role, sandboxed)
+    server.set_up(prefix, timeout, files)
+    return key, server
 
 
 def checkin(key: PoolKey, server: ServerProcess) -> None:
@@ -344,8 +380,12 @@ def prestart(
     count: int,
     sandboxed: bool = True,
     common_files: dict[str, bytes] | None = None,
-) -> int:
-    """Start ``count`` pairs of servers for ``prefix`` in this process, and wait for them.
+) -> None:
+    """Start ``count`` pairs of servers for ``prefix`` in this process; wait for one pair.
+
+    The first server of each role to run the set-up cells shows that they run; the others
+    are idle servers still warming up, which a checkout takes as they are (a submission on
+    one waits for it): the first submissions start as soon as a pair is ready.
 
     Args:
         prefix: the set-up cells' sources.
@@ -354,38 +394,39 @@ def prestart(
         sandboxed: start them in the sandbox.
         common_files: ``{relative path: bytes}`` the set-up cells run among.
 
-    Returns:
-        The number of pairs started.
-
     Raises:
-        WorkerLost: no server of a role could start (a server that stops while others
-            start is left out: the first submission to need it starts a new one).
+        WorkerLost: no server of a role could start (a server that stops before the first
+            of its role is ready is left out: the first submission to need it starts a
+            new one).
     """
     timeout, files = seconds(timeout), encode_files(common_files)
     started = [
-        checkout(role, prefix, timeout, sandboxed, files)
-        for _ in range(count)
-        for role in ("student", "judge")
+        checkout(role, prefix, timeout, sandboxed, files) for _ in range(count) for role in ROLES
     ]
-    ready, lost = {"student": 0, "judge": 0}, None
-    for key, server in started:
-        try:
-            server.ready()
-        except WorkerLost as exc:
-            server.close()
-            lost = lost or exc
-            continue
-        ready[server.role] += 1
-        checkin(key, server)
-    if lost is not None and not all(ready.values()):
+    lost, missing = None, False
+    for role in ROLES:
+        mine = [(key, server) for key, server in started if server.role == role]
+        for i, (_, server) in enumerate(mine):
+            try:
+                server.ready()
+            except WorkerLost as exc:
+                server.close()
+                lost = lost or exc
+                continue
+            for warming in mine[i:]:  # the ready one, and the others as they are
+                checkin(*warming)
+            break
+        else:
+            missing = True
+    if missing:
         raise lost
-    return min(ready.values())
 
 
 def shutdown() -> None:
-    """Stop every idle server of this process."""
+    """Stop every idle server of this process, and those launched and never set up."""
     with _LOCK:
-        servers = [s for idle in _IDLE.values() for s in idle]
+        servers = [s for pool in (_IDLE, _LAUNCHED) for idle in pool.values() for s in idle]
         _IDLE.clear()
+        _LAUNCHED.clear()
     for server in servers:
         server.close()

@@ -25,7 +25,7 @@ from course.grading.nbgrader_driver import CourseError
 if TYPE_CHECKING:
     from nbgrader.apps import NbGraderAPI
 
-__all__ = ["SETTINGS", "HONOURED", "NO_EFFECT", "Settings", "autograde_settings"]
+__all__ = ["SETTINGS", "HONOURED", "NO_EFFECT", "SCORES", "Settings", "autograde_settings"]
 
 HONOURED = "honoured"
 NO_EFFECT = "no effect on autograding"
@@ -123,14 +123,23 @@ def _drop_emptied_metadata(nb, resources):
     return nb, resources
 
 
+SCORES = "scores"  # where SaveAutoGradesAtOnce leaves a notebook's scores in the resources
+
+
 def _save_auto_grades_class():
     """nbgrader's ``SaveAutoGrades``, writing one notebook's grades in one transaction.
 
-    nbgrader commits after every cell; here a notebook's grades reach the gradebook all
-    together or not at all (an interrupted run never leaves a notebook half-graded), with
-    one disk sync instead of dozens.
+    nbgrader commits after every cell, and looks each cell's grade (or comment) up with a
+    query of its own; here the submitted notebook's grades and comments are read in one query
+    each before the cells are processed (the same records: the per-cell lookups find them in
+    that read), and a notebook's grades reach the gradebook all together or not at all (an
+    interrupted run never leaves a notebook half-graded), with one disk sync instead of
+    dozens (and the records it changed written together, at the end). Last, in the same
+    transaction, it reads what nbgrader then holds for each graded cell, ``(grade_id, score,
+    max_score, needs_manual_grade)`` as nbgrader's gradebook computes them, into
+    ``resources["nbgrader"]["scores"]``: the caller needs not read them back.
     """
-    from nbgrader.api import Gradebook
+    from nbgrader.api import BaseCell, Comment, Grade, Gradebook
     from nbgrader.preprocessors import SaveAutoGrades
 
     class SaveAutoGradesAtOnce(SaveAutoGrades):
@@ -140,12 +149,35 @@ def _save_auto_grades_class():
             self.student_id, self.db_url = info["student"], info["db_url"]
             self.gradebook = Gradebook(self.db_url)
             with self.gradebook:
-                session = self.gradebook.db
-                session.commit = session.flush  # the per-cell commits only flush
+                gradebook, session = self.gradebook, self.gradebook.db
+                submitted = gradebook.find_submission_notebook(
+                    self.notebook_id, self.assignment_id, self.student_id
+                )
+
+                def by_name(record):
+                    query = session.query(record, BaseCell.name).join(
+                        BaseCell, BaseCell.id == record.cell_id
+                    )
+                    found = query.filter(record.notebook_id == submitted.id)
+                    return {name: record for record, name in found}
+
+                grades, comments = by_name(Grade), by_name(Comment)
+                find_grade, find_comment = gradebook.find_grade, gradebook.find_comment
+                gradebook.find_grade = lambda name, *key: grades.get(name) or find_grade(name, *key)
+                gradebook.find_comment = lambda name, *key: (
+                    comments.get(name) or find_comment(name, *key)
+                )
+                session.commit = lambda: None  # the per-cell commits wait for the last one
                 try:
                     nb, resources = super(SaveAutoGrades, self).preprocess(nb, resources)
                 finally:
                     del session.commit
+                session.flush()
+                columns = (BaseCell.name, Grade.score, Grade.max_score, Grade.needs_manual_grade)
+                query = session.query(*columns).join(BaseCell, BaseCell.id == Grade.cell_id)
+                info[SCORES] = [
+                    tuple(row) for row in query.filter(Grade.notebook_id == submitted.id)
+                ]
                 session.commit()
             return nb, resources
 

@@ -29,9 +29,14 @@ one that changes the grader's own code in its process, or prepares a process or 
 watch the copy (signals, timing), can still tell a later cell what a copy saw.
 
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
-JSON. The first message sets the server up::
+JSON. The first message names the modules to import, which the server does at once (the
+grader may send it before it knows the rest, and work meanwhile)::
 
-    {"role": "student" | "judge", "prefix": [source, ...], "warm": [module, ...],
+    {"warm": [module, ...]}
+
+The second sets the server up::
+
+    {"role": "student" | "judge", "prefix": [source, ...],
      "timeout": seconds, "limits": {...} or null, "workdir": path or null,
      "files": {name: base64}, "tmp_bytes": n or null}
 
@@ -564,14 +569,19 @@ def serve() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)  # code writing to fd 1 directly must not corrupt the protocol
     reader = MessageReader(protocol_in)
-    setup = reader.read()
-    if setup is None:
+    warm = reader.read()
+    if warm is None:
         return
     capture = Capture()
     sys.stdout, sys.stderr = StreamWriter("stdout", capture), StreamWriter("stderr", capture)
     signal.signal(signal.SIGALRM, on_alarm)
-    for module in setup.get("warm", []):
+    gc.disable()  # imports make many objects and free few: collecting meanwhile is wasted
+    for module in warm["warm"]:
         __import__(module)
+    gc.enable()
+    setup = reader.read()
+    if setup is None:
+        return
     # the set-up cells run where the notebooks will: in a folder holding the shared files
     workdir = setup.get("workdir") or tempfile.mkdtemp(prefix="notebook-")
     os.makedirs(workdir, exist_ok=True)
