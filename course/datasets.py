@@ -14,6 +14,7 @@ import numpy as np
 __all__ = [
     "load_digits_binary",
     "load_digits_low_high",
+    "load_digits_ten",
     "load_dense_weights",
     "DIGIT_SHAPE",
     "load_planar_dataset",
@@ -235,11 +236,47 @@ def load_digits_low_high(
         values in [0, 1], where ``X[:, i].reshape(8, 8)`` is image ``i``; ``Y_*`` float
         arrays of shape (1, m) holding 0.0 (digits 0-4) or 1.0 (digits 5-9).
     """
+    X_train, digits_train, X_test, digits_test = _digits_as_columns(test_fraction, seed)
+    return (
+        X_train,
+        (digits_train >= 5).astype(float),
+        X_test,
+        (digits_test >= 5).astype(float),
+    )
+
+
+def load_digits_ten(
+    test_fraction: float = 0.25, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All ten digits, labelled by the digit itself: ten classes.
+
+    The same images, convention and split as :func:`load_digits_low_high` with the same
+    arguments (image ``i`` of either set is the same in both); only the labels differ.
+
+    Args:
+        test_fraction: share of each digit's images held out for testing, in (0, 1).
+        seed: seed of the shuffle that makes the split, a non-negative integer.
+
+    Returns:
+        ``(X_train, y_train, X_test, y_test)``: ``X_*`` float arrays of shape (64, m), pixel
+        values in [0, 1], one image per column; ``y_*`` int arrays of shape (1, m) holding
+        the digit (0 to 9) each image shows.
+    """
+    return _digits_as_columns(test_fraction, seed)
+
+
+def _digits_as_columns(test_fraction, seed):
+    """Every digit's images split as weeks 2 to 5 use them: one image per column.
+
+    Returns:
+        ``(X_train, digits_train, X_test, digits_test)``: ``X_*`` of shape (64, m),
+        ``digits_*`` int arrays of shape (1, m), the digit each image shows.
+    """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer (it fixes the split), got {seed!r}")
     if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float, np.number)):
         raise ValueError(f"test_fraction must be a number between 0 and 1, got {test_fraction!r}")
     X, target, train_idx, test_idx = _split_digits(range(10), test_fraction, seed)
-    Y = (target >= 5).astype(float).reshape(1, -1)
+    digits = target.astype(int).reshape(1, -1)
     X_train, X_test = np.ascontiguousarray(X[train_idx].T), np.ascontiguousarray(X[test_idx].T)
-    return X_train, Y[:, train_idx], X_test, Y[:, test_idx]
+    return X_train, digits[:, train_idx], X_test, digits[:, test_idx]

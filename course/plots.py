@@ -30,6 +30,7 @@ __all__ = [
     "plot_decision_boundary",
     "draw_data_flow",
     "plot_contours",
+    "draw_computation_graph",
 ]
 
 _ACTIVATIONS = {
@@ -771,4 +772,151 @@ def plot_contours(
         ax.legend(handles=handles, fontsize=8)
     if title:
         ax.set_title(title)
+    return ax
+
+
+# The computation graph of logistic regression on one example: node -> (definition, position),
+# and each edge with the local derivative the chain rule multiplies along it.
+_GRAPH_NODES = {
+    "w": ("", (0.0, 2.0)),
+    "x": ("", (0.0, 0.0)),
+    "b": ("", (0.0, -2.0)),
+    "z": (r"$z = w^T x + b$", (3.0, 0.0)),
+    "a": (r"$a = \sigma(z)$", (6.0, 0.0)),
+    "y": ("", (6.0, -2.0)),
+    "L": (r"$L = -(y \log a + (1 - y) \log(1 - a))$", (9.0, 0.0)),
+}
+_GRAPH_EDGES = {
+    ("w", "z"): r"$\partial z / \partial w = x$",
+    ("x", "z"): "",
+    ("b", "z"): r"$\partial z / \partial b = 1$",
+    ("z", "a"): r"$\partial a / \partial z = a(1 - a)$",
+    ("a", "L"): r"$\partial L / \partial a = -\frac{y}{a} + \frac{1 - y}{1 - a}$",
+    ("y", "L"): "",
+}
+
+
+def _graph_number(value):
+    """A number or a small array as text: ``0.25`` or ``(0.5, -1)``."""
+    flat = np.asarray(value, dtype=float).ravel()
+    if flat.size == 1:
+        return f"{flat[0]:.4g}"
+    return "(" + ", ".join(f"{v:.3g}" for v in flat) + ")"
+
+
+def _graph_entries(entries, what):
+    entries = dict(entries or {})
+    unknown = set(entries) - set(_GRAPH_NODES)
+    if unknown:
+        raise ValueError(
+            f"{what} has entries for {sorted(unknown)}, which are not nodes of the graph; "
+            f"use the nodes {list(_GRAPH_NODES)}"
+        )
+    for name, value in entries.items():
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what}[{name!r}] must be a number or an array of numbers") from None
+        if array.size == 0 or array.size > 4:
+            raise ValueError(
+                f"{what}[{name!r}] has {array.size} numbers; the graph shows one example with "
+                "1 to 4 features"
+            )
+        entries[name] = array
+    return entries
+
+
+def draw_computation_graph(
+    values: Mapping[str, ArrayLike] | None = None,
+    derivatives: Mapping[str, ArrayLike] | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Draw the computation graph of logistic regression on one example.
+
+    The nodes are the inputs ``w``, ``x``, ``b`` (and the label ``y``), then
+    ``z = w^T x + b``, ``a = sigma(z)`` and the loss ``L(a, y)``; every arrow goes from a
+    quantity to one computed from it and carries the local derivative the chain rule
+    multiplies along it. The forward value of a node is written under it (black), the
+    derivative of the loss with respect to it above it (red).
+
+    Args:
+        values: optional forward values by node name (``"w"``, ``"x"``, ``"b"``, ``"y"``,
+            ``"z"``, ``"a"``, ``"L"``): numbers, or arrays of 1 to 4 numbers for ``w`` and
+            ``x``.
+        derivatives: optional derivatives of ``L`` by node name, e.g. ``{"a": dL/da,
+            "z": dL/dz, "w": dL/dw, "b": dL/db, "L": 1.0}``.
+        ax: matplotlib Axes to draw on; a new figure when None.
+        title: optional title of the plot.
+
+    Returns:
+        The matplotlib Axes. Its ``computation_graph`` attribute holds the drawn networkx
+        DiGraph: nodes named as above with attributes ``label``, ``value`` and
+        ``derivative`` (float arrays, or None when not given); edges with ``local`` (the
+        local derivative's formula, "" for the inputs nobody differentiates by).
+    """
+    values = _graph_entries(values, "values")
+    derivatives = _graph_entries(derivatives, "derivatives")
+    graph = nx.DiGraph()
+    for name, (label, pos) in _GRAPH_NODES.items():
+        graph.add_node(
+            name, label=label, pos=pos, value=values.get(name), derivative=derivatives.get(name)
+        )
+    for (u, v), local in _GRAPH_EDGES.items():
+        graph.add_edge(u, v, local=local)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 5.2))
+    pos = dict(graph.nodes(data="pos"))
+    nx.draw_networkx_edges(
+        graph,
+        pos,
+        ax=ax,
+        arrows=True,
+        arrowstyle="-|>",
+        arrowsize=14,
+        node_size=900,
+        edge_color="0.35",
+    )
+    nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=900, node_color="white", edgecolors="0.2")
+    nx.draw_networkx_labels(graph, pos, labels={n: f"${n}$" for n in graph}, ax=ax, font_size=12)
+    for (u, v), local in nx.get_edge_attributes(graph, "local").items():
+        if local:
+            (x0, y0), (x1, y1) = pos[u], pos[v]
+            ax.text(
+                (x0 + x1) / 2, (y0 + y1) / 2 + 0.15, local, ha="center", va="bottom", fontsize=9
+            )
+    for name, data in graph.nodes(data=True):
+        x, y = data["pos"]
+        if data["value"] is not None:
+            ax.text(x, y - 0.42, f"= {_graph_number(data['value'])}", ha="center", va="top")
+        if data["label"]:
+            ax.text(x, y + 0.9, data["label"], ha="center", va="bottom", fontsize=9, color="0.4")
+        if data["derivative"] is not None:
+            ax.text(
+                x,
+                y + 0.42,
+                rf"$\partial L/\partial {name}$ = {_graph_number(data['derivative'])}",
+                ha="center",
+                va="bottom",
+                fontsize=10,
+                color="tab:red",
+            )
+    ax.text(
+        -0.8,
+        -3.3,
+        "black: forward values, computed left to right;  red: derivatives of the loss, computed "
+        "right to left,\neach the red number of the node after it times the local derivative "
+        "written on the arrow between them",
+        fontsize=9,
+        ha="left",
+        va="center",
+    )
+    ax.set_xlim(-1.2, 10.6)
+    ax.set_ylim(-3.7, 3.0)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    ax.computation_graph = graph
     return ax

@@ -233,6 +233,19 @@ def test_digits_low_high_is_hard_for_logistic_regression():
     assert 0.85 < test_accuracy < 0.96
 
 
+def test_digits_ten_are_the_low_high_images_labelled_by_digit():
+    X_train, y_train, X_test, y_test = datasets.load_digits_ten()
+    low_high = datasets.load_digits_low_high()
+    assert np.array_equal(X_train, low_high[0]) and np.array_equal(X_test, low_high[2])
+    assert y_train.shape == (1, 1347) and y_test.shape == (1, 450)
+    assert y_train.dtype.kind == "i" and set(np.unique(y_train)) == set(range(10))
+    assert np.array_equal(y_train >= 5, low_high[1] == 1.0)
+    assert np.array_equal(y_test >= 5, low_high[3] == 1.0)
+    assert np.bincount(y_test[0]).min() >= 40  # every digit keeps its share of the test set
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        datasets.load_digits_ten(seed=-1)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

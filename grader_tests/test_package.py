@@ -32,6 +32,7 @@ DESIGN_NAMES = {
     "optimize",
     "predict",
     "model",
+    "softmax",
     "layer_sizes",
     "initialize_parameters",
     "forward_propagation",

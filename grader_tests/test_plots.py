@@ -399,3 +399,33 @@ def test_plot_contours_rejects_bad_input():
         plots.plot_contours(f, (0, 1), (0, 1), paths={"p": [[0.0, 1.0, 2.0]]})
     with pytest.raises(ValueError, match=r"the path 'p' must have shape \(k, 2\)"):
         plots.plot_contours(f, (0, 1), (0, 1), paths={"p": np.zeros((0, 2))})
+
+
+def test_draw_computation_graph_nodes_edges_and_numbers():
+    ax = plots.draw_computation_graph(
+        {"w": [[0.5], [-1.0]], "x": [1.0, 0.5], "b": 0.25, "z": 0.25, "L": 0.576},
+        {"z": -0.4378, "w": [-0.4378, -0.2189], "L": 1.0},
+        title="one example",
+    )
+    graph = ax.computation_graph
+    assert set(graph) == {"w", "x", "b", "y", "z", "a", "L"}
+    assert set(graph.edges) == {
+        ("w", "z"), ("x", "z"), ("b", "z"), ("z", "a"), ("a", "L"), ("y", "L")
+    }  # fmt: skip
+    assert graph.edges["z", "a"]["local"] == r"$\partial a / \partial z = a(1 - a)$"
+    assert graph.nodes["a"]["value"] is None and graph.nodes["y"]["derivative"] is None
+    np.testing.assert_allclose(graph.nodes["w"]["value"], [[0.5], [-1.0]])
+    texts = drawn_texts(ax)
+    for shown in ["= (0.5, -1)", "= 0.25", r"$\partial L/\partial z$ = -0.4378",
+                  r"$\partial L/\partial w$ = (-0.438, -0.219)", r"$a = \sigma(z)$"]:  # fmt: skip
+        assert shown in texts, shown
+    assert ax.get_title() == "one example"
+
+
+def test_draw_computation_graph_rejects_unknown_nodes_and_large_arrays():
+    with pytest.raises(ValueError, match=r"values has entries for \['dz'\], which are not nodes"):
+        plots.draw_computation_graph({"dz": 1.0})
+    with pytest.raises(ValueError, match=r"derivatives\['w'\] has 64 numbers"):
+        plots.draw_computation_graph(derivatives={"w": np.zeros((64, 1))})
+    with pytest.raises(ValueError, match=r"values\['b'\] must be a number"):
+        plots.draw_computation_graph({"b": "big"})
