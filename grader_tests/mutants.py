@@ -221,6 +221,33 @@ CATALOG = {
         _m("model", "only the last cost is kept", '"costs": costs', '"costs": costs[-1:]'),
         _m("model", "w sized by the number of examples", "initialize_with_zeros(X_train.shape[0])",
            "initialize_with_zeros(X_train.shape[1])"),
+        # softmax (keepdims=True left out is no mistake: a max or sum over axis 0 without it
+        # has shape (m,), which lines up with the columns of a (K, m) array all the same; and
+        # subtracting the whole array's maximum is one only where a column underflows)
+        _m("softmax", "each row is normalized (axis=1 instead of axis=0)", "axis=0", "axis=1"),
+        _m("softmax", "the columns' maximum is not subtracted",
+           "Z - np.max(Z, axis=0, keepdims=True)", "Z"),
+        _m("softmax", "the whole array's maximum is subtracted (a column far below it underflows)",
+           "np.max(Z, axis=0, keepdims=True)", "np.max(Z)"),
+        _m("softmax", "the exponentials are not normalized",
+           "return E / np.sum(E, axis=0, keepdims=True)", "return E"),
+        _m("softmax", "the whole array is divided by one sum", "np.sum(E, axis=0, keepdims=True)",
+           "np.sum(E)"),
+        _m("softmax", "each entry divided by its row's sum", "np.sum(E, axis=0, keepdims=True)",
+           "np.sum(E, axis=1, keepdims=True)"),
+        _m("softmax", "log-probabilities are returned",
+           "return E / np.sum(E, axis=0, keepdims=True)",
+           "return shifted - np.log(np.sum(E, axis=0, keepdims=True))"),
+        _m("softmax", "the sigmoid of every score", "return E / np.sum(E, axis=0, keepdims=True)",
+           "return sigmoid(Z)"),
+        _m("softmax", "the output is transposed", "return E / np.sum(E, axis=0, keepdims=True)",
+           "return (E / np.sum(E, axis=0, keepdims=True)).T"),
+        _m("softmax", "Z is shifted in place", "shifted = Z - np.max(Z, axis=0, keepdims=True)",
+           "Z -= np.max(Z, axis=0, keepdims=True)\n    shifted = Z"),
+        _m("softmax", "the visible answer returned as a constant",
+           code="def softmax(Z):\n"
+                "    return np.array([[0.0900305732, 0.7869860422], [0.2447284711, 0.1065069789],"
+                " [0.6652409558, 0.1065069789]])"),
     ],
     "week3": [
         # layer_sizes
@@ -713,6 +740,12 @@ TEACHES = {
     ("week2", "optimize", "the caller's w is changed in place"): "modified in place",
     ("week2", "predict", "a probability of exactly 0.5 counts as 1"): "not >= 0.5",
     ("week2", "model", "trained on the test set"): "trained on the test set",
+    (
+        "week2",
+        "softmax",
+        "each row is normalized (axis=1 instead of axis=0)",
+    ): "axis=1 instead of axis=0",
+    ("week2", "softmax", "the columns' maximum is not subtracted"): "own maximum",
     ("week3", "initialize_parameters", "W2 is drawn before W1"): "drawn before W1",
     (
         "week3",

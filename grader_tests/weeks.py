@@ -63,6 +63,20 @@ def week1_claims(text):
 
 
 def week2_claims(text):
+    def number(pattern):
+        return float(re.findall(pattern, text)[0])
+
+    # the computation graph: z = 0.25, a about 0.562, dL/dz = a - y about -0.438, and
+    # the chain rule on the graph gives propagate's gradients and cost
+    assert number(r"forward: z = ([0-9.-]+)") == 0.25
+    assert round(number(r"forward: z = [0-9.-]+, a = ([0-9.]+)"), 3) == 0.562
+    assert round(number(r"dL/dz = ([0-9.-]+) \(a - y"), 3) == -0.438
+    assert "the chain rule on the graph and propagate agree: True" in text
+    # cross-entropy is convex along the weight, the squared error is not; at z = -10 the
+    # squared error's gradient is more than ten thousand times smaller
+    assert number(r"cross-entropy: smallest second difference ([0-9.+-]+)") > 0
+    assert number(r"squared error: smallest second difference ([0-9.+-]+)") < 0
+    assert number(r"at z = -10 the squared error's gradient is ([0-9.]+) times smaller") > 1e4
     # the prose: about 91% on both sets, the cost falling from log 2 to about 0.25
     assert 88.0 <= printed_percent(text, "train accuracy") <= 94.0
     assert 88.0 <= printed_percent(text, "test accuracy") <= 94.0
@@ -75,6 +89,16 @@ def week2_claims(text):
         text,
     )
     assert float(slow[1]) > 0.4 and float(slow[2]) < 90.0
+    # the mistakes: the 3s, 8s and 9s are the most frequent, about half of them
+    by_digit = re.search(r"misclassified test images by digit: (.*)", text)[1]
+    counts = {int(k): int(n) for k, n in re.findall(r"(\d): (\d+)", by_digit)}
+    assert set(sorted(counts, key=counts.get)[-3:]) == {3, 8, 9}
+    assert 0.4 <= (counts[3] + counts[8] + counts[9]) / sum(counts.values()) <= 0.6
+    # ten classes: about 98% train, 94% test; asked low or high, about 96% (one neuron: 91%)
+    ten = re.search(r"ten classes: train accuracy ([0-9.]+)%, test accuracy ([0-9.]+)%", text)
+    assert 97.0 <= float(ten[1]) <= 99.0 and 93.0 <= float(ten[2]) <= 95.0
+    low_high = printed_percent(text, "ten classes asked low or high: test accuracy")
+    assert 95.0 <= low_high <= 97.0 and low_high > printed_percent(text, "test accuracy")
 
 
 def week3_claims(text):
@@ -165,6 +189,7 @@ WEEKS = {
             "optimize": 3,
             "predict": 3,
             "model": 3,
+            "softmax": 3,
         },
         mistakes={
             # optimize and model are graded with a correct propagate: one mistake, one loss
@@ -186,7 +211,16 @@ WEEKS = {
                 {"predict": 0},
             ),
         },
-        plots={"data_load", "train", "learning_rates", "mistakes", "weights"},
+        plots={
+            "data_load",
+            "computation_graph",
+            "cost_shapes",
+            "train",
+            "learning_rates",
+            "mistakes",
+            "weights",
+            "softmax_digits",
+        },
         claims=week2_claims,
     ),
     "week3": Week(
