@@ -236,7 +236,7 @@ def load_digits_low_high(
         values in [0, 1], where ``X[:, i].reshape(8, 8)`` is image ``i``; ``Y_*`` float
         arrays of shape (1, m) holding 0.0 (digits 0-4) or 1.0 (digits 5-9).
     """
-    X_train, digits_train, X_test, digits_test = _digits_as_columns(test_fraction, seed)
+    X_train, digits_train, X_test, digits_test = load_digits_ten(test_fraction, seed)
     return (
         X_train,
         (digits_train >= 5).astype(float),
@@ -261,16 +261,6 @@ def load_digits_ten(
         ``(X_train, y_train, X_test, y_test)``: ``X_*`` float arrays of shape (64, m), pixel
         values in [0, 1], one image per column; ``y_*`` int arrays of shape (1, m) holding
         the digit (0 to 9) each image shows.
-    """
-    return _digits_as_columns(test_fraction, seed)
-
-
-def _digits_as_columns(test_fraction, seed):
-    """Every digit's images split as weeks 2 to 5 use them: one image per column.
-
-    Returns:
-        ``(X_train, digits_train, X_test, digits_test)``: ``X_*`` of shape (64, m),
-        ``digits_*`` int arrays of shape (1, m), the digit each image shows.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer (it fixes the split), got {seed!r}")
