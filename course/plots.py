@@ -852,9 +852,10 @@ def draw_computation_graph(
 
     Returns:
         The matplotlib Axes. Its ``computation_graph`` attribute holds the drawn networkx
-        DiGraph: nodes named as above with attributes ``label``, ``value`` and
-        ``derivative`` (float arrays, or None when not given); edges with ``local`` (the
-        local derivative's formula, "" for the inputs nobody differentiates by).
+        DiGraph: nodes named as above with attributes ``label`` (the node's definition,
+        "" for the inputs), ``value`` and ``derivative`` (float arrays, or None when not
+        given); edges with ``local`` (the local derivative's formula, "" for the inputs
+        nobody differentiates by).
     """
     values = _graph_entries(values, "values")
     derivatives = _graph_entries(derivatives, "derivatives")
