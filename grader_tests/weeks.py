@@ -12,10 +12,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import matplotlib.pyplot as plt
 import mutants
 import nbformat
+import numpy as np
 import pytest
 
+from course import plots
 from course.grading import autograde
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, nbgrader_meta, read_notebook
@@ -60,6 +63,26 @@ class Week:
 
 def week1_claims(text):
     assert printed_percent(text, "test accuracy") >= 98.0
+    # one leaky-ReLU alpha, stated: the printed values and the plot use the same one
+    values, alpha = re.search(r"leaky_relu: \[([^\]]*)\]  \(alpha = ([0-9.]+)\)", text).groups()
+    alpha = float(alpha)
+    assert alpha == 0.1  # the prose: "both use alpha = 0.1"
+    z = np.array([-1000.0, -2.0, 0.0, 2.0, 1000.0])
+    np.testing.assert_allclose([float(v) for v in values.split()], np.where(z > 0, z, alpha * z))
+    lines = plots.plot_activations(["leaky_relu"])[0].get_lines()
+    (curve,) = [line for line in lines if line.get_label() == "leaky_relu(z)"]
+    drawn_z, drawn = curve.get_data()
+    np.testing.assert_allclose(drawn[drawn_z < 0], alpha * drawn_z[drawn_z < 0])
+    plt.close("all")
+    # the exploration: noise leaves the 0 a 0; filling its middle, or moving it one pixel
+    # to the right, makes the network say 1 (the shift with a probability above 0.99)
+    probability = {
+        name: float(p)
+        for name, p in re.findall(r"^ *(.+): probability of a 1 = ([0-9.]+)$", text, re.M)
+    }
+    assert probability["the original"] < 0.5 and probability["noise added"] < 0.5
+    assert probability["the middle filled in"] > 0.5
+    assert probability["moved one pixel right"] > 0.99
 
 
 def week2_claims(text):
@@ -146,7 +169,14 @@ WEEKS = {
                 {"my_dense_v": 0},
             ),
         },
-        plots={"activations_plot", "timing", "network_diagram", "digits_predict"},
+        plots={
+            "activations_plot",
+            "timing",
+            "network_diagram",
+            "digits_predict",
+            "explore_demo",
+            "explore_yours",
+        },
         claims=week1_claims,
         hardcoded=(
             "my_dense",
