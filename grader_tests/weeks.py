@@ -103,8 +103,9 @@ def week2_claims(text):
 def week3_claims(text):
     baseline = printed_percent(text, "logistic regression train accuracy")
     assert baseline < 50.0  # "under 50%, no better than a coin toss"
+    # ||g - g_num|| / (||g|| + ||g_num||), as every week: "far below 1e-7"
     gradient = float(re.findall(r"largest relative difference: ([0-9.e+-]+)", text)[0])
-    assert gradient < 1e-6
+    assert gradient < 1e-7
     assert printed_percent(text, "train accuracy with n_h = 4") >= 90.0
     sweep = {
         int(n): float(a) for n, a in re.findall(r"n_h = (\d+): train accuracy ([0-9.]+)%", text)
@@ -115,6 +116,21 @@ def week3_claims(text):
     assert all(sweep[n] > 90.0 for n in sweep if n >= 4)  # "from 4 units on ... over 90%"
     for name in ("moons", "circles", "blobs", "gaussian_quantiles"):
         assert printed_percent(text, f"{name}: train accuracy") >= 90.0
+    # two linear layers are one: "the same 400 numbers, up to round-off"
+    collapse = re.search(r"two linear layers against one: largest difference ([0-9.e+-]+)", text)
+    assert float(collapse[1]) < 1e-12
+    # equal starting weights stay equal (one straight unit); random ones move apart and do better
+    starts = {
+        name: (float(spread), float(accuracy))
+        for name, spread, accuracy in re.findall(
+            r"start from (.+): after 1000 steps the hidden units differ by at most "
+            r"([0-9.e+-]+); accuracy ([0-9.]+)%",
+            text,
+        )
+    }
+    equal, random = starts["all weights 0.01"], starts["small random weights"]
+    assert equal[0] < 1e-12 and random[0] > 1.0
+    assert random[1] > equal[1] + 10.0  # "a clearly better accuracy"
 
 
 def week4_claims(text):
@@ -242,7 +258,7 @@ WEEKS = {
                 {"forward_propagation": 0},
             ),
         },
-        plots={"baseline", "boundary", "network", "sweep", "other"},
+        plots={"baseline", "boundary", "network", "sweep", "other", "symmetry"},
         claims=week3_claims,
     ),
     "week4": Week(
