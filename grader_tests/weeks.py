@@ -191,7 +191,6 @@ WEEKS = {
             "network_diagram",
             "digits_predict",
             "explore_demo",
-            "explore_yours",
         },
         claims=week1_claims,
         hardcoded=(
