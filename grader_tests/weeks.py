@@ -12,10 +12,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import matplotlib.pyplot as plt
 import mutants
 import nbformat
+import numpy as np
 import pytest
 
+from course import plots
 from course.grading import autograde
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import fill_solutions, nbgrader_meta, read_notebook
@@ -60,6 +63,26 @@ class Week:
 
 def week1_claims(text):
     assert printed_percent(text, "test accuracy") >= 98.0
+    # one leaky-ReLU alpha, stated: the printed values and the plot use the same one
+    values, alpha = re.search(r"leaky_relu: \[([^\]]*)\]  \(alpha = ([0-9.]+)\)", text).groups()
+    alpha = float(alpha)
+    assert alpha == 0.1  # the prose: "both use alpha = 0.1"
+    z = np.array([-1000.0, -2.0, 0.0, 2.0, 1000.0])
+    np.testing.assert_allclose([float(v) for v in values.split()], np.where(z > 0, z, alpha * z))
+    lines = plots.plot_activations(["leaky_relu"])[0].get_lines()
+    (curve,) = [line for line in lines if line.get_label() == "leaky_relu(z)"]
+    drawn_z, drawn = curve.get_data()
+    np.testing.assert_allclose(drawn[drawn_z < 0], alpha * drawn_z[drawn_z < 0])
+    plt.close("all")
+    # the exploration: noise leaves the 0 a 0; filling its middle, or moving it one pixel
+    # to the right, makes the network say 1 (the shift with a probability above 0.99)
+    probability = {
+        name: float(p)
+        for name, p in re.findall(r"^ *(.+): probability of a 1 = ([0-9.]+)$", text, re.M)
+    }
+    assert probability["the original"] < 0.5 and probability["noise added"] < 0.5
+    assert probability["the middle filled in"] > 0.5
+    assert probability["moved one pixel right"] > 0.99
 
 
 def week2_claims(text):
@@ -104,8 +127,9 @@ def week2_claims(text):
 def week3_claims(text):
     baseline = printed_percent(text, "logistic regression train accuracy")
     assert baseline < 50.0  # "under 50%, no better than a coin toss"
+    # ||g - g_num|| / (||g|| + ||g_num||), as every week: "far below 1e-7"
     gradient = float(re.findall(r"largest relative difference: ([0-9.e+-]+)", text)[0])
-    assert gradient < 1e-6
+    assert gradient < 1e-7
     assert printed_percent(text, "train accuracy with n_h = 4") >= 90.0
     sweep = {
         int(n): float(a) for n, a in re.findall(r"n_h = (\d+): train accuracy ([0-9.]+)%", text)
@@ -116,6 +140,21 @@ def week3_claims(text):
     assert all(sweep[n] > 90.0 for n in sweep if n >= 4)  # "from 4 units on ... over 90%"
     for name in ("moons", "circles", "blobs", "gaussian_quantiles"):
         assert printed_percent(text, f"{name}: train accuracy") >= 90.0
+    # two linear layers are one: "the same 400 numbers, up to round-off"
+    collapse = re.search(r"two linear layers against one: largest difference ([0-9.e+-]+)", text)
+    assert float(collapse[1]) < 1e-12
+    # equal starting weights stay equal (one straight unit); random ones move apart and do better
+    starts = {
+        name: (float(spread), float(accuracy))
+        for name, spread, accuracy in re.findall(
+            r"start from (.+): after 1000 steps the hidden units differ by at most "
+            r"([0-9.e+-]+); accuracy ([0-9.]+)%",
+            text,
+        )
+    }
+    equal, random = starts["all weights 0.01"], starts["small random weights"]
+    assert equal[0] < 1e-12 and random[0] > 1.0
+    assert random[1] > equal[1] + 10.0  # "a clearly better accuracy"
 
 
 def week4_claims(text):
@@ -170,7 +209,13 @@ WEEKS = {
                 {"my_dense_v": 0},
             ),
         },
-        plots={"activations_plot", "timing", "network_diagram", "digits_predict"},
+        plots={
+            "activations_plot",
+            "timing",
+            "network_diagram",
+            "digits_predict",
+            "explore_demo",
+        },
         claims=week1_claims,
         hardcoded=(
             "my_dense",
@@ -246,7 +291,7 @@ WEEKS = {
                 {"forward_propagation": 0},
             ),
         },
-        plots={"baseline", "boundary", "network", "sweep", "other"},
+        plots={"baseline", "boundary", "network", "sweep", "other", "symmetry"},
         claims=week3_claims,
     ),
     "week4": Week(
