@@ -252,7 +252,7 @@ _WAVE_FREQUENCY = 2.5
 
 
 def load_noisy_wave(
-    m: int = 500, flip: float = 0.1, seed: int = 3
+    m: int = 400, flip: float = 0.1, seed: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points in a square split by a wave, with some labels flipped: made to overfit (week 6).
 
