@@ -456,6 +456,23 @@ def test_a_generator_of_numpys_bit_generators_crosses_as_its_state(bit_generator
         {"$": "dict", "items": [["bit_generator", "os.system"]]},
         {"$": "dict", "items": [["bit_generator", "PCG64"], ["state", "not a state"]]},
         "PCG64",
+        # what NumPy refuses with errors of other kinds: OverflowError, IndexError
+        {
+            "$": "dict",
+            "items": [
+                ["bit_generator", "PCG64"],
+                ["state", {"$": "dict", "items": [["state", 2**300], ["inc", 1]]}],
+                ["has_uint32", 0],
+                ["uinteger", 0],
+            ],
+        },
+        {
+            "$": "dict",
+            "items": [
+                ["bit_generator", "MT19937"],
+                ["state", {"$": "dict", "items": [["key", [0, 0, 0]], ["pos", 0]]}],
+            ],
+        },
     ],
 )
 def test_a_generator_state_that_names_no_bit_generator_of_numpy_is_refused(state):

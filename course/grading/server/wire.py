@@ -419,7 +419,10 @@ class Peer:
                 if type(state) is not dict or state.get("bit_generator") not in _BIT_GENERATORS:
                     raise WireError("a Generator's state must name one of NumPy's bit generators")
                 bit_generator = _BIT_GENERATORS[state["bit_generator"]](0)
-                bit_generator.state = state  # NumPy checks it
+                try:
+                    bit_generator.state = state  # NumPy checks it, raising what it may
+                except Exception as exc:
+                    raise WireError(f"not a state of {state['bit_generator']} ({exc})") from None
                 return np.random.Generator(bit_generator)
         except (KeyError, ValueError, TypeError) as exc:
             if isinstance(exc, WireError):
