@@ -150,8 +150,8 @@ def week6_claims(text):
     assert none_train >= 95.5 and 80.5 <= none_dev <= 84.5
     assert 85.5 <= l2_train <= 89.5 and 87.5 <= l2_dev <= 91.5
     assert 92.5 <= dropout_train <= 96.5 and 86.0 <= dropout_dev <= 90.0
-    # "both remedies gain 5 points or more on the dev set" (the issue asks for 3)
-    assert l2_dev >= none_dev + 5 and dropout_dev >= none_dev + 5
+    # "each remedy gains at least 4 points on the dev set" (the issue asks for 3)
+    assert l2_dev >= none_dev + 4 and dropout_dev >= none_dev + 4
     verdicts = dict(
         re.findall(r"^(.*): train error [0-9.]+%, dev error [0-9.]+% -> (.*)$", text, re.M)
     )
