@@ -19,6 +19,7 @@ __all__ = [
     "DIGIT_SHAPE",
     "load_planar_dataset",
     "load_2d_datasets",
+    "load_noisy_wave",
 ]
 
 DIGIT_SHAPE = (8, 8)
@@ -270,3 +271,52 @@ def load_digits_ten(
     digits = target.astype(int).reshape(1, -1)
     X_train, X_test = np.ascontiguousarray(X[train_idx].T), np.ascontiguousarray(X[test_idx].T)
     return X_train, digits[:, train_idx], X_test, digits[:, test_idx]
+
+
+# The wave that separates the classes of ``load_noisy_wave``: x2 = amplitude * sin(frequency * x1).
+_WAVE_AMPLITUDE = 0.4
+_WAVE_FREQUENCY = 2.5
+
+
+def load_noisy_wave(
+    m: int = 400, flip: float = 0.1, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points in a square split by a wave, with some labels flipped: made to overfit (week 6).
+
+    The points are uniform in the square [-1, 1] x [-1, 1]. A point is of class 1 when it
+    lies above the wave ``x2 = 0.4 sin(2.5 x1)`` and of class 0 below it; then each label is
+    flipped with probability ``flip``, independently, as if a share of the examples had been
+    labelled by mistake. The best any classifier can do on new points is therefore to get
+    the wave right and miss the flipped labels: about ``1 - flip`` accuracy.
+
+    Why it overfits: with a few hundred points and a network of thousands of weights, gradient
+    descent can also fit the flipped points, drawing a small island of the wrong class around
+    each one. The islands cost nothing on the training set and cost the points of new data
+    that fall inside them.
+
+    Args:
+        m: number of points, an integer of at least 2.
+        flip: probability that a label is flipped, a number in [0, 0.5).
+        seed: seed of the generator; the same arguments always give the same points.
+
+    Returns:
+        ``(X, Y)`` in the column convention: ``X`` float array of shape (2, m), one point per
+        column; ``Y`` int array of shape (1, m) holding 0 or 1.
+    """
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
+        raise ValueError(f"m must be an integer of at least 2, got {m!r}")
+    if (
+        isinstance(flip, bool)
+        or not isinstance(flip, (int, float, np.number))
+        or not 0 <= flip < 0.5
+    ):
+        raise ValueError(
+            f"flip must be a probability in [0, 0.5) (at 0.5 every label is a coin toss), "
+            f"got {flip!r}"
+        )
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, (2, m))
+    above = X[1] > _WAVE_AMPLITUDE * np.sin(_WAVE_FREQUENCY * X[0])
+    flipped = rng.random(m) < flip
+    Y = np.logical_xor(above, flipped).astype(int).reshape(1, m)
+    return X, Y

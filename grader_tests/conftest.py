@@ -114,6 +114,7 @@ LONGEST_FIRST = [
     "browser-solved",
     "browser-untouched",
     "week4",
+    "week6",
     "attacks",
     "week3",
     "week2",

@@ -276,3 +276,36 @@ if __name__ == "__main__":
         f"wrote {WEIGHTS_FILE}: train accuracy {accuracy(weights, X_train, y_train):.4f}, "
         f"test accuracy {accuracy(weights, X_test, y_test):.4f}"
     )
+
+
+def test_noisy_wave_shapes_labels_and_seeds():
+    X, Y = datasets.load_noisy_wave()
+    assert X.shape == (2, 400) and Y.shape == (1, 400) and Y.dtype.kind == "i"
+    assert X.min() >= -1 and X.max() <= 1 and set(np.unique(Y)) == {0, 1}
+    again, _ = datasets.load_noisy_wave()
+    other, _ = datasets.load_noisy_wave(seed=2)
+    assert np.array_equal(X, again) and not np.array_equal(X, other)
+
+
+@pytest.mark.parametrize("flip", [0.0, 0.1, 0.3])
+def test_noisy_wave_flips_about_the_share_of_labels_asked_for(flip):
+    X, Y = datasets.load_noisy_wave(m=4000, flip=flip)
+    above = X[1] > 0.4 * np.sin(2.5 * X[0])
+    flipped = np.mean(Y[0] != above)
+    assert abs(flipped - flip) < 0.02
+    assert flip > 0 or flipped == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"m": 1}, "m must be"),
+        ({"m": 3.0}, "m must be"),
+        ({"flip": 0.5}, "flip must be"),
+        ({"flip": -0.1}, "flip must be"),
+        ({"flip": True}, "flip must be"),
+    ],
+)
+def test_noisy_wave_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.load_noisy_wave(**kwargs)

@@ -356,6 +356,9 @@ def uses_helper(x):
 def weird():
     return object()
 
+def coin_flips(rng, n):
+    return rng.random(n) < 0.5
+
 kept = []
 
 def keep_in_a_list(g, x):
@@ -427,6 +430,54 @@ def test_numpys_global_random_state_travels_with_the_call(pair):
     one_process = [np.random.randn(2), np.random.randn(3), np.random.randn(1)]
     for a, b in zip(here, one_process):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_random_generator_crosses_and_its_draws_come_back(pair):
+    rng, alone = np.random.default_rng(5), np.random.default_rng(5)
+    first = pair.function("coin_flips")(rng, 6)
+    np.testing.assert_array_equal(first, alone.random(6) < 0.5)
+    # the caller's generator continues after the callee's draws, as in one process
+    np.testing.assert_array_equal(rng.random(3), alone.random(3))
+    again = pair.function("coin_flips")(rng, 4)
+    np.testing.assert_array_equal(again, alone.random(4) < 0.5)
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937, np.random.Philox])
+def test_a_generator_of_numpys_bit_generators_crosses_as_its_state(bit_generator):
+    rng = np.random.Generator(bit_generator(11))
+    back = roundtrip(rng)
+    assert type(back) is np.random.Generator and back is not rng
+    np.testing.assert_array_equal(back.random(5), rng.random(5))
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"$": "dict", "items": [["bit_generator", "os.system"]]},
+        {"$": "dict", "items": [["bit_generator", "PCG64"], ["state", "not a state"]]},
+        "PCG64",
+        # what NumPy refuses with errors of other kinds: OverflowError, IndexError
+        {
+            "$": "dict",
+            "items": [
+                ["bit_generator", "PCG64"],
+                ["state", {"$": "dict", "items": [["state", 2**300], ["inc", 1]]}],
+                ["has_uint32", 0],
+                ["uinteger", 0],
+            ],
+        },
+        {
+            "$": "dict",
+            "items": [
+                ["bit_generator", "MT19937"],
+                ["state", {"$": "dict", "items": [["key", [0, 0, 0]], ["pos", 0]]}],
+            ],
+        },
+    ],
+)
+def test_a_generator_state_that_names_no_bit_generator_of_numpy_is_refused(state):
+    with pytest.raises(WireError):
+        Peer(None, None).decode({"$": "generator", "state": state})
 
 
 def test_exceptions_come_back_by_name_and_never_as_system_exit(pair):

@@ -36,6 +36,10 @@ MISTAKES = {
         "Adam has no bias correction of the first moment",
         {"update_parameters_with_adam": (" / (1 - beta1**t)", "")},
     ),
+    "week6": (
+        "dropout_forward forgets to divide by keep_prob",
+        {"dropout_forward": ("A_dropped = A * D / keep_prob", "A_dropped = A * D")},
+    ),
 }
 
 

@@ -21,7 +21,9 @@ name still binds it (:meth:`Peer._global_function`). After a call, the callee se
 final state of the mutable arguments back, and the caller applies it, so a function that
 modifies its inputs in place is seen doing so.
 NumPy's global random state travels with every call and every answer, so seeded tests give
-the same numbers as in a single kernel.
+the same numbers as in a single kernel. A ``np.random.Generator`` (of one of NumPy's bit
+generators) crosses as its state, and is an argument like an array: the draws the callee made
+from it come back, so the caller's generator continues where the callee's stopped.
 
 Messages, each a JSON object on the framed pipes of :mod:`course.grading.forkserver`::
 
@@ -175,6 +177,11 @@ _PLAIN_TYPES.update(
 _PLAIN_TYPES["numpy.ndarray"] = np.ndarray
 _PLAIN_TYPES["NoneType"] = type(None)
 
+# the bit generators whose np.random.Generator crosses as its state
+_BIT_GENERATORS = {
+    name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+}
+
 
 def _type_name(cls):
     """The name a plain type crosses by (``numpy.`` before NumPy's), or None."""
@@ -306,6 +313,12 @@ class Peer:
             return float.__float__(value)
         if isinstance(value, str):
             return str.__str__(value)
+        if type(value) is np.random.Generator:
+            bit_generator = value.bit_generator
+            name = type(bit_generator).__name__
+            if _BIT_GENERATORS.get(name) is not type(bit_generator):
+                raise WireError(f"a Generator of {name} cannot cross", type_name=name)
+            return {"$": "generator", "state": self.encode(bit_generator.state, depth + 1)}
         if isinstance(value, tuple):
             return {"$": "tuple", "items": [self.encode(v, depth + 1) for v in value]}
         if isinstance(value, list):
@@ -401,6 +414,16 @@ class Peer:
                 return plain
             if kind == "module":
                 return _import_module(data["name"])
+            if kind == "generator":
+                state = self.decode(data["state"], depth + 1)
+                if type(state) is not dict or state.get("bit_generator") not in _BIT_GENERATORS:
+                    raise WireError("a Generator's state must name one of NumPy's bit generators")
+                bit_generator = _BIT_GENERATORS[state["bit_generator"]](0)
+                try:
+                    bit_generator.state = state  # NumPy checks it, raising what it may
+                except Exception as exc:
+                    raise WireError(f"not a state of {state['bit_generator']} ({exc})") from None
+                return np.random.Generator(bit_generator)
         except (KeyError, ValueError, TypeError) as exc:
             if isinstance(exc, WireError):
                 raise
@@ -705,9 +728,15 @@ def _describe(exc):
 def _update(original, new):
     """Apply the callee's final state ``new`` of an argument to the caller's ``original``.
 
-    Arrays are written in place (same shape and dtype), lists and dicts are updated item by
-    item, tuples pass the update on to their items. Returns what the caller should hold.
+    Arrays are written in place (same shape and dtype), a random Generator takes the state of
+    the callee's (its draws), lists and dicts are updated item by item, tuples pass the update
+    on to their items. Returns what the caller should hold.
     """
+    if type(original) is np.random.Generator and type(new) is np.random.Generator:
+        if type(original.bit_generator) is type(new.bit_generator):
+            original.bit_generator.state = new.bit_generator.state
+            return original
+        return new
     if isinstance(original, np.ndarray) and isinstance(new, np.ndarray):
         if original.shape == new.shape and original.dtype == new.dtype:
             if original.flags.writeable and not np.array_equal(original, new, equal_nan=True):
