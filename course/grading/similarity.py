@@ -159,16 +159,16 @@ class _Normalize(ast.NodeTransformer):
     def __init__(self, bound):
         self.bound = bound
 
-    def visit_Name(self, node):
+    def visit_Name(self, node: ast.Name) -> ast.Name:
         if node.id in self.bound:
             node.id = _PLACEHOLDER
         return node
 
-    def visit_arg(self, node):
+    def visit_arg(self, node: ast.arg) -> ast.arg:
         node.arg, node.annotation = _PLACEHOLDER, None
         return node
 
-    def generic_visit(self, node):
+    def generic_visit(self, node: ast.AST) -> ast.AST:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             node.name = _PLACEHOLDER
         if isinstance(node, ast.ExceptHandler) and node.name:
