@@ -232,7 +232,9 @@ def test_report_links_the_similarity_page_and_the_export_files(graded_class):
     assert f"grades export holding week1 (course export): {canvas}" in out.stdout
     assert "reports/week1/similarity.html" in out.stdout
     page = (root / "reports" / "week1" / "index.html").read_text()
-    assert f'code similarity: <a href="similarity.html">{root}/reports/week1/similarity.html' in page
+    assert (
+        f'code similarity: <a href="similarity.html">{root}/reports/week1/similarity.html' in page
+    )
     assert f'grades export: <a href="../canvas.csv">{canvas}</a>' in page
 
 

@@ -134,51 +134,40 @@ class Code:
         return set().union(*(u.fingerprints for u in self.units))
 
 
-def _bound_names(tree):
-    """Every name the code binds: assigned, deleted, a parameter, a def, an import, ..."""
-    names = set()
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _normalize(tree):
+    """Rename, in place, every name the code binds to one placeholder (one walk of the tree).
+
+    Bound: assigned or deleted, a parameter, a def or class, an import, a ``global``, an
+    exception's name. Names only read (``np``, ``len``) stay. Annotations go.
+    """
+    bound, names = set(), []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            names.update(node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-    return names
-
-
-class _Normalize(ast.NodeTransformer):
-    """Bound names to one placeholder; docstrings and other string statements removed."""
-
-    def __init__(self, bound):
-        self.bound = bound
-
-    def visit_Name(self, node: ast.Name) -> ast.Name:
-        if node.id in self.bound:
+        kind = type(node)
+        if kind is ast.Name:
+            names.append(node)
+            if type(node.ctx) is not ast.Load:
+                bound.add(node.id)
+        elif kind is ast.arg:
+            bound.add(node.arg)
+            node.arg, node.annotation = _PLACEHOLDER, None
+        elif kind in _DEFINITIONS:
+            bound.add(node.name)
+            node.name = _PLACEHOLDER
+            if kind is not ast.ClassDef:
+                node.returns = None
+        elif kind is ast.alias:
+            bound.add(node.asname or node.name.split(".")[0])
+        elif kind is ast.Global or kind is ast.Nonlocal:
+            bound.update(node.names)
+        elif kind is ast.ExceptHandler and node.name:
+            bound.add(node.name)
+            node.name = _PLACEHOLDER
+    for node in names:
+        if node.id in bound:
             node.id = _PLACEHOLDER
-        return node
-
-    def visit_arg(self, node: ast.arg) -> ast.arg:
-        node.arg, node.annotation = _PLACEHOLDER, None
-        return node
-
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            node.name = _PLACEHOLDER
-        if isinstance(node, ast.ExceptHandler) and node.name:
-            node.name = _PLACEHOLDER
-        for name in ("body", "orelse", "finalbody"):
-            body = getattr(node, name, None)
-            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-                kept = [s for s in body if not _is_string_statement(s)]
-                setattr(node, name, kept or ([ast.Pass()] if name == "body" else []))
-        return super().generic_visit(node)
 
 
 def _is_string_statement(stmt):
@@ -190,7 +179,7 @@ def _is_string_statement(stmt):
 
 
 def _fingerprints(text):
-    """``(statement, fingerprints)`` of a unit's normalized text."""
+    """``(statement, fingerprints)`` of a unit's normalized text (hashes: this process's)."""
     tokens = _TOKEN.findall(text)
     statement = hash(("S", text))
     grams = {hash(("K", *tokens[i : i + K])) for i in range(len(tokens) - K + 1)}
@@ -198,7 +187,10 @@ def _fingerprints(text):
 
 
 def _units(statements, out):
+    """Append the :class:`Unit` of each statement (docstrings and other strings left out)."""
     for stmt in statements:
+        if _is_string_statement(stmt):
+            continue
         if isinstance(stmt, _COMPOUND):
             children = [child for name in _BODIES for child in getattr(stmt, name, None) or []]
             header = ast.copy_location(type(stmt)(**dict(ast.iter_fields(stmt))), stmt)
@@ -246,7 +238,7 @@ def fingerprint(code: str) -> Code:
         note = f"cut at {MAX_CELL_CHARS} characters: only those were compared"
     try:
         tree = ast.parse(code)
-        _Normalize(_bound_names(tree)).visit(tree)
+        _normalize(tree)
         units = _units(tree.body, [])
     except SyntaxError as exc:
         where = f"line {exc.lineno}: " if exc.lineno else ""
@@ -452,7 +444,7 @@ def analyze(root: Path | str, assignment: str, threshold: float = THRESHOLD) -> 
         released, _ = _read_json(root / "release" / assignment / f"{notebook}.ipynb")
         stubs.update(solution_cells(released or {}))
     codes = {name: {} for name in names}
-    notes = []
+    notes, sources = [], {}
     for student in students:
         for notebook in driver.source_notebooks(root, assignment):
             cells, why = None, ""
@@ -466,10 +458,13 @@ def analyze(root: Path | str, assignment: str, threshold: float = THRESHOLD) -> 
                     break
             for name, source in (cells or {}).items():
                 if name in codes:
-                    code = fingerprint(source)
-                    codes[name][student] = code
-                    if code.note:
-                        notes.append((student, f"{name}: {code.note}"))
+                    sources[(name, student)] = source
+    # each distinct cell once: the stub, the cells handed in alike
+    fingerprinted = {source: fingerprint(source) for source in set(sources.values())}
+    for (name, student), source in sources.items():
+        code = codes[name][student] = fingerprinted[source]
+        if code.note:
+            notes.append((student, f"{name}: {code.note}"))
     compared = [
         compare(name, codes[name], fingerprint(stubs[name]) if name in stubs else None, threshold)
         for name in names
