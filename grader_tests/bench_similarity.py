@@ -1,12 +1,13 @@
 """Time ``course similarity`` on a class of week 4 submissions (target: 300 in under 10 s).
 
-It builds the class in a throwaway course folder: per student and exercise the reference,
-one student's own way of writing it (``similar_class.OWN_WEEK4``), either one disguised
-(names changed, comments gone, two statements swapped) or the stub, drawn at random with a
-fixed seed, and a different comment in every cell (no two alike, as typed by hand); then
-times what ``course similarity week4`` does (read every notebook, compare, write the page)
-and prints the wall and CPU time with the machine's core count and load. The README quotes
-it. It runs on one core: the second is free for the rest of the machine.
+It builds the class in a throwaway course folder: per student and exercise the reference
+(60%), the stub (35%) or one student's own way of writing it (``similar_class.OWN_WEEK4``,
+5%: so that many pairs share uncommon code and are listed), drawn at random with a fixed
+seed, a third of them disguised (names changed, comments gone, two statements swapped),
+with a different comment in every cell (no two alike, as typed by hand); then times what
+``course similarity week4`` does (read every notebook, compare, write the page) and prints
+the wall and CPU time with the machine's core count and load. The README quotes it. It
+runs on one core: the second is free for the rest of the machine.
 
 Usage: ``python grader_tests/bench_similarity.py [--size N]`` (from the repository root).
 """
@@ -45,7 +46,8 @@ def build_class(root, size, seed=0):
             name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
                 continue
-            code = rng.choice([reference[name], own.get(name, reference[name]), stubs[name]])
+            choices = [reference[name], stubs[name], own.get(name, reference[name])]
+            code = rng.choices(choices, weights=[60, 35, 5])[0]
             code = disguise(code)[0] if rng.random() < 0.3 else code
             cell.source = f"{code}\n# student {i}"  # no two cells alike, as typed by hand
         folder = root / "submitted" / f"student{i:03d}" / "week4"
