@@ -146,8 +146,9 @@ def _links(root, folder, assignment):
     if page.is_file():
         items.append({"href": "similarity.html", "what": "code similarity", "path": page})
     for path in export.recorded_exports(root, assignment):
-        href = os.path.relpath(path, folder)
-        items.append({"href": Path(href).as_posix(), "what": "grades export", "path": path})
+        href = Path(os.path.relpath(path, folder)).as_posix()
+        href = href if href.startswith("../") else f"./{href}"  # a path, never a URL scheme
+        items.append({"href": href, "what": "grades export", "path": path})
     return items
 
 
