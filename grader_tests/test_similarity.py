@@ -122,8 +122,10 @@ def test_a_blank_class_reports_nothing(tmp_path, repo):
     release = read_notebook(root / "release" / "week1" / "dense_layers.ipynb")
     for i in range(12):
         _hand_in(root, f"blank{i}", "week1", release)
+    os.symlink(root / "submitted" / "blank0", root / "submitted" / "linked")
     result = similarity.analyze(root, "week1")
-    assert result.pairs() == [] and result.notes == []
+    assert result.pairs() == []
+    assert result.notes == [("linked", "submitted/linked/week1 is a symbolic link: not read")]
     assert all(e.students == 0 and e.scores == [] for e in result.exercises)
     page = similarity.write_page(root, result).read_text()
     assert "decides nothing" in page and "No pair." in page

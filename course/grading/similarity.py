@@ -87,6 +87,7 @@ MAX_CELL_CHARS = 20_000  # the most of a solution cell compared (the rest cut, w
 MAX_NOTEBOOK_BYTES = 20 * 2**20  # a bigger notebook is not read (a note says so)
 MAX_PAIRS_SHOWN = 100  # pairs the page shows with their code (--json lists them all)
 
+_SIDES = ("autograded", "submitted")  # where a student's code is read, the first found
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _PLACEHOLDER = "_v"
 _COMPOUND = (
@@ -381,12 +382,22 @@ def solution_cells(nb: dict) -> dict[str, str]:
 
 def _students(root, assignment):
     """Everyone with a folder of ``assignment`` in ``autograded/`` or ``submitted/``."""
-    found = set()
-    for side in ("autograded", "submitted"):
-        for path in (Path(root) / side).glob(f"*/{assignment}"):
-            if path.is_dir() and not path.is_symlink():
-                found.add(path.parent.name)
-    return sorted(found)
+    return sorted(
+        {p.parent.name for side in _SIDES for p in (Path(root) / side).glob(f"*/{assignment}")}
+    )
+
+
+def _refused(folder):
+    """Why a student's folder is not read (a symbolic link, a special file), or ``""``."""
+    try:
+        mode = os.lstat(folder).st_mode
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return ""
+    return f"is {driver.special_file(mode) or 'not a folder'}: not read"
 
 
 @dataclass
@@ -445,11 +456,17 @@ def analyze(root: Path | str, assignment: str, threshold: float = THRESHOLD) -> 
         stubs.update(solution_cells(released or {}))
     codes = {name: {} for name in names}
     notes, sources = [], {}
+    notebooks = driver.source_notebooks(root, assignment)
     for student in students:
-        for notebook in driver.source_notebooks(root, assignment):
+        for notebook in notebooks:
             cells, why = None, ""
-            for side in ("autograded", "submitted"):
-                path = root / side / student / assignment / f"{notebook}.ipynb"
+            for side in _SIDES:
+                folders = (root / side / student, root / side / student / assignment)
+                why = next(filter(None, map(_refused, folders)), "")
+                if why:
+                    notes.append((student, f"{side}/{student}/{assignment} {why}"))
+                    continue
+                path = folders[1] / f"{notebook}.ipynb"
                 nb, why = _read_json(path)
                 if nb is not None or why:
                     cells = solution_cells(nb or {})
@@ -469,7 +486,7 @@ def analyze(root: Path | str, assignment: str, threshold: float = THRESHOLD) -> 
         compare(name, codes[name], fingerprint(stubs[name]) if name in stubs else None, threshold)
         for name in names
     ]
-    return Similarity(assignment, threshold, compared, codes, notes)
+    return Similarity(assignment, threshold, compared, codes, list(dict.fromkeys(notes)))
 
 
 def page_path(root: Path | str, assignment: str) -> Path:
