@@ -25,12 +25,13 @@ How code is compared (:func:`fingerprint`, :func:`compare`):
    they share at least :data:`MIN_SHARED_STATEMENTS` whole statements: one line alone is
    what anyone might write.
 
-Why our own small core rather than ``copydetect`` (0.5.0, last released 2024-03) or MOSS:
-both compare whole files as token streams, in order (winnowing), and know nothing of
-notebooks, solution cells, exercises or a release's stub; copydetect's tokenizer (pygments)
-keeps statement order, its report embeds whole files and a pair's boilerplate removal takes
-one file, not what a class shares. What we need is per exercise, order-insensitive, with
-class-wide common code removed, and it is a hundred lines on ``ast`` (no new dependency).
+Why our own small core rather than ``copydetect`` (0.5.0, last released 2024-03, not
+maintained since) or MOSS (a web service: the code would leave the machine): both
+fingerprint whole files as token streams in order (winnowing), so two swapped statements
+break the matches around them, and know nothing of notebooks, solution cells or exercises;
+copydetect removes boilerplate the instructor gives as files, not code that a class shares.
+What we need is per exercise, insensitive to statement order, with the stub and the class's
+common code removed: a small core on Python's own ``ast``, with no new dependency.
 
 Student code is untrusted text: it is parsed, never executed; a cell is cut at
 :data:`MAX_CELL_CHARS` and a notebook above :data:`MAX_NOTEBOOK_BYTES` is skipped (both
