@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 from course_cli import course, env, nbgrader_command
 from nbgrader.api import Gradebook
+from nbgrader.plugins import LateSubmissionPlugin
 
 from course.grading import export
 from course.grading import nbgrader_driver as driver
@@ -23,12 +24,13 @@ ASSIGNMENTS = {
     "week1": {"dense_layers": {"test_a": 10.0, "test_b": 2.5}},
     "week2": {"logistic_regression": {"test_c": 20.0}},
 }
-# student -> (first name, last name, lms_user_id, {assignment: (points per cell, penalty)})
+# student -> (first name, last name, lms_user_id, {assignment: (points per cell, penalty)}):
+# a penalty "zero" is nbgrader's LateSubmissionPlugin's (the whole score)
 STUDENTS = {
     "ada": ("Zoë", "O'Brien, Jr.", "1001", {"week1": ([7.0, 2.5], 0.0), "week2": ([20.0], 0.0)}),
-    "ben": ("Ben", "Ålund", None, {"week1": ([10.0, 1.0], 4.0)}),  # week1 late, no week2
+    "ben": ("Ben", "Ålund", None, {"week1": ([10.0, 1.0], "zero")}),  # week1 late, no week2
     "cy": ("Cy", "Zed", "1003", {}),  # nothing handed in
-    "dee": ("Dee", "Early", "1004", {"week1": ([1.0, 0.0], 5.0), "week2": ([3.5], 0.0)}),
+    "dee": ("Dee", "Early", "1004", {"week1": ([1.0, 0.0], 0.5), "week2": ([3.5], 0.0)}),
 }
 
 
@@ -50,6 +52,9 @@ def course_dir(tmp_path, course_copy):
                 gb.add_student(student, first_name=first, last_name=last, lms_user_id=lms)
                 for assignment, (points, penalty) in handed_in.items():
                     gb.add_submission(assignment, student, timestamp=DUE)
+                    if penalty == "zero":  # as nbgrader's autograde records it, an hour late
+                        late = LateSubmissionPlugin(penalty_method="zero")
+                        penalty = late.late_submission_penalty(student, sum(points), 3600)
                     [(notebook, cells)] = ASSIGNMENTS[assignment].items()
                     for cell, score in zip(cells, points):
                         gb.find_grade(cell, notebook, assignment, student).auto_score = score
@@ -64,6 +69,7 @@ def expected_cell(student, assignment):
     if assignment not in handed_in:
         return ""  # not 0: Canvas leaves the grade alone
     points, penalty = handed_in[assignment]
+    penalty = sum(points) if penalty == "zero" else penalty
     return export._number(max(0.0, sum(points) - penalty))
 
 
@@ -98,8 +104,8 @@ def test_canvas_file_column_by_column(course_dir):
     assert path == course_dir / "reports" / "canvas.csv"
     rows = check_canvas_file(path, ["week2", "week1"])
     by_login = {row[3]: row for row in rows[2:]}
-    assert by_login["ben"][5:] == ["", "7"]  # week 2 not handed in; 11 - 4 late
-    assert by_login["dee"][6] == "0"  # the penalty takes it to 0, not below
+    assert by_login["ben"][5:] == ["", "0"]  # week 2 not handed in; week 1 late: "zero"
+    assert by_login["dee"][6] == "0.5"  # 1 point, 0.5 off for lateness
     assert by_login["ada"][0] == "O'Brien, Jr., Zoë"
     assert path.read_bytes().startswith(b"Student,ID,SIS User ID,SIS Login ID,Section,")
     assert "Zoë".encode() in path.read_bytes()  # UTF-8
@@ -126,7 +132,8 @@ def test_csv_format_is_nbgraders_own_columns_for_every_assignment(course_dir, tm
     ]
     assert len(rows) == 2 * len(STUDENTS)
     ben = {r["assignment"]: r for r in rows if r["student_id"] == "ben"}
-    assert float(ben["week1"]["score"]) == 7.0 and float(ben["week2"]["score"]) == 0.0
+    assert float(ben["week1"]["raw_score"]) == 11.0 and float(ben["week1"]["score"]) == 0.0
+    assert float(ben["week2"]["score"]) == 0.0 and ben["week2"]["timestamp"] == ""
     assert {r["last_name"] for r in rows} >= {"O'Brien, Jr.", "Ålund"}
     assert export.recorded_exports(course_dir, "week2") == [out]
 
