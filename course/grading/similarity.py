@@ -310,15 +310,17 @@ def compare(
     for student in sorted(rare):
         for fp in rare[student]:
             holders[fp].append(student)
+    # fingerprints held by the same students count together: a group sharing a long cell
+    # costs one pass over its pairs, not one per fingerprint
+    groups = Counter(
+        (tuple(students), fp in statements) for fp, students in holders.items() if len(students) > 1
+    )
     shared, shared_statements = Counter(), Counter()
-    for fp, students in holders.items():
-        if len(students) < 2:
-            continue
-        is_statement = fp in statements
+    for (students, is_statement), count in groups.items():
         for pair in combinations(students, 2):
-            shared[pair] += 1
+            shared[pair] += count
             if is_statement:
-                shared_statements[pair] += 1
+                shared_statements[pair] += count
     pairs, scores = [], []
     for (a, b), count in shared.items():
         score = count / (len(rare[a]) + len(rare[b]) - count)
