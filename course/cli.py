@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from course.grading import autograde, check, feedback, report, selfstudy
+from course.grading import autograde, check, feedback, report, selfstudy, similarity
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import UngradableNotebook
 from course.grading.text import (
@@ -172,8 +172,46 @@ def _cmd_report(args):
         _say(path.relative_to(root))
     for student, message in sorted(errors.items()):
         _say(f"  not in the report: {student}: {message}")
+    from course.grading import export  # nbgrader's exporters: imported when used
+
+    for path in export.recorded_exports(root, args.assignment):
+        _say(f"grades export holding {args.assignment} (course export): {path}")
     _say(f"open {(folder / 'index.html').relative_to(root)} in a browser")
     return 1 if errors else 0
+
+
+def _cmd_export(args):
+    from course.grading import export  # nbgrader's exporters: imported when used
+
+    root = driver.find_course_root()
+    path = export.export(root, args.assignments, fmt=args.format, output=args.output)
+    _say(f"{', '.join(args.assignments)}: {args.format} grades written to {path}")
+    return 0
+
+
+def _cmd_similarity(args):
+    root = driver.find_course_root()
+    result = similarity.analyze(root, args.assignment, threshold=args.threshold)
+    page = similarity.write_page(root, result)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    pairs = result.pairs()
+    for pair in pairs:
+        _say(f"{pair.score:5.2f}  {pair.exercise}: {pair.students[0]} and {pair.students[1]}")
+    _say(
+        f"{args.assignment}: {len(pairs)} pair{'' if len(pairs) == 1 else 's'} from a score of "
+        f"{args.threshold:g} (this decides nothing: look at the code)"
+    )
+    _say(f"open {page.relative_to(root)} in a browser")
+    return 0
+
+
+def _threshold(text):
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a score from 0 to 1, got {text}")
+    return value
 
 
 def _positive_int(text):
@@ -313,10 +351,62 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write reports/ASSIGNMENT/: grades.csv (the columns of `nbgrader "
         "export`), a histogram of the total scores, a bar chart of each exercise's pass "
         "rate, the most common failure messages per exercise, and index.html showing all "
-        "of it. Exits 1 if some autograded student's grades could not be read.",
+        "of it, with links to the similarity page (course similarity) and the files of "
+        "course export that hold the assignment. Exits 1 if some autograded student's "
+        "grades could not be read.",
     )
     report_.add_argument("assignment", metavar="ASSIGNMENT", help="assignment to report on")
     report_.set_defaults(func=_cmd_report)
+
+    export_ = sub.add_parser(
+        "export",
+        help="write the gradebook's grades of assignments to a file for the LMS",
+        description="Write the grades of the assignments from nbgrader's gradebook, late "
+        "penalties taken off as nbgrader takes them, one row per student of its student "
+        "table. canvas: the CSV file Canvas's gradebook import reads (a column per "
+        "assignment titled with its maximum, a Points Possible row, lms_user_id as the ID, "
+        "an empty cell where nothing was handed in). csv: the columns of `nbgrader export`. "
+        "The same Canvas exporter works as `nbgrader export "
+        "--exporter=course.grading.export.CanvasExportPlugin`.",
+    )
+    export_.add_argument(
+        "assignments", nargs="+", metavar="ASSIGNMENT", help="assignments to export, in order"
+    )
+    export_.add_argument(
+        "--format", choices=["canvas", "csv"], default="canvas", help="default: canvas"
+    )
+    export_.add_argument(
+        "--output",
+        metavar="FILE",
+        help="file to write (default: reports/canvas.csv, or reports/grades.csv for csv)",
+    )
+    export_.set_defaults(func=_cmd_export)
+
+    similarity_ = sub.add_parser(
+        "similarity",
+        help="find students whose code shares much that is unusual (decides nothing)",
+        description="Compare, exercise by exercise, the code every student wrote in the "
+        "solution cells of ASSIGNMENT (autograded/, else submitted/), with names, comments, "
+        "formatting and statement order ignored and the release's stub and code many "
+        "students share removed. Write reports/ASSIGNMENT/similarity.html: the pairs from "
+        "the threshold with both codes side by side, the shared lines highlighted, the "
+        "distribution of scores, and how much of each exercise was stub or common code. It "
+        "decides nothing: it shows where a human may want to look.",
+    )
+    similarity_.add_argument("assignment", metavar="ASSIGNMENT", help="assignment to compare")
+    similarity_.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=similarity.THRESHOLD,
+        metavar="T",
+        help=f"list pairs from this score, 0 to 1 (default: {similarity.THRESHOLD:g})",
+    )
+    similarity_.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"assignment", "threshold", "pairs": [{"exercise", "students", "score"}]}',
+    )
+    similarity_.set_defaults(func=_cmd_similarity)
     return parser
 
 

@@ -220,7 +220,7 @@ def test_every_annotation_names_a_type_that_exists():
     assert wrong == {}, f"annotations that name nothing importable: {wrong}"
 
 
-COMMANDS = ["grade", "check", "release", "autograde", "feedback", "report"]
+COMMANDS = ["grade", "check", "release", "autograde", "feedback", "report", "export", "similarity"]
 
 
 def run_course(*args, cwd=None):

@@ -52,8 +52,18 @@ ALLOWED = {
     "pre": {"class"},
     "code": set(),
     "img": {"alt", "src"},
+    "ul": set(),
+    "li": set(),
+    "mark": set(),
+    "strong": set(),
 }
-CLASSES = {"meta", "total", "wide", "output", "error", "passed", "failed", "notdone", "manual"}
+CLASSES = {
+    *("meta", "total", "wide", "output", "error", "passed", "failed", "notdone", "manual"),
+    "side",
+}
+# links a page may have besides those within it: the report's files, and relative paths
+# (to the files of course export), never a URL
+FILES = ("grades.csv", "similarity.html")
 
 
 class Page(HTMLParser):
@@ -117,7 +127,8 @@ def read(page):
     for tag, attrs in parsed.tags:
         assert tag in ALLOWED and set(attrs) <= ALLOWED[tag], (tag, attrs)
         assert attrs.get("class", "meta") in CLASSES, attrs
-        assert attrs.get("href", "#").startswith("#") or attrs["href"] == "grades.csv"
+        href = attrs.get("href", "#")
+        assert href.startswith(("#", "./", "../")) or href in FILES, href
         if tag == "img":
             assert attrs["src"] in ("scores.png", "pass_rates.png") or attrs["src"].startswith(
                 ("data:image/png;base64,", "data:image/jpeg;base64,")
@@ -305,8 +316,10 @@ def test_a_class_report_shows_the_numbers_the_mistakes_and_every_student():
         rates,
         report.failure_messages(results),
         errors,
+        [{"href": "../x.csv", "what": "grades export", "path": "/c/" + EVIL + ".csv"}],
     )
     page = read(html)
+    assert f"grades export: /c/{SHOWN}.csv" in page.text  # a path to a file, shown as text
     title = f"week0{SHOWN} / toy, more{SHOWN}: class report"
     assert page.headings[:2] == [("title", title), ("h1", title)]
     assert "4 students autograded; scores out of 7." in page.text
@@ -344,10 +357,36 @@ def test_a_report_of_a_class_without_errors_has_no_such_section():
     results = results_of_a_class()
     rates = report.pass_rates(results)
     page = read(
-        report._html("week0", ["toy"], results, rates, report.failure_messages(results), {})
+        report._html("week0", ["toy"], results, rates, report.failure_messages(results), {}, [])
     )
     assert "Not in this report" not in page.text
+    assert "similarity" not in page.text and not [t for t, _ in page.tags if t == "ul"]
     assert not [t for t in page.tables if t[0] == ["student", "why"]]
+
+
+def test_the_similarity_page_shows_students_ids_and_code_as_text(tmp_path):
+    from course.grading import similarity
+
+    own = "def f(x):\n    y = x * 3  # " + EVIL + "\n    z = y - 1\n    return {'k': z}\n"
+    broken = "def f(x):\n    y = x * 3 " + EVIL + "\n    z = y - 1\n    return z\n"
+    codes = {
+        "ann" + EVIL: similarity.fingerprint(own),
+        "bob": similarity.fingerprint(own.replace("y", "w")),
+        "cy": similarity.fingerprint(broken),
+    }
+    exercise = similarity.compare("f" + EVIL, codes, similarity.fingerprint("def f(x):\n  ..."))
+    result = similarity.Similarity(
+        "week0" + EVIL, 0.5, [exercise], {"f" + EVIL: codes}, [("cy", codes["cy"].note)]
+    )
+    page = read(similarity.write_page(tmp_path, result).read_text())
+    title = f"week0{SHOWN}: code similarity"
+    assert page.headings[:2] == [("title", title), ("h1", title)]
+    assert "This page decides nothing." in page.text
+    assert f"f{SHOWN}: ann{SHOWN} and bob, score 1.00" in page.text
+    assert f"# {SHOWN}" in page.text  # the comment, in the code shown as text
+    assert "not valid Python (line 2" in page.text  # cy's cell: compared as text, noted
+    assert sum(t == "mark" for t, _ in page.tags) == 2 * 3  # the shared lines of the two
+    assert [t for t, _ in page.tags].count("img") == 1  # the histogram
 
 
 def test_a_template_given_too_little_data_says_what_is_missing():
@@ -355,7 +394,10 @@ def test_a_template_given_too_little_data_says_what_is_missing():
         pages.render("feedback.html", title="t")
 
 
-TEMPLATES = {"base.html", "macros.html", "feedback.html", "feedback_parts.html", "report.html"}
+TEMPLATES = {
+    *("base.html", "macros.html", "feedback.html", "feedback_parts.html", "report.html"),
+    "similarity.html",
+}
 # filters that return HTML, which a page writes as it is (no escaping, control characters kept)
 _RAW_FILTERS = {"safe", "e", "escape", "forceescape", "tojson", "xmlattr", "urlize", "indent"}
 

@@ -216,6 +216,26 @@ def test_report_has_the_export_columns_figures_and_the_class_mistakes(graded_cla
     assert "<tr><td>1</td><td>my_dense_v with 1 example(s)" in page and BIAS_MESSAGE in page
     for student, total in totals.items():
         assert f"<td>{student}</td>" in page and f"<td>{total}</td></tr>" in page
+    assert "similarity.html" not in page and "grades export" not in page  # none written yet
+
+
+@pytest.mark.slow
+@GRADED_CLASS
+def test_report_links_the_similarity_page_and_the_export_files(graded_class):
+    root, _ = graded_class
+    assert course("similarity", "week1", cwd=root).returncode == 0
+    exported = course("export", "week1", cwd=root)
+    assert exported.returncode == 0, exported.stderr
+    out = course("report", "week1", cwd=root)
+    assert out.returncode == 0, out.stderr
+    canvas = root / "reports" / "canvas.csv"
+    assert f"grades export holding week1 (course export): {canvas}" in out.stdout
+    assert "reports/week1/similarity.html" in out.stdout
+    page = (root / "reports" / "week1" / "index.html").read_text()
+    assert (
+        f'code similarity: <a href="similarity.html">{root}/reports/week1/similarity.html' in page
+    )
+    assert f'grades export: <a href="../canvas.csv">{canvas}</a>' in page
 
 
 @pytest.mark.slow

@@ -15,7 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from course import cli
-from course.grading import autograde, pages, report, selfstudy
+from course.grading import autograde, pages, selfstudy
+from course.grading.export import CanvasExportPlugin, csv_safe
 from course.grading.notebooks import UngradableNotebook
 from course.grading.results import (
     AssignmentResult,
@@ -91,7 +92,13 @@ def fake_gradebook(students):
     return SimpleNamespace(
         assignments=[SimpleNamespace(name="week1", duedate=None, max_score=12.0)],
         students=[
-            SimpleNamespace(id=s, last_name=None, first_name="Ann", email="=cmd|' /C calc'!A0")
+            SimpleNamespace(
+                id=s,
+                last_name=None,
+                first_name="Ann",
+                email="=cmd|' /C calc'!A0",
+                lms_user_id="+1" if s.startswith("@") else None,
+            )
             for s in students
         ],
         find_submission=lambda assignment, student: submissions[student],
@@ -107,12 +114,12 @@ def export(gradebook, path):
 
 def test_grades_csv_is_nbgraders_export_with_the_students_text_made_safe(tmp_path):
     honest = {"alice": 12.0, "bob": 3.0}
-    safe = export(report._csv_safe(fake_gradebook(honest)), tmp_path / "safe.csv")
+    safe = export(csv_safe(fake_gradebook(honest)), tmp_path / "safe.csv")
     raw = export(fake_gradebook(honest), tmp_path / "raw.csv")
     assert safe.replace("'=cmd", "=cmd") == raw  # an honest class: nbgrader's own file
 
     evil = {EVIL_ID: 5.0, '=HYPERLINK("x",1),': 7.0, "@SUM(1+1)": 9.0}
-    text = export(report._csv_safe(fake_gradebook(evil)), tmp_path / "evil.csv")
+    text = export(csv_safe(fake_gradebook(evil)), tmp_path / "evil.csv")
     rows = list(csv.reader(text.splitlines()))
     assert {len(row) for row in rows} == {11}  # no column or row added
     by_id = {row[3]: row for row in rows[1:]}
@@ -120,6 +127,20 @@ def test_grades_csv_is_nbgraders_export_with_the_students_text_made_safe(tmp_pat
     assert by_id['\'=HYPERLINK("x",1),'][9] == "7.0"
     assert by_id["'@SUM(1+1)"][9] == "9.0"
     assert {row[6] for row in rows[1:]} == {"'=cmd|' /C calc'!A0"}
+    assert all(no_control_characters(cell) for row in rows for cell in row)
+
+
+def test_the_canvas_file_makes_the_students_text_safe_too(tmp_path):
+    evil = {EVIL_ID: 5.0, '=HYPERLINK("x",1),': 7.0, "@SUM(1+1)": 9.0}
+    path = tmp_path / "canvas.csv"
+    CanvasExportPlugin(to=str(path)).export(fake_gradebook(evil))
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    assert {len(row) for row in rows} == {6}  # no column or row added
+    by_id = {row[3]: row for row in rows[2:]}
+    assert by_id["mallory" + ESCAPED][5] == "5"  # looked up with the real id
+    assert by_id['\'=HYPERLINK("x",1),'][5] == "7"
+    assert by_id["'@SUM(1+1)"][1:] == ["'+1", "", "'@SUM(1+1)", "", "9"]
+    assert {row[0] for row in rows[2:]} == {"Ann"}
     assert all(no_control_characters(cell) for row in rows for cell in row)
 
 

@@ -1,4 +1,5 @@
-"""``make demo``: release every assignment, hand in a sample class, autograde it, report.
+"""``make demo``: release every assignment, hand in a sample class, autograde it, report,
+compare its code (``course similarity``) and export its grades for Canvas (``course export``).
 
 Run as ``python -m course.grading.demo`` from the course directory. The sample students are
 named ``demo-...`` so that they are easy to tell from (and never overwrite) a real class.
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-from course.grading import autograde, report
+from course.grading import autograde, export, report, similarity
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import exercises, fill_solutions, read_notebook
 from course.grading.text import format_class_table, format_summary
@@ -123,11 +124,24 @@ def main() -> int:
         f"\nGrades are in {root / 'gradebook.db'}; graded notebooks in "
         f"{root / 'autograded'}/<student>/<assignment>/."
     )
-    print(f"\n{len(assignments) + 2}. class reports (course report): open them in a browser")
+    step = len(assignments) + 2
+    print(f"\n{step}. code similarity (course similarity): pairs to look at, nothing decided")
+    pages = []
+    for assignment in assignments:
+        result = similarity.analyze(root, assignment)
+        pages.append(similarity.write_page(root, result))
+        print(f"   {assignment}: {len(result.pairs())} pairs listed")
+    print(f"\n{step + 1}. grades for Canvas's gradebook import (course export)")
+    canvas = export.export(root, assignments, fmt="canvas")
+    print(f"\n{step + 2}. class reports (course report), which link to both")
     for assignment in assignments:
         folder, errors = report.write_report(root, assignment)
         print(f"   {assignment}: {folder / 'index.html'}")
         failed = failed or bool(errors)
+    print("\nOpen in a browser the similarity pages (they decide nothing):")
+    for page in pages:
+        print(f"   {page}")
+    print(f"and import into Canvas's gradebook (Grades > Import): {canvas}")
     return 1 if failed else 0
 
 

@@ -5,24 +5,25 @@
   emails) made safe: no control character, no formula for a spreadsheet, commas quoted;
 * ``scores.png``: a histogram of the autograded students' total scores;
 * ``pass_rates.png``: for each exercise, the share of students with all of its points;
-* ``index.html``: both figures, the numbers behind them, the most common failure messages
-  of each exercise with how many students got them (the mistakes the class makes), and a
-  table of every student's points per exercise.
+* ``index.html``: links to the similarity page (``course similarity``) and to the files
+  ``course export`` wrote that hold the assignment, with their paths; both figures, the
+  numbers behind them, the most common failure messages of each exercise with how many
+  students got them (the mistakes the class makes), and a table of every student's points
+  per exercise.
 
 Only the first line of a message is counted and shown: a hidden test's message names the
 mistake without its expected values.
 """
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from statistics import mean, median
-from types import SimpleNamespace
 
 from course.grading import nbgrader_driver as driver
-from course.grading import pages
+from course.grading import pages, similarity
 from course.grading.results import AssignmentResult, exercise_names
-from course.grading.untrusted import csv_field
 
 __all__ = ["write_report", "failure_messages", "pass_rates", "TOP_MESSAGES", "MESSAGE_CHARS"]
 
@@ -90,7 +91,7 @@ def _figures(folder, results, rates):
     return "scores.png", "pass_rates.png"
 
 
-def _html(assignment, notebooks, results, rates, messages, errors):
+def _html(assignment, notebooks, results, rates, messages, errors, links):
     """``index.html``: the page ``report.html`` shows for the class's results."""
     totals = [r.score for r in results.values()]
     names = list(rates)
@@ -131,49 +132,24 @@ def _html(assignment, notebooks, results, rates, messages, errors):
         students=students,
         errors=sorted(errors.items()),
         message_chars=MESSAGE_CHARS,
+        links=links,
     )
 
 
-class _CsvText(str):
-    """A student's own text (an id, a name), itself, that formats as a safe CSV field.
+def _links(root, folder, assignment):
+    """``[{"href", "what", "path"}]``: the similarity page (when written) and the export
+    files that hold ``assignment``, for ``index.html`` to link to."""
+    from course.grading import export  # nbgrader's exporters: imported when used
 
-    nbgrader's exporter writes ``",".join`` of its fields formatted with ``str.format``,
-    unquoted: a student id ``=HYPERLINK(...)`` would be a formula, one holding a comma or
-    a line break would add columns or rows. As a value this is the text itself (the
-    exporter looks the student's submission up with it); formatted, it is
-    :func:`csv_field`'s.
-    """
-
-    def __format__(self, spec):
-        return format(csv_field(str(self)), spec)
-
-
-def _csv_safe(gradebook):
-    """The gradebook as nbgrader's CSV exporter reads it, its students' text :class:`_CsvText`."""
-    students = [
-        SimpleNamespace(
-            **{
-                key: None if getattr(s, key) is None else _CsvText(getattr(s, key))
-                for key in ("id", "last_name", "first_name", "email")
-            }
-        )
-        for s in gradebook.students
-    ]
-    return SimpleNamespace(
-        assignments=gradebook.assignments,
-        students=students,
-        find_submission=gradebook.find_submission,
-    )
-
-
-def _export_csv(api, assignment, path):
-    """``grades.csv`` by nbgrader's own exporter (``nbgrader export``), for one assignment."""
-    from nbgrader.api import Gradebook
-    from nbgrader.plugins import CsvExportPlugin
-
-    exporter = CsvExportPlugin(to=str(path), assignment=[assignment])
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        exporter.export(_csv_safe(gb))
+    items = []
+    page = similarity.page_path(root, assignment)
+    if page.is_file():
+        items.append({"href": "similarity.html", "what": "code similarity", "path": page})
+    for path in export.recorded_exports(root, assignment):
+        href = Path(os.path.relpath(path, folder)).as_posix()
+        href = href if href.startswith("../") else f"./{href}"  # a path, never a URL scheme
+        items.append({"href": href, "what": "grades export", "path": path})
+    return items
 
 
 def write_report(
@@ -217,10 +193,17 @@ def write_report(
             raise driver.CourseError(
                 f"no grades of {assignment} could be read: run `course autograde {assignment}`"
             )
-        _export_csv(api, assignment, folder / "grades.csv")
+        from nbgrader.api import Gradebook
+
+        from course.grading import export  # nbgrader's exporters: imported when used
+
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+            export.nbgrader_csv(gb, [assignment], folder / "grades.csv")
         notebooks = driver.gradebook_notebooks(api, assignment)
     rates = pass_rates(results)
     _figures(folder, results, rates)
-    page = _html(assignment, notebooks, results, rates, failure_messages(results), errors)
+    messages = failure_messages(results)
+    links = _links(root, folder, assignment)
+    page = _html(assignment, notebooks, results, rates, messages, errors, links)
     (folder / "index.html").write_text(page, encoding="utf-8")
     return folder, errors
