@@ -112,6 +112,65 @@ def week4_claims(text):
     assert gradient < 1e-7
     assert "every dW[l] and db[l] has the shape of W[l] and b[l]: True" in text
     assert "0.01 initialization: the 1347 outputs range from 0.500000 to 0.500000" in text
+    # training: from about 0.75 to below 0.1 (2-layer), from about 0.7 to below 0.01 (L-layer)
+    first = [float(c) for c in re.findall(r"cost after iteration 0: ([0-9.]+)", text)]
+    last = [float(c) for c in re.findall(r"cost after iteration 900: ([0-9.]+)", text)]
+    assert 0.7 <= first[0] <= 0.8 and last[0] < 0.1
+    assert 0.6 <= first[1] <= 0.8 and last[1] < 0.01
+    # the mistakes: about a dozen, most of them low digits taken for high ones
+    wrong, low_as_high, high_as_low = (
+        int(n)
+        for n in re.search(
+            r"misclassified test images: (\d+) of 450: (\d+) low digits \(label 0\) taken for "
+            r"high, (\d+) high digits",
+            text,
+        ).groups()
+    )
+    assert 8 <= wrong <= 16 and low_as_high > high_as_low and low_as_high + high_as_low == wrong
+    # depth: k layers of 2 units draw 2^k straight pieces, one hidden layer needs 2^k - 1 units
+    depth = re.findall(
+        r"k = +(\d+): +(\d+) straight pieces; the deep network: +(\d+) .*"
+        r"at least +(\d+) ReLU units",
+        text,
+    )
+    assert [int(k) for k, *_ in depth] == [1, 2, 3, 4, 6, 10]
+    for k, pieces, deep, shallow in ((int(n) for n in row) for row in depth):
+        assert (pieces, deep, shallow) == (2**k, 2 * k, 2**k - 1)
+    # dead units: one in the first layer from the start, one or two more after training
+    start, after = (
+        [int(n) for n in re.findall(r"\d+", re.search(rf"{when}: \[(.*)\]", text)[1])]
+        for when in ("at the start", "after training")
+    )
+    assert start == [1, 0] and sum(after) - sum(start) in (1, 2)
+    # the learning rate sweep
+    assert "parameters of the L-layer network: 2625" in text
+    sweep = {
+        float(rate): (float(cost), float(test), [int(n) for n in dead.split(",")])
+        for rate, cost, test, dead in re.findall(
+            r"learning rate ([0-9.]+): cost after 300 steps ([0-9.na]+), test accuracy "
+            r"([0-9.]+)%, dead hidden units \[(.*)\]",
+            text,
+        )
+    }
+    assert list(sweep) == [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+    costs = [sweep[rate][0] for rate in (0.01, 0.03, 0.1, 0.3, 1.0)]
+    assert costs[0] > 0.4 and costs == sorted(costs, reverse=True) and max(costs[3:]) < 0.05
+    assert sweep[1.0][2][0] > sweep[0.3][2][0]  # a larger rate kills more units
+    cost, test, dead = sweep[3.0]
+    assert cost != cost and test <= 55.0 and dead[0] > 16  # nan, a coin toss, half dead
+    # scikit-learn: the same fit, test accuracies within 2 points, times within a factor of 10
+    rows = dict(re.findall(r"^(your L_layer_model|scikit-learn MLPClassifier) +(.*)$", text, re.M))
+    (mine, mine_test, _), (theirs, theirs_test, _) = (
+        [float(x) for x in re.findall(r"[0-9.]+", rows[name])]
+        for name in ("your L_layer_model", "scikit-learn MLPClassifier")
+    )
+    assert mine >= 99.0 and theirs >= 99.0 and abs(mine_test - theirs_test) <= 2.0
+    assert 0.1 <= number(r"scikit-learn's time divided by yours: ([0-9.]+)", text) <= 10
+
+
+def number(pattern, text):
+    """The first number that ``pattern``'s group matches in ``text``."""
+    return float(re.findall(pattern, text)[0])
 
 
 def week5_claims(text):
