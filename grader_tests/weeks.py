@@ -149,6 +149,12 @@ def week4_claims(text):
         ).groups()
     )
     assert 8 <= wrong <= 16 and low_as_high > high_as_low and low_as_high + high_as_low == wrong
+    sure = [
+        float(p) for p in re.search(r"high digit for each of them: (.*)$", text, re.M)[1].split(",")
+    ]
+    assert len(sure) == wrong
+    assert sum(abs(p - 0.5) <= 0.1 for p in sure) >= 2  # close calls
+    assert sum(min(p, 1 - p) <= 0.1 for p in sure) >= 2  # confident mistakes
     # depth: k layers of 2 units draw 2^k straight pieces, one hidden layer needs 2^k - 1 units
     depth = re.findall(
         r"k = +(\d+): +(\d+) straight pieces; the deep network: +(\d+) .*"
