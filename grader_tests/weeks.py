@@ -390,7 +390,17 @@ WEEKS = {
                 {"linear_backward": 0},
             ),
         },
-        plots={"data_flow", "data", "costs_plot", "mistakes", "network", "try_it"},
+        plots={
+            "data_flow",
+            "data",
+            "costs_plot",
+            "mistakes",
+            "network",
+            "try_it",
+            "depth",
+            "dead_units",
+            "hyperparameters",
+        },
         claims=week4_claims,
         hardcoded=(
             "linear_forward",
