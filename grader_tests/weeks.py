@@ -31,6 +31,13 @@ def printed_percent(text, label):
     return float(found[0])
 
 
+def printed_number(text, pattern):
+    """The number that the group of ``pattern`` matches first in ``text``."""
+    found = re.findall(pattern, text)
+    assert found, f"the notebook prints nothing that matches {pattern!r}"
+    return float(found[0])
+
+
 @dataclass
 class Week:
     """One assignment, as the pipeline tests see it.
@@ -175,27 +182,173 @@ def week4_claims(text):
     assert gradient < 1e-7
     assert "every dW[l] and db[l] has the shape of W[l] and b[l]: True" in text
     assert "0.01 initialization: the 1347 outputs range from 0.500000 to 0.500000" in text
+    # ten layers: He keeps the hidden activations at 0.2-0.5 and gradients at 1e-3 to a few
+    # 1e-2; 0.01 shrinks the signal about 25 times a layer, the gradients to about 1e-16
+    table = [
+        [float(x) for x in row]
+        for row in re.findall(
+            r"^ +\d+ +([0-9.e+-]+) +([0-9.e+-]+) +([0-9.e+-]+) +([0-9.e+-]+)$", text, re.M
+        )
+    ]
+    assert len(table) == 10
+    he_std, small_std, he_grad, small_grad = zip(*table)
+    assert all(0.2 <= std <= 0.5 for std in he_std[:9])
+    assert all(1e-3 <= grad <= 5e-2 for grad in he_grad)
+    assert 20 <= (small_std[0] / small_std[8]) ** (1 / 8) <= 30  # per layer, on average
+    assert all(1e-17 <= grad <= 1e-14 for grad in small_grad)
+    assert printed_number(text, r"activations are ([0-9.e+-]+) times those of He") < 1e-12
+    # training: from about 0.75 to below 0.1 (2-layer), from about 0.7 to below 0.01 (L-layer)
+    first = [float(c) for c in re.findall(r"cost after iteration 0: ([0-9.]+)", text)]
+    last = [float(c) for c in re.findall(r"cost after iteration 900: ([0-9.]+)", text)]
+    assert 0.7 <= first[0] <= 0.8 and last[0] < 0.1
+    assert 0.6 <= first[1] <= 0.8 and last[1] < 0.01
+    # the mistakes: about a dozen, most of them low digits taken for high ones
+    wrong, low_as_high, high_as_low = (
+        int(n)
+        for n in re.search(
+            r"misclassified test images: (\d+) of 450: (\d+) low digits \(label 0\) taken for "
+            r"high, (\d+) high digits",
+            text,
+        ).groups()
+    )
+    assert 8 <= wrong <= 16 and low_as_high > high_as_low and low_as_high + high_as_low == wrong
+    sure = [
+        float(p) for p in re.search(r"high digit for each of them: (.*)$", text, re.M)[1].split(",")
+    ]
+    assert len(sure) == wrong
+    assert sum(abs(p - 0.5) <= 0.1 for p in sure) >= 2  # close calls
+    assert sum(min(p, 1 - p) <= 0.1 for p in sure) >= 2  # confident mistakes
+    # depth: k layers of 2 units draw 2^k straight pieces, one hidden layer needs 2^k - 1 units
+    depth = re.findall(
+        r"k = +(\d+): +(\d+) straight pieces; the deep network: +(\d+) .*"
+        r"at least +(\d+) ReLU units",
+        text,
+    )
+    assert [int(k) for k, *_ in depth] == [1, 2, 3, 4, 6, 10]
+    for k, pieces, deep, shallow in ((int(n) for n in row) for row in depth):
+        assert (pieces, deep, shallow) == (2**k, 2 * k, 2**k - 1)
+    # dead units: one in the first layer from the start, one or two more after training
+    start, after = (
+        [int(n) for n in re.findall(r"\d+", re.search(rf"{when}: \[(.*)\]", text)[1])]
+        for when in ("at the start", "after training")
+    )
+    assert start == [1, 0] and sum(after) - sum(start) in (1, 2)
+    nearly = re.search(r"nearly dead after training .*: \[(\d+), (\d+)\]", text)
+    assert int(nearly[1]) >= 2  # "a few more of the first layer are nearly dead"
+    # the learning rate sweep
+    assert "parameters of the L-layer network: 2625" in text
+    sweep = {
+        float(rate): (float(cost), float(test), [int(n) for n in dead.split(",")])
+        for rate, cost, test, dead in re.findall(
+            r"learning rate ([0-9.]+): cost after 300 steps ([0-9.na]+), test accuracy "
+            r"([0-9.]+)%, dead hidden units \[(.*)\]",
+            text,
+        )
+    }
+    assert list(sweep) == [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+    costs = [sweep[rate][0] for rate in (0.01, 0.03, 0.1, 0.3, 1.0)]
+    assert costs[0] > 0.4 and costs == sorted(costs, reverse=True) and max(costs[3:]) < 0.05
+    assert sweep[1.0][2][0] > sweep[0.3][2][0]  # a larger rate kills more units
+    cost, test, dead = sweep[3.0]
+    assert cost != cost and test <= 55.0 and dead[0] > 16  # nan, a coin toss, half dead
+    # scikit-learn: the same fit, test accuracies within 2 points, times within a factor of 10
+    rows = dict(re.findall(r"^(your L_layer_model|scikit-learn MLPClassifier) +(.*)$", text, re.M))
+    (mine, mine_test, _), (theirs, theirs_test, _) = (
+        [float(x) for x in re.findall(r"[0-9.]+", rows[name])]
+        for name in ("your L_layer_model", "scikit-learn MLPClassifier")
+    )
+    assert mine >= 99.0 and theirs >= 99.0 and abs(mine_test - theirs_test) <= 2.0
+    assert 0.1 <= printed_number(text, r"scikit-learn's time divided by yours: ([0-9.]+)") <= 10
 
 
 def week5_claims(text):
-    def number(pattern):
-        return float(re.findall(pattern, text)[0])
-
-    assert number(r"gradient check, correct backprop: ([0-9.e+-]+)") < 1e-7
-    assert number(r"gradient check, planted bug: ([0-9.e+-]+)") > 1e-3
+    # the spread through 20 layers: He between 0.5 and 1, Xavier's variance halving per layer
+    assert 0.5 <= printed_number(text, r"smallest over the 20 layers: ([0-9.]+)")
+    assert (
+        printed_number(text, r"with He, smallest over the 20 layers: [0-9.]+, largest: ([0-9.]+)")
+        <= 1.0
+    )
+    assert printed_number(text, r"layer 20: He [0-9.]+, Xavier ([0-9.e+-]+)") < 1e-3
+    assert (
+        printed_number(text, r"layer 20: He [0-9.]+, Xavier [0-9.e+-]+, small ([0-9.e+-]+)") < 1e-20
+    )
+    factor = printed_number(
+        text, r"Xavier: the standard deviation is multiplied by ([0-9.]+) per layer"
+    )
+    assert abs(factor - 1 / 2**0.5) < 0.03  # "about 1/sqrt(2)"
+    # the three starts
     zeros = r"start from zeros: first cost [0-9.]+, final cost [0-9.]+, train accuracy ([0-9.]+)%"
-    assert number(zeros) == 50.0  # zeros never break the symmetry
-    assert number(r"start from He: first cost [0-9.]+, final cost ([0-9.]+)") < 0.05
+    assert printed_number(text, zeros) == 50.0  # zeros never break the symmetry
+    he = printed_number(text, r"start from He: first cost [0-9.]+, final cost ([0-9.]+)")
+    assert (
+        he < 0.05 and printed_number(text, r"start from He: .*train accuracy ([0-9.]+)%") == 100.0
+    )
+    assert printed_number(text, r"start from large random: first cost ([0-9.]+)") > 10
+    assert (
+        printed_number(text, r"start from large random: first cost [0-9.]+, final cost ([0-9.]+)")
+        > 10 * he
+    )
+    # zero weights: every weight gradient 0 whatever ReLU'(0); only db3 = mean(0.5 - y) moves
+    assert "every weight of W1, W2 and W3 still 0 after 2000 steps: True" in text
+    assert "hidden activations all 0: True" in text
+    assert "non-zero gradients at W = 0: ['db3']; the same with ReLU'(0) = 1: True" in text
+    assert "db3 = mean(0.5 - y): -0.30 on these 50 points, 0.00 on all 300 circles" in text
+    assert "distinct hidden units in layer 1 after 2000 steps: 1 of 10" in text
+    # standardizing
+    rates = "the largest that lowers the cost at every step): unnormalized 0.003, standardized 3"
+    assert f"learning rate ({rates}" in text
     unnormalized, standardized = re.findall(
         r"iterations to reach cost 0.30: unnormalized (\d+), standardized (\d+)", text
     )[0]
-    assert int(standardized) < 10 < int(unnormalized)
-    assert number(r"no clipping: largest gradient norm ([0-9.e+-]+)") > 1e40
+    assert int(standardized) < 10 and 3500 <= int(unnormalized) <= 4000  # "close to 4000"
+    # clipping
+    assert printed_number(text, r"no clipping: largest gradient norm ([0-9.e+-]+)") > 1e40
+    assert printed_number(text, r"no clipping: .*train accuracy ([0-9.]+)%") == 50.0
     assert (
-        number(r"clipped at norm 1: largest gradient norm [0-9.e+-]+, final cost ([0-9.]+)") < 0.01
+        printed_number(
+            text, r"clipped at norm 1: largest gradient norm [0-9.e+-]+, final cost ([0-9.]+)"
+        )
+        < 0.01
     )
+    assert printed_number(text, r"clipped at norm 1: .*train accuracy ([0-9.]+)%") == 100.0
+    # gradient checking: round-off of about 1e-9, divided by the size of the gradients
+    visible = printed_number(
+        text, r"gradient_check with the correct gradients returned ([0-9.e+-]+)"
+    )
+    demo = printed_number(text, r"gradient check, correct backprop: ([0-9.e+-]+)")
+    assert 1e-10 <= visible <= 1e-8 and 1e-9 <= demo <= 1e-7  # "about 1e-9", "about 1e-8"
+    assert printed_number(text, r"norm of the correct gradients: ([0-9.]+)") < 0.1
+    assert printed_number(text, r"gradient check, planted bug: ([0-9.e+-]+)") > 1e-3
+    by_epsilon = dict(
+        (float(e), float(d))
+        for e, d in re.findall(r"correct backprop, epsilon = ([0-9.e+-]+): ([0-9.e+-]+)", text)
+    )
+    assert 20 <= by_epsilon[1e-9] / by_epsilon[1e-7] <= 500  # "about a hundred times larger"
+    assert 20 <= by_epsilon[1e-7] / by_epsilon[1e-5] <= 500  # "a hundred times smaller"
+    # optimizers and decay
     assert "mini-batch sizes: [64, 64, 64, 64, 44]" in text
-    assert number(r"Adam: final cost ([0-9.]+)") < 0.08
+    final = {
+        name: (float(cost), float(accuracy))
+        for name, cost, accuracy in re.findall(
+            r"^(mini-batch gradient descent|momentum|RMSprop|Adam): final cost ([0-9.]+), train "
+            r"accuracy ([0-9.]+)%",
+            text,
+            re.M,
+        )
+    }
+    assert min(final["mini-batch gradient descent"][0], final["momentum"][0]) > 0.1
+    assert max(final["RMSprop"][0], final["Adam"][0]) < 0.08
+    assert final["Adam"][1] == max(accuracy for _, accuracy in final.values())
+    constant, decayed = (
+        (float(cost), float(rise))
+        for cost, rise in re.findall(
+            r"^Adam, learning rate 0.1, [a-z0-9. ]+: final cost ([0-9.]+), largest rise between "
+            r"two records over the last 100 epochs ([0-9.]+)",
+            text,
+            re.M,
+        )
+    )
+    assert constant[1] > 0.01 and decayed[1] == 0.0 and decayed[0] < constant[0]
 
 
 def week6_claims(text):
@@ -360,7 +513,17 @@ WEEKS = {
                 {"linear_backward": 0},
             ),
         },
-        plots={"data_flow", "data", "costs_plot", "mistakes", "network", "try_it"},
+        plots={
+            "data_flow",
+            "data",
+            "costs_plot",
+            "mistakes",
+            "network",
+            "try_it",
+            "depth",
+            "dead_units",
+            "hyperparameters",
+        },
         claims=week4_claims,
         hardcoded=(
             "linear_forward",
