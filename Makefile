@@ -58,7 +58,7 @@ format: install ## reformat the code with ruff
 	$(BIN)/ruff check --fix course grader_tests
 	$(BIN)/ruff format course grader_tests
 
-demo: install ## release, autograde a sample class, print the scores, write class reports
+demo: install ## release, autograde a sample class, print the scores, write reports, similarity pages and the Canvas file
 	$(BIN)/python -m course.grading.demo
 
 bench: install ## time course autograde against nbgrader autograde on the same classes
