@@ -8,7 +8,6 @@ can work in a throwaway copy.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -19,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -257,7 +256,7 @@ def nbgrader_api(root: Path | str) -> Iterator[NbGraderAPI]:
         gradebook_api.get_alembic_version = saved_version
 
 
-@functools.cache
+@cache
 def _alembic_head():
     """What nbgrader's ``get_alembic_version`` answers, without its second process.
 
