@@ -10,9 +10,10 @@ assignment in ``source/`` it opens
   rendered as an image (the network diagram and the activation plots among them), and that
   the last cell's check of the saved notebook shows every exercise passing;
 * the untouched release notebook, runs it cell by cell (each code cell selected and run
-  with Ctrl+Enter, so that an error does not stop the rest), and checks that every visible test cell shows the stub's
-  NotImplementedError and that no error is raised inside the course package (a later
-  cell that uses what an unfinished exercise did not make may fail, as in any notebook).
+  with Ctrl+Enter, so that an error does not stop the rest), and checks that every visible
+  test cell shows the stub's NotImplementedError and that no error is raised inside the
+  course package (a later cell that uses what an unfinished exercise did not make may
+  fail, as in any notebook).
 
 Screenshots of each notebook after its run are saved under ``artifacts/browser/``.
 """
