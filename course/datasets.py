@@ -6,6 +6,8 @@ which ship inside the scikit-learn package, so nothing is downloaded.
 Week 1 uses the row convention: ``X`` is (m, n) with one example per row.
 """
 
+import gzip
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,13 +72,11 @@ def _split_digits(digits, test_fraction, seed):
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
 
-    from sklearn.datasets import load_digits  # deferred: importing sklearn takes a while
-
-    data = load_digits()
+    images, target = _digit_images()
     rng = np.random.default_rng(seed)
     train_idx, test_idx = [], []
     for digit in digits:
-        idx = rng.permutation(np.flatnonzero(data.target == digit))
+        idx = rng.permutation(np.flatnonzero(target == digit))
         n_test = int(round(test_fraction * len(idx)))
         if not 0 < n_test < len(idx):
             raise ValueError(
@@ -87,7 +87,26 @@ def _split_digits(digits, test_fraction, seed):
         train_idx.append(idx[n_test:])
     train_idx = rng.permutation(np.concatenate(train_idx))
     test_idx = rng.permutation(np.concatenate(test_idx))
-    return data.data / 16.0, data.target, train_idx, test_idx
+    return images / 16.0, target, train_idx, test_idx
+
+
+def _digit_images():
+    """scikit-learn's digits: ``(images, target)``, float (1797, 64) and int (1797,).
+
+    Read from the file scikit-learn ships, as its ``load_digits`` reads it, without importing
+    scikit-learn: that import is most of a second, paid by every grading server that starts.
+    """
+    spec = importlib.util.find_spec("sklearn")  # finds the package, does not import it
+    for folder in (spec and spec.submodule_search_locations) or []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, mode="rt", encoding="utf-8") as text:
+                table = np.loadtxt(text, delimiter=",")
+            return table[:, :-1], table[:, -1].astype(int, copy=False)
+    from sklearn.datasets import load_digits  # a scikit-learn that keeps it elsewhere
+
+    data = load_digits()
+    return data.data, data.target
 
 
 def load_dense_weights() -> dict[str, np.ndarray]:
