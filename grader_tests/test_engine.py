@@ -256,9 +256,13 @@ def test_dask_cluster_gives_the_local_gradebook(tmp_path, dask_cluster):
         ["passes_all", "blank", "fails_f", "partial_f", "writes_stderr_in_g", "deletes_test_f"],
     )
     remote = toy.clone_class(local, tmp_path / "remote")
-    assert autograde.autograde(local, toy.ASSIGNMENT).errors == {}
+    here = autograde.autograde(local, toy.ASSIGNMENT)
+    assert here.errors == {}
+    # the servers' start is timed on both runners, and is part of the run
+    assert 0 < here.start_seconds < here.wall_seconds
     summary = autograde.autograde(remote, toy.ASSIGNMENT, scheduler=dask_cluster)
     assert summary.errors == {} and summary.workers == 2
+    assert 0 < summary.start_seconds < summary.wall_seconds
     expected = driver.gradebook_scores(local, toy.ASSIGNMENT)
     assert driver.gradebook_scores(remote, toy.ASSIGNMENT) == expected
 

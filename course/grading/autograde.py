@@ -415,7 +415,7 @@ def autograde(
                     progress("skipped", student)
             if todo:
                 runner = runner or DaskRunner(scheduler)
-                _grade(api, conf, notebooks, todo, summary, runner, progress, sandboxed)
+                _grade(api, conf, notebooks, todo, summary, runner, progress, sandboxed, started)
     finally:
         if runner is not None:
             runner.close()
@@ -464,8 +464,9 @@ def _expected_work(sub):
     return sum(path.stat().st_size for path in driver.submitted_notebooks(sub.folder))
 
 
-def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sandboxed):
-    """Prepare, execute on ``runner`` and score the submissions ``todo``; fill ``summary``.
+def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sandboxed, started):
+    """Prepare, execute on ``runner`` and score the submissions ``todo``; fill ``summary``
+    (``started``: the run's start, a ``time.perf_counter()`` reading).
 
     A student's notebooks run one after the other, in nbgrader's order, each in the folder
     the ones before it left (files they wrote included); different students run in parallel.
@@ -485,6 +486,7 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
                 "(before its first exercise) run in every server: check that they run in "
                 "the instructor's notebook"
             ) from exc
+    summary.start_seconds = time.perf_counter() - started
 
     def fail(sub, message):
         summary.errors[sub.student] = message

@@ -218,6 +218,8 @@ class Summary:
     regraded: dict[str, list[str]] = field(default_factory=dict)  # why -> students graded again
     own_seconds: dict[str, float] = field(default_factory=dict)  # student -> their cells' time
     wall_seconds: float = 0.0
+    # from the start of the run until the first servers were ready to take a submission
+    start_seconds: float = 0.0
     workers: int = 1
 
 
