@@ -94,7 +94,8 @@ def _digit_images():
     """scikit-learn's digits: ``(images, target)``, float (1797, 64) and int (1797,).
 
     Read from the file scikit-learn ships, as its ``load_digits`` reads it, without importing
-    scikit-learn: that import is most of a second, paid by every grading server that starts.
+    scikit-learn: that import takes most of a second in every process that loads the digits
+    (a notebook's kernel, nbgrader's for each submission, the grader's judge).
     """
     spec = importlib.util.find_spec("sklearn")  # finds the package, does not import it
     for folder in (spec and spec.submodule_search_locations) or []:

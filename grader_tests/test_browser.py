@@ -91,16 +91,11 @@ RUN_ALL_DONE_JS = f"""() => {{
     return prompts.some(p => /{EXECUTED}/.test(p)) && !prompts.includes('[*]:')
         && status.getAttribute('data-status') === 'idle';
 }}"""
-CELL_STARTED_JS = f"""(i) => {{
-    const prompt = document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
-        .querySelector('.jp-InputPrompt');
-    return /{EXECUTED}|^\\[\\*\\]:$/.test(prompt.textContent.trim());
-}}"""
-CELL_RAN_JS = f"""(i) => {{
-    const prompt = document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
-        .querySelector('.jp-InputPrompt');
-    return /{EXECUTED}/.test(prompt.textContent.trim());
-}}"""
+# whether the prompt of cell i matches a pattern: PROMPT_JS, arg=[i, pattern]
+PROMPT_JS = """([i, pattern]) => new RegExp(pattern).test(
+    document.querySelectorAll('.jp-Notebook .jp-Cell')[i]
+        .querySelector('.jp-InputPrompt').textContent.trim())"""
+STARTED = rf"{EXECUTED}|^\[\*\]:$"  # it ran, or it runs or waits to: [*]:
 
 
 def free_port():
@@ -219,11 +214,11 @@ def run_cell(page, i):
         prompt.click()  # selects the cell in command mode
         page.keyboard.press("Control+Enter")
         try:
-            page.wait_for_function(CELL_STARTED_JS, arg=i, timeout=15_000)
+            page.wait_for_function(PROMPT_JS, arg=[i, STARTED], timeout=15_000)
             break
         except PlaywrightTimeoutError:
             continue
-    page.wait_for_function(CELL_RAN_JS, arg=i, timeout=300_000)
+    page.wait_for_function(PROMPT_JS, arg=[i, EXECUTED], timeout=300_000)
 
 
 def cells_on_page(page):
