@@ -22,11 +22,12 @@ at the limit instead of filling the machine.
 """
 
 import functools
-import itertools
 import os
+import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import course
@@ -131,26 +132,56 @@ def available() -> bool:
 
 _CGROUP_V1 = Path("/sys/fs/cgroup/pids")  # the pids hierarchy of cgroup v1
 _CGROUP_V2 = Path("/sys/fs/cgroup")  # the unified hierarchy of cgroup v2
-_GROUP_NUMBERS = itertools.count()
+_GROUP_PREFIX = "course-grader-"
 
 
 @functools.cache
 def _cgroup_base():
-    """The folder under which pids cgroups can be made here, or None."""
+    """The folder under which pids cgroups can be made here, or None (the groups that
+    graders which have ended left there are removed first)."""
+    base = None
     if (_CGROUP_V1 / "cgroup.procs").is_file() and os.access(_CGROUP_V1, os.W_OK):
-        return _CGROUP_V1 / "course-grader"
+        base = _CGROUP_V1 / "course-grader"
     controllers = _CGROUP_V2 / "cgroup.controllers"
-    if controllers.is_file() and "pids" in controllers.read_text().split():
+    if base is None and controllers.is_file() and "pids" in controllers.read_text().split():
         try:  # the root's children may then limit processes
             (_CGROUP_V2 / "cgroup.subtree_control").write_text("+pids")
         except OSError:
             return None
-        return _CGROUP_V2
-    return None
+        base = _CGROUP_V2
+    if base is not None:
+        _remove_orphans(base)
+    return base
+
+
+def _remove_orphans(base):
+    """Remove the empty groups in ``base`` of graders that are gone (killed before they could
+    remove them), made over a minute ago: no one will use them again."""
+    for path in base.glob(f"{_GROUP_PREFIX}*"):
+        owner = path.name.removeprefix(_GROUP_PREFIX).split("-")[0]
+        try:
+            old = time.time() - path.stat().st_mtime > 60
+        except OSError:
+            continue
+        if old and owner.isdigit() and not _alive(int(owner)):
+            remove_process_group(path, patience=0)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        pass
+    return True
 
 
 def process_group(limit: int) -> Path | None:
     """A new, empty pids cgroup that allows at most ``limit`` processes.
+
+    Its name is new: a group left behind by a grader that was killed (whose pid this process
+    may now have) is never taken over, nor removed while in use.
 
     Returns:
         Its folder, or None when this machine does not let the grader make one (then only
@@ -159,12 +190,19 @@ def process_group(limit: int) -> Path | None:
     base = _cgroup_base()
     if base is None:
         return None
-    path = base / f"course-grader-{os.getpid()}-{next(_GROUP_NUMBERS)}"
+    while True:
+        path = base / f"{_GROUP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            path.mkdir(parents=True)
+            break
+        except FileExistsError:
+            continue  # another group's name: draw again
+        except OSError:
+            return None
     try:
-        path.mkdir(parents=True)
         (path / "pids.max").write_text(str(int(limit)))
     except OSError:
-        remove_process_group(path)
+        remove_process_group(path, patience=0)
         return None
     return path
 
@@ -175,9 +213,17 @@ def join_process_group(path: Path | str) -> None:
         procs.write("0")
 
 
-def remove_process_group(path: Path | str) -> None:
-    """Remove the cgroup ``path`` once its processes are gone (quietly: it may be in use)."""
-    try:
-        Path(path).rmdir()
-    except OSError:
-        pass
+def remove_process_group(path: Path | str, patience: float = 2.0) -> None:
+    """Remove the cgroup ``path`` once its processes are gone, waiting up to ``patience``
+    seconds for the last of them to be released (quietly: it may stay in use)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            Path(path).rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                return
+        time.sleep(0.02)
