@@ -12,7 +12,7 @@ import pytest
 import toy_course as toy
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course.grading import check, notebooks, settings
+from course.grading import check, notebooks, servers, settings
 from course.grading import nbgrader_driver as driver
 from course.grading.notebooks import split_hidden
 from course.grading.results import STATUSES
@@ -434,3 +434,50 @@ def test_metadata_is_validated_inside_fast_gradebook_as_nbgrader_validates_it():
             with pytest.raises(ValidationError) as fast:
                 MetadataValidator().validate_cell(invalid)
             assert str(fast.value) == str(plain.value) and "'one'" in str(fast.value)
+
+
+def _code(path):
+    return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize(
+    "week, with_scikit_learn",
+    [
+        ("week1", False),
+        ("week2", False),
+        ("week3", True),
+        ("week4", True),
+        ("week5", True),
+        ("week6", False),
+    ],
+)
+def test_servers_import_first_only_what_the_notebook_needs(repo, week, with_scikit_learn):
+    """Weeks whose cells neither import scikit-learn nor draw data with it do not pay its
+    import (over a second) in each server; the course's own modules are always warm."""
+    (notebook,) = (repo / "source" / week).glob("*.ipynb")
+    warm = servers.warm_modules(_code(notebook))
+    assert ("sklearn.datasets" in warm["student"]) is with_scikit_learn
+    assert {"numpy", "IPython", "course.testing"} <= set(warm["student"]) & set(warm["judge"])
+    assert set(warm["student"]) <= set(servers.WARM_MODULES)
+    assert set(warm["judge"]) <= set(servers.JUDGE_WARM_MODULES)
+
+
+def test_servers_for_a_foreign_notebook_import_only_ipython():
+    """nbgrader's documentation notebooks import nothing the course's servers would warm."""
+    folder = nbgrader_docs_course() / "source" / "ps1"
+    sources = [s for path in sorted(folder.glob("*.ipynb")) for s in _code(path)]
+    assert sources
+    assert servers.warm_modules(sources) == {"student": ["IPython"], "judge": ["IPython"]}
+
+
+def test_imports_are_read_in_each_form_python_allows():
+    cells = [
+        "import numpy as np  # arrays\nimport os, networkx as nx",
+        "from matplotlib import pyplot as plt",
+        "x = 1  # import sklearn is only a comment here",
+        "data = load_2d_datasets(200)",
+    ]
+    warm = servers.warm_modules(cells)["student"]
+    assert {"numpy", "networkx", "matplotlib", "matplotlib.pyplot", "sklearn.datasets"} <= set(warm)
+    assert servers.warm_modules(cells[2:3])["student"] == ["IPython"]
+    assert "matplotlib" in servers.warm_modules(["%matplotlib inline"])["student"]

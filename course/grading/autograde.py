@@ -370,12 +370,13 @@ def autograde(
             raise driver.CourseError(str(exc)) from exc
     summary = Summary(assignment=assignment)
     runner = None
+    warm = _warm_modules(root, assignment)
     if not scheduler:  # the servers start now: they import their modules while we read
         handed_in = len(students) if students else _hand_in_count(root, assignment)
         # no more local workers than hand-ins: each starts its pair of servers at once
         runner = LocalRunner(min(workers or os.cpu_count() or 1, max(handed_in, 1)))
         if handed_in:
-            runner.launch(sandboxed, most=handed_in)
+            runner.launch(sandboxed, warm, most=handed_in)
     try:
         with driver.nbgrader_api(root) as api:  # the assignment's definitions, before grading
             if not driver.in_gradebook(api, assignment):
@@ -415,12 +416,30 @@ def autograde(
                     progress("skipped", student)
             if todo:
                 runner = runner or DaskRunner(scheduler)
-                _grade(api, conf, notebooks, todo, summary, runner, progress, sandboxed, started)
+                run = _Run(runner, sandboxed, warm, started)
+                _grade(api, conf, notebooks, todo, summary, run, progress)
     finally:
         if runner is not None:
             runner.close()
     summary.wall_seconds = time.perf_counter() - started
     return summary
+
+
+def _warm_modules(root, assignment):
+    """What the servers import before the set-up cells: what the code cells of the
+    assignment's source notebooks import (:func:`servers.warm_modules`; None, all their
+    modules, when a notebook cannot be read: the run says why later)."""
+    sources = []
+    for path in sorted((Path(root) / "source" / assignment).glob("*.ipynb")):
+        try:
+            cells = json.loads(path.read_bytes())["cells"]
+            for cell in cells:
+                if cell.get("cell_type") == "code":
+                    source = cell.get("source", "")
+                    sources.append("".join(source) if isinstance(source, list) else str(source))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+    return servers.warm_modules(sources)
 
 
 def _hand_in_count(root, assignment):
@@ -464,9 +483,19 @@ def _expected_work(sub):
     return sum(path.stat().st_size for path in driver.submitted_notebooks(sub.folder))
 
 
-def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sandboxed, started):
-    """Prepare, execute on ``runner`` and score the submissions ``todo``; fill ``summary``
-    (``started``: the run's start, a ``time.perf_counter()`` reading).
+@dataclass
+class _Run:
+    """Where and how a class run executes its notebooks."""
+
+    runner: LocalRunner | DaskRunner
+    sandboxed: bool
+    warm: dict[str, list[str]] | None  # what new servers import first, per role
+    started: float  # the run's start, a ``time.perf_counter()`` reading
+
+
+def _grade(api, conf: Settings, notebooks, todo, summary, run: _Run, progress):
+    """Prepare, execute on ``run.runner`` and score the submissions ``todo``; fill
+    ``summary``.
 
     A student's notebooks run one after the other, in nbgrader's order, each in the folder
     the ones before it left (files they wrote included); different students run in parallel.
@@ -476,17 +505,18 @@ def _grade(api, conf: Settings, notebooks, todo, summary, runner, progress, sand
     root, assignment = Path(api.coursedir.root), summary.assignment
     shared = _notebooks(api, conf, assignment, notebooks)
     common = driver.extra_files(root, assignment, conf.ignore, conf.exclude_overwriting)
+    runner, sandboxed = run.runner, run.sandboxed
     summary.workers = runner.workers
     for prefix in {tuple(nb.prefix) for nb in shared.values()}:
         try:
-            runner.prestart(list(prefix), conf.timeout, sandboxed, common, most=len(todo))
+            runner.prestart(list(prefix), conf.timeout, sandboxed, common, run.warm, len(todo))
         except servers.WorkerLost as exc:
             raise driver.CourseError(
                 f"the execution servers cannot start: {exc}. The assignment's set-up cells "
                 "(before its first exercise) run in every server: check that they run in "
                 "the instructor's notebook"
             ) from exc
-    summary.start_seconds = time.perf_counter() - started
+    summary.start_seconds = time.perf_counter() - run.started
 
     def fail(sub, message):
         summary.errors[sub.student] = message

@@ -16,7 +16,6 @@ another course, the exercise whose solution cell it follows
 solution cell graded by hand) and of its test cells, hidden tests included.
 """
 
-import re
 from pathlib import Path
 
 from course.grading import execution, servers
@@ -77,26 +76,6 @@ def _names(path, nb):
     return assignment, notebook, files, (hidden.begin_test_delimeter, hidden.end_test_delimeter)
 
 
-_IMPORT = re.compile(r"^\s*(?:from\s+(\w+)[\w.]*\s+import\b|import\s+([\w.,\s]+?)\s*$)")
-
-
-def _warm_modules(nb):
-    """The modules a grading server warms (``servers.WARM_MODULES``) whose package the
-    notebook's cells import: they are imported before the first cell, while the course's
-    configuration is read, instead of by the first cell."""
-    packages = set()
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for line in cell.source.splitlines():
-            found = _IMPORT.match(line)
-            if found and found.group(1):
-                packages.add(found.group(1))
-            elif found:
-                packages.update(n.split()[0].split(".")[0] for n in found.group(2).split(","))
-    return [m for m in servers.WARM_MODULES if m.split(".")[0] in packages]
-
-
 def _verdict(name, solution, tests, outputs):
     """An exercise's status and message, from its solution cell's and test cells' outputs."""
     if solution is not None:
@@ -135,7 +114,8 @@ def run_visible_tests(path: Path | str, timeout: float = TIMEOUT) -> CheckResult
             "check a notebook of the course, from release/ or your copy of it"
         )
     # the process starts (and imports what the cells will) while the course is read
-    server = execution.cells_server(timeout, _warm_modules(nb))
+    sources = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    server = execution.cells_server(timeout, servers.warm_modules(sources)["student"])
     try:
         assignment, notebook, files, markers = _names(path, nb)
     except BaseException:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalRunner", "DaskRunner"]
 
+Warm = dict[str, list[str]] | None  # the modules new servers import first, per role
+
 
 class LocalRunner:
     """The default: a thread pool whose threads each drive a warm fork server."""
@@ -31,9 +33,10 @@ class LocalRunner:
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
 
-    def launch(self, sandboxed: bool, most: int | None = None) -> None:
-        """Start a pair of servers per worker (at most ``most``) now, not set up yet."""
-        servers.launch(min(self.workers, most or self.workers), sandboxed)
+    def launch(self, sandboxed: bool, warm: Warm = None, most: int | None = None) -> None:
+        """Start a pair of servers per worker (at most ``most``) now, not set up yet, that
+        import ``warm`` (see :func:`course.grading.servers.warm_modules`)."""
+        servers.launch(min(self.workers, most or self.workers), sandboxed, warm)
 
     def prestart(
         self,
@@ -41,10 +44,12 @@ class LocalRunner:
         timeout: float | None,
         sandboxed: bool,
         files: dict[str, bytes],
+        warm: Warm = None,
         most: int | None = None,
     ) -> None:
         """Warm a pair of servers per worker (at most ``most``) for ``prefix``."""
-        servers.prestart(prefix, timeout, min(self.workers, most or self.workers), sandboxed, files)
+        count = min(self.workers, most or self.workers)
+        servers.prestart(prefix, timeout, count, sandboxed, files, warm)
 
     def submit(self, task: Task) -> Future[Executed]:
         return self.pool.submit(execution.execute_notebook, task)
@@ -75,7 +80,7 @@ class DaskRunner:
             ) from exc
         self.workers = max(1, sum(self.client.nthreads().values()))
 
-    def launch(self, sandboxed: bool, most: int | None = None) -> None:
+    def launch(self, sandboxed: bool, warm: Warm = None, most: int | None = None) -> None:
         """Nothing: the servers start on the workers, set up at once (:meth:`prestart`)."""
 
     def prestart(
@@ -84,11 +89,14 @@ class DaskRunner:
         timeout: float | None,
         sandboxed: bool,
         files: dict[str, bytes],
+        warm: Warm = None,
         most: int | None = None,
     ) -> None:
         for address, threads in self.client.nthreads().items():
             self.client.run(
-                servers.prestart, prefix, timeout, threads, sandboxed, files, workers=[address]
+                servers.prestart,
+                *(prefix, timeout, threads, sandboxed, files, warm),
+                workers=[address],
             )
 
     def submit(self, task: Task) -> distributed.Future:

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -57,6 +58,40 @@ JUDGE_WARM_MODULES = ["numpy", "IPython", "course.activations", "course.testing"
 
 
 ROLE_WARM_MODULES = {"student": WARM_MODULES, "judge": JUDGE_WARM_MODULES}
+
+
+# a line that imports: ``from PACKAGE[.x] import ...`` or ``import a[.x] [as b], ...``
+_IMPORT = re.compile(r"^\s*(?:from\s+(\w+)[\w.]*\s+import\b|import\s+([\w.,\s]+?)\s*(?:#.*)?$)")
+
+
+# the course's functions that import a package the first time they run (the data sets drawn
+# with scikit-learn): a notebook that calls one needs the package as if it imported it
+_IMPORTED_WHEN_CALLED = {"load_2d_datasets": "sklearn"}
+
+
+def warm_modules(sources: Iterable[str]) -> dict[str, list[str]]:
+    """``{role: modules}``: what a server of each role imports before it runs the cells
+    ``sources`` (code), its warm modules whose package the cells import.
+
+    IPython, the servers' shell, is always among them. Nothing else is: importing a package
+    no cell needs (scikit-learn takes more than a second) would only delay the first
+    submission; one left out is imported by the cell that needs it.
+    """
+    packages = {"IPython"}
+    for source in sources:
+        for line in source.splitlines():
+            found = _IMPORT.match(line)
+            if found and found.group(1):
+                packages.add(found.group(1))
+            elif found:
+                packages.update(n.split()[0].split(".")[0] for n in found.group(2).split(","))
+            elif line.lstrip().startswith("%matplotlib"):
+                packages.add("matplotlib")
+        packages.update(p for name, p in _IMPORTED_WHEN_CALLED.items() if name in source)
+    return {
+        role: [module for module in modules if module.split(".")[0] in packages]
+        for role, modules in ROLE_WARM_MODULES.items()
+    }
 
 
 SERVER_ENV = {
@@ -328,16 +363,21 @@ _LOCK = threading.Lock()
 ROLES = ("student", "judge")  # a submission runs on a server of each
 
 
-def launch(count: int, sandboxed: bool = True) -> None:
+def launch(count: int, sandboxed: bool = True, warm: dict[str, list[str]] | None = None) -> None:
     """Start ``count`` servers of each role now, to be set up by the first checkouts.
 
-    They import their modules while the caller works (reads the course, the configuration,
-    the gradebook), before it knows the set-up cells they will run.
+    They import their modules (``warm``: per role, see :func:`warm_modules`; None: all the
+    role's) while the caller works (reads the course, the configuration, the gradebook),
+    before it knows the set-up cells they will run.
     """
-    started = [ServerProcess(role, sandboxed) for _ in range(count) for role in ROLES]
+    started = [_new(role, sandboxed, warm) for _ in range(count) for role in ROLES]
     with _LOCK:
         for server in started:
             _LAUNCHED.setdefault((server.role, sandboxed), []).append(server)
+
+
+def _new(role, sandboxed, warm):
+    return ServerProcess(role, sandboxed, warm[role] if warm is not None else None)
 
 
 def checkout(
@@ -346,9 +386,11 @@ def checkout(
     timeout: float,
     sandboxed: bool,
     files: dict[str, str] | None = None,
+    warm: dict[str, list[str]] | None = None,
 ) -> tuple[PoolKey, ServerProcess]:
     """An idle server of this process for ``prefix`` run among ``files``, or one launched
-    and not set up yet (:func:`launch`), set up now, or a new one."""
+    and not set up yet (:func:`launch`), set up now, or a new one (importing ``warm``, as
+    :func:`launch`)."""
     digest = hashlib.sha256(json.dumps([prefix, files or {}], sort_keys=True).encode())
     key = (role, digest.hexdigest(), timeout, sandboxed)
     with _LOCK:
@@ -364,7 +406,7 @@ def checkout(
             return key, fresh
         except WorkerLost:  # it did not survive its imports: a new one says why
             fresh.close()
-    server = ServerProcess(role, sandboxed)
+    server = _new(role, sandboxed, warm)
     server.set_up(prefix, timeout, files)
     return key, server
 
@@ -380,6 +422,7 @@ def prestart(
     count: int,
     sandboxed: bool = True,
     common_files: dict[str, bytes] | None = None,
+    warm: dict[str, list[str]] | None = None,
 ) -> None:
     """Start ``count`` pairs of servers for ``prefix`` in this process; wait for one pair.
 
@@ -393,6 +436,8 @@ def prestart(
         count: how many pairs.
         sandboxed: start them in the sandbox.
         common_files: ``{relative path: bytes}`` the set-up cells run among.
+        warm: the modules new servers import first, per role (:func:`warm_modules`; None:
+            all the role's).
 
     Raises:
         WorkerLost: no server of a role could start (a server that stops before the first
@@ -401,7 +446,9 @@ def prestart(
     """
     timeout, files = seconds(timeout), encode_files(common_files)
     started = [
-        checkout(role, prefix, timeout, sandboxed, files) for _ in range(count) for role in ROLES
+        checkout(role, prefix, timeout, sandboxed, files, warm)
+        for _ in range(count)
+        for role in ROLES
     ]
     lost, missing = None, False
     for role in ROLES:
