@@ -432,13 +432,10 @@ def _warm_modules(root, assignment):
     sources = []
     for path in sorted((Path(root) / "source" / assignment).glob("*.ipynb")):
         try:
-            cells = json.loads(path.read_bytes())["cells"]
-            for cell in cells:
-                if cell.get("cell_type") == "code":
-                    source = cell.get("source", "")
-                    sources.append("".join(source) if isinstance(source, list) else str(source))
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            cells = read_notebook(path).cells
+        except UngradableNotebook:
             return None
+        sources += [cell.source for cell in cells if cell.cell_type == "code"]
     return servers.warm_modules(sources)
 
 
