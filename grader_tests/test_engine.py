@@ -35,10 +35,10 @@ def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path, monkeypatch):
     ours = toy.make_course(tmp_path / "ours")
     toy.hand_in(ours, CORPUS)
     theirs = toy.clone_class(ours, tmp_path / "theirs")
-    started, prepared = [], []  # the servers this run starts; the hand-ins in their order
-    start, prepare = servers.ServerProcess.__init__, autograde._prepare
+    started, prepared = [], []  # the zygotes this run starts; the hand-ins in their order
+    start, prepare = servers._Family.__init__, autograde._prepare
     monkeypatch.setattr(
-        servers.ServerProcess, "__init__", lambda s, *a, **k: started.append(s) or start(s, *a, **k)
+        servers._Family, "__init__", lambda s, *a, **k: started.append(s) or start(s, *a, **k)
     )
     monkeypatch.setattr(
         autograde, "_prepare", lambda *a: prepared.append(a[-1].folder) or prepare(*a)
@@ -46,8 +46,9 @@ def test_scores_identical_to_nbgrader_on_the_toy_corpus(tmp_path, monkeypatch):
     with nbgrader_autograde_meanwhile(theirs, toy.ASSIGNMENT):
         summary = autograde.autograde(ours, toy.ASSIGNMENT, workers=2)
     assert summary.errors == {}
-    # two pairs, started before the set-up cells were known, and the largest hand-ins first
-    assert len(started) == 4
+    # two pairs, started before the set-up cells were known (a zygote per role, which
+    # imports once for both servers), and the largest hand-ins first
+    assert sorted((f.role, len(f.servers)) for f in started) == [("judge", 2), ("student", 2)]
     sizes = [sum(p.stat().st_size for p in folder.glob("*.ipynb")) for folder in prepared]
     assert len(prepared) == len(CORPUS) and sizes == sorted(sizes, reverse=True)
     # the results the run built from what it held are the ones read back from the gradebook

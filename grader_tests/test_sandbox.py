@@ -167,7 +167,7 @@ def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path)
     """The student's server dies mid-submission (its notebook process having left its group,
     a daemon running): when the grader learns of it, every process of the sandbox is gone."""
     code = "\n".join(a.code for a in PRIVATE_WORLD if a.side_effect == "no process left")
-    server = servers.ServerProcess("student", sandboxed=True, warm=[])
+    (server,) = servers.start_servers("student", sandboxed=True, warm=[])
     server.set_up([], 10)
     try:
         submission = session.Session(server, None, 10, wall_seconds=60)
@@ -175,13 +175,9 @@ def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path)
         server.started(10)
         submission.run("student", {"cell": code})
         assert len(leftover_processes(sleeps_only=True)) == 2
-        sandboxed = psutil.Process(server.process.pid).children(recursive=True)
-        (victim,) = [  # the server itself (bubblewrap's child), not one of its forks
-            p
-            for p in sandboxed
-            if Path(p.parent().cmdline()[0]).name == "bwrap"
-            and Path(p.cmdline()[0]).name != "bwrap"
-        ]
+        victim = psutil.Process(server.pid)  # the server itself, not one of its forks
+        assert "course.grading.server" in victim.cmdline()
+        assert victim.parent().parent().name() == "bwrap"  # a fork of the sandbox's zygote
         victim.kill()
         victim.wait(timeout=30)
         with pytest.raises(servers.WorkerLost, match="student execution server stopped"):

@@ -42,6 +42,7 @@ from course.grading.servers import (
     checkout,
     encode_files,
     seconds,
+    start_servers,
 )
 from course.grading.session import STOPPED, ProcessStopped, Session
 
@@ -417,7 +418,7 @@ def cells_server(timeout: float, warm: Iterable[str] = ()) -> ServerProcess:
         timeout: seconds each cell may run.
         warm: installed modules the cells will import (imported now, before any cell).
     """
-    server = ServerProcess("student", sandboxed=False, warm=list(warm))
+    (server,) = start_servers("student", sandboxed=False, warm=list(warm))
     server.set_up([], timeout)
     return server
 

@@ -39,6 +39,7 @@ __all__ = [
     "command",
     "process_group",
     "join_process_group",
+    "move_to_process_group",
     "remove_process_group",
     "INSTALL_HINT",
 ]
@@ -211,6 +212,12 @@ def join_process_group(path: Path | str) -> None:
     """Move the calling process into the cgroup ``path`` (its children follow it)."""
     with open(Path(path) / "cgroup.procs", "w") as procs:
         procs.write("0")
+
+
+def move_to_process_group(path: Path | str, pid: int) -> None:
+    """Move the process ``pid`` (alone: not its children so far) into the cgroup ``path``."""
+    with open(Path(path) / "cgroup.procs", "w") as procs:
+        procs.write(str(int(pid)))
 
 
 def remove_process_group(path: Path | str, patience: float = 2.0) -> None:

@@ -19,6 +19,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -152,51 +153,78 @@ def encode_files(files: dict[str, bytes] | None) -> dict[str, str]:
     return {name: base64.b64encode(data).decode() for name, data in (files or {}).items()}
 
 
-class ServerProcess:
-    """A running ``python -m course.grading.server`` (sandboxed or not) and its pipes.
+class _Family:
+    """One zygote: a ``python -m course.grading.server`` process (sandboxed or not) that
+    imports ``warm``, runs the set-up cells once, then forks ``count`` servers
+    (:attr:`servers`), each with its own pipes.
 
-    It starts importing ``warm`` (default: the role's modules) at once; :meth:`set_up`
-    gives it its set-up cells, which it runs next (:meth:`ready` waits for them).
+    The servers of a family share what the zygote imported and computed, and its sandbox;
+    each still has its own process limit (a cgroup of its own, when the machine has them)
+    and is killed alone, and each submission runs in namespaces and a /tmp of its own.
     """
 
-    def __init__(self, role: str, sandboxed: bool, warm: list[str] | None = None) -> None:
+    def __init__(self, role: str, sandboxed: bool, warm: list[str] | None, count: int) -> None:
         self.role, self.sandboxed = role, sandboxed
         self.prefix: list[str] | None = None
         self.timeout: float | None = None
+        self.files: dict[str, str] = {}
+        self.prefix_results: list[dict[str, Any]] | None = None
+        self.lost: str | None = None  # why the zygote is gone, once it is
+        self.lock = threading.Lock()
         self.log = tempfile.TemporaryFile()
         argv = [sys.executable, "-m", "course.grading.server"]
         self.ipython_dir = tempfile.mkdtemp(prefix="ipython-")
-        # a sandboxed server makes its own, in the sandbox's /tmp
+        # a sandboxed zygote makes its own, in the sandbox's /tmp
         self.workdir = None if sandboxed else tempfile.mkdtemp(prefix="notebook-")
         env = {**os.environ, **SERVER_ENV, "IPYTHONDIR": self.ipython_dir}
-        # the server, its supervisor and bubblewrap's own processes, plus the submission's
-        self.group = sandbox.process_group(LIMITS["processes"] + 8)
+        # the zygote, bubblewrap's processes, the set-up cells' and the servers until each
+        # moves to a group of its own
+        self.group = sandbox.process_group(LIMITS["processes"] + 8 + count)
+        ours, theirs = [], []  # per server: (down, up) on our side, and on the server's
+        for _ in range(count):
+            down_r, down_w = os.pipe()
+            up_r, up_w = os.pipe()
+            ours.append((down_w, up_r))
+            theirs.append((down_r, up_w))
+        passed = [fd for channel in theirs for fd in channel]
         info_r, info_w = os.pipe() if sandboxed else (None, None)
-        self.process = subprocess.Popen(
-            sandbox.command(argv, info_fd=info_w) if sandboxed else argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            env=env,
-            preexec_fn=(lambda: sandbox.join_process_group(self.group)) if self.group else None,
-            pass_fds=(info_w,) if sandboxed else (),
-        )
+        try:
+            self.process = subprocess.Popen(
+                sandbox.command(argv, info_fd=info_w) if sandboxed else argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.log,
+                env=env,
+                preexec_fn=(lambda: sandbox.join_process_group(self.group)) if self.group else None,
+                pass_fds=passed + ([info_w] if sandboxed else []),
+            )
+        finally:
+            for fd in passed + ([info_w] if sandboxed else []):
+                os.close(fd)
         self.sandbox = None  # a pidfd of the sandbox's first process: it ends after all others
         if sandboxed:
-            os.close(info_w)
             self.sandbox = _first_process(info_r)
         self.reader = MessageReader(self.process.stdout.fileno(), max_bytes=MAX_MESSAGE_BYTES)
-        self.send({"warm": warm if warm is not None else ROLE_WARM_MODULES[role]})
-        self.prefix_results = None
-        self.produced = {}  # files the last submission wrote (student servers)
+        self.servers = [ServerProcess(self, down, up) for down, up in ours]
+        self.running = self.open = len(self.servers)
+        self._send({"warm": warm if warm is not None else ROLE_WARM_MODULES[role],
+                    "servers": [list(channel) for channel in theirs]})  # fmt: skip
 
-    def set_up(
-        self, prefix: list[str], timeout: float, files: dict[str, str] | None = None
-    ) -> None:
-        """Give the server the set-up cells ``prefix`` (run among ``files``) and the
-        per-cell ``timeout``; it runs them once its modules are imported."""
-        self.prefix, self.timeout = prefix, timeout
-        self.send(
+    def _send(self, message):
+        try:
+            write_message(self.process.stdin.fileno(), message)
+        except (BrokenPipeError, OSError):
+            self._lose()
+
+    def set_up(self, prefix: list[str], timeout: float, files: dict[str, str] | None) -> None:
+        """Give the zygote its set-up cells (once: every server of the family has them)."""
+        with self.lock:
+            if self.prefix is not None:
+                if (self.prefix, self.timeout, self.files) != (prefix, timeout, files or {}):
+                    raise ValueError("the servers of a family share their set-up cells")
+                return
+            self.prefix, self.timeout, self.files = prefix, timeout, files or {}
+        self._send(
             {
                 "role": self.role,
                 "prefix": prefix,
@@ -209,9 +237,175 @@ class ServerProcess:
             }
         )
 
+    def ready(self) -> list[dict[str, Any]]:
+        """Wait until the zygote has run the prefix and forked the servers; return the
+        prefix's cell results.
+
+        Raises:
+            WorkerLost: the zygote stopped, or sent what it should not.
+        """
+        with self.lock:
+            if self.prefix_results is None and self.lost is None:
+                try:
+                    self.prefix_results = self._wait_ready()
+                except WorkerLost as exc:
+                    self.lost = str(exc)
+            if self.lost is not None:
+                raise WorkerLost(self.lost)
+            return self.prefix_results
+
+    def _wait_ready(self):
+        budget = _STARTUP_SECONDS + self.timeout * len(self.prefix)
+        message = self._receive(budget)
+        cells = message.get("cells")
+        try:  # the zygote's own run, before any submission: checked all the same
+            if set(message) != {"ready", "cells"} or type(cells) is not list:
+                raise protocol.Invalid(f"fields {sorted(message)[:4]} instead of its results")
+            if len(cells) != len(self.prefix):
+                raise protocol.Invalid("results that do not match the set-up cells")
+            results = [protocol.check_result(cell) for cell in cells]
+            pids = self._receive(_STARTUP_SECONDS).get("servers")
+            if type(pids) is not list or len(pids) != len(self.servers):
+                raise protocol.Invalid("a list of servers that does not match their channels")
+        except protocol.Invalid as exc:
+            self._lose()
+            raise WorkerLost(f"{self._why()} (its set-up sent {exc})") from None
+        found = _host_pids(self.process.pid, pids)
+        for server, pid in zip(self.servers, pids, strict=True):
+            server.adopt(found.get(pid))
+        return results
+
+    def _receive(self, timeout):
+        try:
+            message = self.reader.read(timeout=timeout)
+        except (TimeoutError, MessageTooLarge, ProtocolError):
+            message = None
+        if message is None:
+            self._lose()
+            raise WorkerLost(self._why())
+        return message
+
+    def _why(self):
+        return f"the {self.role} execution server stopped (exit {self.process.returncode}): " + (
+            self.log_tail() or "no message"
+        )
+
+    def log_tail(self, lines: int = 3) -> str:
+        """The last lines the zygote and its servers wrote to standard error, on one line."""
+        self.log.seek(0)
+        return " | ".join(self.log.read().decode(errors="replace").strip().splitlines()[-lines:])
+
+    def _lose(self):
+        """Kill the zygote (its servers die with it); return once its sandbox is empty."""
+        self.process.kill()
+        self.process.wait()
+        if self.sandbox is not None:  # bubblewrap's first process ends, killing the rest
+            select.select([self.sandbox], [], [], _SANDBOX_END_SECONDS)
+            os.close(self.sandbox)
+            self.sandbox = None
+        if self.group:
+            sandbox.remove_process_group(self.group)
+            self.group = None
+
+    def release(self, closed: bool) -> None:
+        """One of the family's servers has ended (``closed``: and is closed): when none is
+        left running, the zygote ends too; when none is left open, its files go."""
+        with _LOCK:
+            if closed:
+                self.open -= 1
+            else:
+                self.running -= 1
+            last_running, last_open = not self.running, not self.open
+        if last_running and not closed:
+            self._lose()
+        if last_open and closed:
+            for pipe in (self.process.stdin, self.process.stdout):
+                pipe.close()
+            self.log.close()
+            shutil.rmtree(self.ipython_dir, ignore_errors=True)
+            if self.workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _host_pids(root: int, inner: list[int]) -> dict[int, int]:
+    """``{pid: host pid}`` for the processes under ``root`` (ours) known by the pids
+    ``inner`` in the pid namespace the zygote sees (the sandbox's, or ours)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue  # gone
+            children.setdefault(ppid, []).append(int(name))
+    wanted, found, todo = set(inner), {}, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                spaces = next(line for line in f if line.startswith("NSpid:")).split()[1:]
+        except (OSError, StopIteration):
+            continue
+        if int(spaces[-1]) in wanted and pid != root:
+            found.setdefault(int(spaces[-1]), pid)
+    return found
+
+
+class ServerProcess:
+    """One execution server, a fork of its :class:`_Family`'s zygote, and its pipes.
+
+    Made by :func:`start_servers`; :meth:`set_up` gives it (its family) the set-up cells,
+    :meth:`ready` waits for them, then it serves one submission at a time.
+    """
+
+    def __init__(self, family: _Family, down: int, up: int) -> None:
+        self.family, self.role, self.sandboxed = family, family.role, family.sandboxed
+        self.down = down
+        self.reader = MessageReader(up, max_bytes=MAX_MESSAGE_BYTES)
+        self.process: int | None = None  # a pidfd of the server, once forked
+        self.pid: int | None = None  # its pid here
+        self.group = None  # its own pids cgroup, when the machine has them
+        self.produced = {}  # files the last submission wrote (student servers)
+        self.ended_, self.closed = False, False
+
+    @property
+    def prefix(self) -> list[str] | None:
+        return self.family.prefix
+
+    @property
+    def timeout(self) -> float | None:
+        return self.family.timeout
+
+    def adopt(self, pid: int | None) -> None:
+        """The server runs as ``pid`` here: hold it (a pidfd) and give it its own process
+        limit, before it forks any submission (None: it was not found, it is gone)."""
+        if pid is None:
+            return
+        try:
+            self.process, self.pid = os.pidfd_open(pid), pid
+        except OSError:
+            return
+        self.group = sandbox.process_group(LIMITS["processes"] + 8)
+        if self.group:
+            try:
+                sandbox.move_to_process_group(self.group, pid)
+            except OSError:  # it stays in its family's group
+                sandbox.remove_process_group(self.group, patience=0)
+                self.group = None
+
+    def set_up(
+        self, prefix: list[str], timeout: float, files: dict[str, str] | None = None
+    ) -> None:
+        """Give the server the set-up cells ``prefix`` (run among ``files``) and the
+        per-cell ``timeout`` (its family's zygote runs them once its modules are imported;
+        every server of the family gets the same)."""
+        self.family.set_up(prefix, timeout, files)
+
     def send(self, message: Message) -> None:
         try:
-            write_message(self.process.stdin.fileno(), message)
+            write_message(self.down, message)
         except (BrokenPipeError, OSError) as exc:
             raise WorkerLost(self._why()) from exc
 
@@ -237,30 +431,18 @@ class ServerProcess:
 
     def _why(self):
         self._end()
-        return f"the {self.role} execution server stopped (exit {self.process.returncode}): " + (
-            self.log_tail() or "no message"
-        )
+        return f"the {self.role} execution server stopped: " + (self.log_tail() or "no message")
 
     def log_tail(self, lines: int = 3) -> str:
-        """The last lines the server wrote to its standard error, on one line."""
-        self.log.seek(0)
-        return " | ".join(self.log.read().decode(errors="replace").strip().splitlines()[-lines:])
+        """The last lines the server (and its family) wrote to standard error, on one line."""
+        self.family.log.seek(0)
+        text = self.family.log.read().decode(errors="replace")
+        return " | ".join(text.strip().splitlines()[-lines:])
 
     def ready(self) -> list[dict[str, Any]]:
-        """Wait until the server has run the prefix; return the prefix's cell results."""
-        if self.prefix_results is None:
-            budget = _STARTUP_SECONDS + self.timeout * len(self.prefix)
-            message = self.receive(timeout=budget)
-            cells = message.get("cells")
-            try:  # the server's own run, before any submission: checked all the same
-                if set(message) != {"ready", "cells"} or type(cells) is not list:
-                    raise protocol.Invalid(f"fields {sorted(message)[:4]} instead of its results")
-                if len(cells) != len(self.prefix):
-                    raise protocol.Invalid("results that do not match the set-up cells")
-                self.prefix_results = [protocol.check_result(cell) for cell in cells]
-            except protocol.Invalid as exc:
-                raise WorkerLost(f"{self._why()} (its set-up sent {exc})") from None
-        return self.prefix_results
+        """Wait until the server's family has run the prefix; return the prefix's cell
+        results."""
+        return self.family.ready()
 
     def start(
         self,
@@ -310,25 +492,41 @@ class ServerProcess:
             # else: what the child said before it was stopped
 
     def _end(self):
-        """Kill the server; return once every process of its sandbox has ended too."""
-        self.process.kill()
-        self.process.wait()
-        if self.sandbox is not None:  # bubblewrap's first process ends, killing the rest
-            select.select([self.sandbox], [], [], _SANDBOX_END_SECONDS)
-            os.close(self.sandbox)
-            self.sandbox = None
-        if self.group:
+        """Kill the server; return once it and its submission's processes have ended (and
+        its family's zygote, when no other server of the family runs)."""
+        if self.ended_:
+            return
+        self.ended_ = True
+        if self.process is not None:
+            try:
+                signal.pidfd_send_signal(self.process, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            select.select([self.process], [], [], _SANDBOX_END_SECONDS)
+            os.close(self.process)
+            self.process = None
+        if self.group:  # its submission's processes end with it: the group then empties
             sandbox.remove_process_group(self.group)
+            self.group = None
+        self.family.release(closed=False)
 
     def close(self) -> None:
         """Stop the server (it holds nothing worth a graceful exit) and remove its traces."""
+        if self.closed:
+            return
+        self.closed = True
         self._end()
-        for pipe in (self.process.stdin, self.process.stdout):
-            pipe.close()
-        self.log.close()
-        shutil.rmtree(self.ipython_dir, ignore_errors=True)
-        if self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        os.close(self.down)
+        os.close(self.reader.fd)
+        self.family.release(closed=True)
+
+
+def start_servers(
+    role: str, sandboxed: bool, warm: list[str] | None = None, count: int = 1
+) -> list[ServerProcess]:
+    """Start ``count`` servers of ``role``: one zygote that imports ``warm`` (default: the
+    role's modules) at once, and forks them once set up (see :class:`ServerProcess`)."""
+    return _Family(role, sandboxed, warm, count).servers
 
 
 def _first_process(info):
@@ -353,8 +551,8 @@ PoolKey = tuple[str, str, float, bool]
 _IDLE: dict[PoolKey, list[ServerProcess]] = {}  # the idle servers of this process
 
 
-# (role, sandboxed) -> the servers of this process started but not set up yet
-_LAUNCHED: dict[tuple[str, bool], list[ServerProcess]] = {}
+# (role, sandboxed) -> the families of this process started but not set up yet
+_LAUNCHED: dict[tuple[str, bool], list[_Family]] = {}
 
 
 _LOCK = threading.Lock()
@@ -364,20 +562,26 @@ ROLES = ("student", "judge")  # a submission runs on a server of each
 
 
 def launch(count: int, sandboxed: bool = True, warm: dict[str, list[str]] | None = None) -> None:
-    """Start ``count`` servers of each role now, to be set up by the first checkouts.
+    """Start ``count`` servers of each role now (a zygote per role), to be set up by the
+    first checkouts.
 
     They import their modules (``warm``: per role, see :func:`warm_modules`; None: all the
     role's) while the caller works (reads the course, the configuration, the gradebook),
     before it knows the set-up cells they will run.
     """
-    started = [_new(role, sandboxed, warm) for _ in range(count) for role in ROLES]
+    for role in ROLES:
+        _launch(role, sandboxed, warm, count)
+
+
+def _launch(role, sandboxed, warm, count):
+    family = _Family(role, sandboxed, warm[role] if warm is not None else None, count)
     with _LOCK:
-        for server in started:
-            _LAUNCHED.setdefault((server.role, sandboxed), []).append(server)
+        _LAUNCHED.setdefault((role, sandboxed), []).append(family)
 
 
-def _new(role, sandboxed, warm):
-    return ServerProcess(role, sandboxed, warm[role] if warm is not None else None)
+def _key(role, prefix, timeout, sandboxed, files):
+    digest = hashlib.sha256(json.dumps([prefix, files or {}], sort_keys=True).encode())
+    return (role, digest.hexdigest(), timeout, sandboxed)
 
 
 def checkout(
@@ -388,27 +592,24 @@ def checkout(
     files: dict[str, str] | None = None,
     warm: dict[str, list[str]] | None = None,
 ) -> tuple[PoolKey, ServerProcess]:
-    """An idle server of this process for ``prefix`` run among ``files``, or one launched
-    and not set up yet (:func:`launch`), set up now, or a new one (importing ``warm``, as
-    :func:`launch`)."""
-    digest = hashlib.sha256(json.dumps([prefix, files or {}], sort_keys=True).encode())
-    key = (role, digest.hexdigest(), timeout, sandboxed)
+    """An idle server of this process for ``prefix`` run among ``files``, or one of a
+    family launched and not set up yet (:func:`launch`), set up now (its other servers
+    become idle ones), or a new one (importing ``warm``, as :func:`launch`)."""
+    key = _key(role, prefix, timeout, sandboxed, files)
     with _LOCK:
         idle = _IDLE.setdefault(key, [])
         server = idle.pop() if idle else None
         launched = _LAUNCHED.get((role, sandboxed))
-        fresh = launched.pop() if server is None and launched else None
+        family = launched.pop() if server is None and launched else None
     if server is not None:
         return key, server
-    if fresh is not None:
-        try:
-            fresh.set_up(prefix, timeout, files)
-            return key, fresh
-        except WorkerLost:  # it did not survive its imports: a new one says why
-            fresh.close()
-    server = _new(role, sandboxed, warm)
-    server.set_up(prefix, timeout, files)
-    return key, server
+    if family is None:
+        family = _Family(role, sandboxed, warm[role] if warm is not None else None, 1)
+    family.set_up(prefix, timeout, files)
+    first, *others = family.servers
+    with _LOCK:
+        _IDLE[key].extend(others)
+    return key, first
 
 
 def checkin(key: PoolKey, server: ServerProcess) -> None:
@@ -426,9 +627,10 @@ def prestart(
 ) -> None:
     """Start ``count`` pairs of servers for ``prefix`` in this process; wait for one pair.
 
-    The first server of each role to run the set-up cells shows that they run; the others
-    are idle servers still warming up, which a checkout takes as they are (a submission on
-    one waits for it): the first submissions start as soon as a pair is ready.
+    The servers this process lacks start as one family per role (one zygote's imports and
+    set-up for all of them). The first server of each role to run the set-up cells shows
+    that they run; the others are idle servers still warming up, which a checkout takes as
+    they are (a submission on one waits for it).
 
     Args:
         prefix: the set-up cells' sources.
@@ -445,6 +647,14 @@ def prestart(
             new one).
     """
     timeout, files = seconds(timeout), encode_files(common_files)
+    for role in ROLES:
+        key = _key(role, prefix, timeout, sandboxed, files)
+        with _LOCK:
+            have = len(_IDLE.get(key, [])) + sum(
+                len(family.servers) for family in _LAUNCHED.get((role, sandboxed), [])
+            )
+        if have < count:
+            _launch(role, sandboxed, warm, count - have)
     started = [
         checkout(role, prefix, timeout, sandboxed, files, warm)
         for _ in range(count)
@@ -472,7 +682,8 @@ def prestart(
 def shutdown() -> None:
     """Stop every idle server of this process, and those launched and never set up."""
     with _LOCK:
-        servers = [s for pool in (_IDLE, _LAUNCHED) for idle in pool.values() for s in idle]
+        servers = [s for idle in _IDLE.values() for s in idle]
+        servers += [s for families in _LAUNCHED.values() for f in families for s in f.servers]
         _IDLE.clear()
         _LAUNCHED.clear()
     for server in servers:

@@ -558,7 +558,12 @@ def _alive(pid):
 
 
 def serve() -> None:
-    """The server's main loop: set up, then serve submissions until the grader goes away."""
+    """The zygote's main loop: import, set up, fork the servers, then wait for the grader to go.
+
+    The zygote never runs a submission: each server it forks serves its own channel
+    (:func:`_serve_channel`), and the zygote only outlives them quietly, so that the
+    servers die with it.
+    """
     die_with_parent()
     forbid_tracing()
     become_subreaper()
@@ -572,6 +577,7 @@ def serve() -> None:
     warm = reader.read()
     if warm is None:
         return
+    channels = [(int(down), int(up)) for down, up in warm.get("servers", [])]
     capture = Capture()
     sys.stdout, sys.stderr = StreamWriter("stdout", capture), StreamWriter("stderr", capture)
     signal.signal(signal.SIGALRM, on_alarm)
@@ -602,21 +608,51 @@ def serve() -> None:
     else:
         shell = make_shell(capture)
     prefix = [run_cell(shell, source, float(setup["timeout"])) for source in setup["prefix"]]
-    # what the server holds now is never collected in a submission's process: its garbage
-    # collections skip it, instead of copying every page of the server's heap to read it
+    # what the zygote holds now is never collected in a submission's process: its garbage
+    # collections skip it, instead of copying every page of the zygote's heap to read it
     gc.collect()
     gc.freeze()
+    write_message(protocol_out, {"ready": True, "cells": prefix})
+    zygote, servers = os.getpid(), []
+    for channel in channels:
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                die_with_parent(zygote)
+                for fd in {protocol_in, protocol_out, *(fd for c in channels for fd in c)}:
+                    if fd not in channel:
+                        os.close(fd)
+                _serve_channel(setup, shell, channel, (workdir, world))
+            except BaseException:  # the server's own failure: the zygote's log says why
+                import traceback
+
+                os.write(2, traceback.format_exc().encode())
+                status = 70
+            finally:
+                os._exit(status)
+        servers.append(pid)
+    for fd in {fd for channel in channels for fd in channel}:
+        os.close(fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the servers that end are reaped at once
+    write_message(protocol_out, {"servers": servers})
+    while reader.read() is not None:  # until the grader closes the channel
+        pass
+
+
+def _serve_channel(setup, shell, channel, place):
+    """A server: serve submissions on ``channel`` (``(down, up)`` descriptors) until the
+    grader goes away."""
+    reader = MessageReader(channel[0])
 
     def send(message):
-        write_message(protocol_out, message)
+        write_message(channel[1], message)
 
-    send({"ready": True, "cells": prefix})
     while True:
         request = reader.read()
         if request is None or "start" not in request:
             return
         protocol = (reader, send)
         limits = setup.get("limits")
-        place = (workdir, world)
         if not serve_submission(setup["role"], shell, request["start"], protocol, limits, place):
             return
