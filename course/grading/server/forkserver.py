@@ -1,10 +1,13 @@
 """The execution servers of the grader: warm processes that fork one child per submission.
 
-Run as ``python -m course.grading.server``; :mod:`course.grading.execution` starts and
-drives it. A server imports the heavy modules (numpy, matplotlib, IPython, ...) once and
-executes the cells every submission shares (the locked cells before the first exercise).
-Then, for each submission, it forks a child that inherits all of that, so a submission costs
-a fork instead of a kernel start. A server has one of two roles:
+Run as ``python -m course.grading.server``; :mod:`course.grading.servers` starts it and
+:mod:`course.grading.execution` drives it. The process started is a *zygote*: it imports
+the heavy modules (numpy, matplotlib, IPython, ...) once and executes the cells every
+submission shares (the locked cells before the first exercise), then forks the servers, one
+per channel the grader gave it, and only waits. Each server, for each submission, forks a
+child that inherits all of that, so a submission costs a fork instead of a kernel start, and
+the servers of one zygote (the grader's parallel workers) share one start. A server has one
+of two roles:
 
 * ``student``: runs inside the sandbox and executes the submission's cells, and the calls the
   judge makes to the student's functions (:mod:`course.grading.wire`);
@@ -29,12 +32,14 @@ one that changes the grader's own code in its process, or prepares a process or 
 watch the copy (signals, timing), can still tell a later cell what a copy saw.
 
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
-JSON. The first message names the modules to import, which the server does at once (the
-grader may send it before it knows the rest, and work meanwhile)::
+JSON. The first message to the zygote (on its standard input; it answers on its standard
+output) names the modules to import, which it does at once (the grader may send it before
+it knows the rest, and work meanwhile), and the channels of the servers to fork (pairs of
+inherited descriptors: what the server reads, what it writes)::
 
-    {"warm": [module, ...]}
+    {"warm": [module, ...], "servers": [[down, up], ...]}
 
-The second sets the server up::
+The second sets the zygote up::
 
     {"role": "student" | "judge", "prefix": [source, ...],
      "timeout": seconds, "limits": {...} or null, "workdir": path or null,
@@ -44,8 +49,11 @@ The second sets the server up::
 every submission shares; ``tmp_bytes``: the size of each submission's private /tmp, null for
 none)
 
-and is answered with ``{"ready": true, "cells": [result, ...]}`` for the prefix cells. Then,
-per submission::
+and is answered with ``{"ready": true, "cells": [result, ...]}`` for the prefix cells,
+then, once it forked the servers, with ``{"servers": [pid, ...]}`` (their pids as the zygote
+sees them, in the order of the channels: the grader finds them, gives each a process limit
+of its own and kills each alone). The zygote ends when its standard input closes, and its
+servers with it. Then, on a server's channel, per submission::
 
     {"start": {"timeout": s, "cpu_seconds": s, "files": {name: base64}, "exercises": [...],
                "sandbox_types": [...]}}
