@@ -211,3 +211,65 @@ def test_a_blank_week1_notebook_that_forges_its_results_scores_0_like_nbgrader(
     # the forgery ran: the cells the student's process decides show what it forged
     graded = ours / "autograded" / "forges_passes" / "week1" / "dense_layers.ipynb"
     assert "forged clean output" in outputs_text(read_notebook(graded))
+
+
+SIBLING_ATTACK = r"""
+import glob, os, signal
+found, signalled = [], []
+for path in glob.glob("/tmp/**", recursive=True):
+    try:
+        if os.path.isfile(path) and "classmate's secret" in open(path).read():
+            found.append(path)
+    except OSError:
+        pass
+here = os.getcwd()  # the classmate's folder is seen at the same place
+me = os.readlink("/proc/self")  # this process, as the sandbox's /proc numbers it
+for pid in [name for name in os.listdir("/proc") if name.isdigit() and name != me]:
+    for part in ("environ", "cwd/secret.txt", f"root{here}/secret.txt"):
+        try:
+            if b"classmate's secret" in open(f"/proc/{pid}/{part}", "rb").read():
+                found.append(f"/proc/{pid}/{part}")
+        except OSError:
+            pass
+    for how in ("kill", "pidfd"):
+        try:
+            if how == "kill":
+                os.kill(int(pid), signal.SIGKILL)
+            else:
+                fd = os.open(f"/proc/{pid}", os.O_RDONLY | os.O_DIRECTORY)
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            signalled.append((pid, how))
+        except OSError:
+            pass
+print("found", found, "signalled", signalled)
+"""
+
+
+def test_submissions_running_at_once_on_servers_of_one_zygote_cannot_reach_each_other():
+    """Two servers forked by one zygote share its sandbox: while one runs a classmate's
+    notebook (a secret in its folder and its memory), the other's code looks for the secret
+    in every file and every process it can see, and signals every process: it finds nothing,
+    and the classmate's process goes on undisturbed."""
+    victim, attacker = servers.start_servers("student", sandboxed=True, warm=[], count=2)
+    try:
+        runs = []
+        for server in (victim, attacker):
+            server.set_up([], 10)
+            runs.append(session.Session(server, None, 10, wall_seconds=60))
+            server.start(10, 60, {})
+            server.started(10)
+        secret = "secret = \"classmate's\" + ' secret'\nopen('secret.txt', 'w').write(secret)"
+        secret += "\nimport os\nos.environ['SECRET'] = secret"
+        assert "error" not in str(runs[0].run("student", {"cell": secret}))
+        assert victim.pid != attacker.pid and victim.group != attacker.group
+        (output,) = runs[1].run("student", {"cell": SIBLING_ATTACK})["outputs"]
+        assert output["text"].startswith("found [] signalled ")
+        # no process but its own: pid 1 of its own namespace, itself (which ignores it)
+        signalled = output["text"].split("signalled ", 1)[1].strip()
+        assert signalled in ("[]", "[('1', 'kill')]"), signalled
+        (alive,) = runs[0].run("student", {"cell": "print(open('secret.txt').read())"})["outputs"]
+        assert alive["text"] == "classmate's secret\n"
+    finally:
+        for server in (victim, attacker):
+            server.close()
+    assert leftover_processes() == []
