@@ -124,7 +124,14 @@ from course.grading.server.isolation import (
     new_namespaces,
     private_world,
 )
-from course.grading.server.shell import Capture, StreamWriter, make_shell, on_alarm, run_cell
+from course.grading.server.shell import (
+    Capture,
+    StreamWriter,
+    make_shell,
+    on_alarm,
+    run_cell,
+    warm_errors,
+)
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -616,6 +623,7 @@ def serve() -> None:
     else:
         shell = make_shell(capture)
     prefix = [run_cell(shell, source, float(setup["timeout"])) for source in setup["prefix"]]
+    warm_errors(shell)
     # what the zygote holds now is never collected in a submission's process: its garbage
     # collections skip it, instead of copying every page of the zygote's heap to read it
     gc.collect()
