@@ -1,6 +1,7 @@
 """The bubblewrap sandbox that student code runs in.
 
-Each execution server (:mod:`course.grading.server.forkserver`) is started inside ``bwrap`` with:
+Each zygote (:mod:`course.grading.server.forkserver`), and so the servers it forks, is
+started inside ``bwrap`` with:
 
 * a private filesystem view: the operating system's read-only directories, this Python and
   its environment, and the ``course`` package, all read-only; a small private ``/tmp``, the
@@ -17,8 +18,9 @@ runs in its own user, pid, IPC and mount namespaces, with a new, empty ``/tmp`` 
 
 Linux does not apply the process limit (``RLIMIT_NPROC``) to root, and a grader run as root
 maps the sandbox's user to root. There, each server is also put in a ``pids`` cgroup of its
-own (:func:`process_group`) when the machine lets the grader make one, so a fork bomb stops
-at the limit instead of filling the machine.
+own (:func:`process_group`; a server forked by a zygote is moved to its own with
+:func:`move_to_process_group`) when the machine lets the grader make one, so a fork bomb
+stops at the limit instead of filling the machine.
 """
 
 import functools
