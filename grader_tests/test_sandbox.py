@@ -273,3 +273,43 @@ def test_submissions_running_at_once_on_servers_of_one_zygote_cannot_reach_each_
         for server in (victim, attacker):
             server.close()
     assert leftover_processes() == []
+
+
+FORK_ALL = """
+import os, time
+kids = []
+while len(kids) < 500:
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    kids.append(pid)
+print(len(kids))
+"""
+
+
+def test_a_fork_bomb_on_one_server_leaves_its_sibling_every_process_it_may_start():
+    """Servers forked by one zygote each have a process limit of their own: while one
+    submission holds every process it may start, one on the other server starts as many."""
+    bomber, classmate = servers.start_servers("student", sandboxed=True, warm=[], count=2)
+    try:
+        runs = []
+        for server in (bomber, classmate):
+            server.set_up([], 30)
+            runs.append(session.Session(server, None, 30, wall_seconds=120))
+            server.start(30, 120, {})
+            server.started(30)
+        if os.geteuid() == 0 and os.path.isdir("/sys/fs/cgroup/pids"):  # where root is bound
+            assert bomber.group and classmate.group and bomber.group != classmate.group
+        started = [
+            int(run.run("student", {"cell": FORK_ALL})["outputs"][0]["text"]) for run in runs
+        ]
+        assert started[0] < 500  # the limit stopped it
+        assert started[1] == started[0]  # the same limit, untouched by the bomber's processes
+    finally:
+        for server in (bomber, classmate):
+            server.close()
+    assert leftover_processes() == []
