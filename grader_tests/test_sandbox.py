@@ -174,6 +174,10 @@ def test_a_server_that_crashes_leaves_no_process_once_the_grader_knows(tmp_path)
         server.start(10, 60, {})
         server.started(10)
         submission.run("student", {"cell": code})
+        deadline = time.monotonic() + 60  # a daemon may still be on its way (double forks)
+        while len(leftover_processes(sleeps_only=True)) < 2:
+            assert time.monotonic() < deadline, "the daemons did not start"
+            time.sleep(0.1)
         assert len(leftover_processes(sleeps_only=True)) == 2
         victim = psutil.Process(server.pid)  # the server itself, not one of its forks
         assert "course.grading.server" in victim.cmdline()
