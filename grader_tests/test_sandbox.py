@@ -217,6 +217,15 @@ def test_a_blank_week1_notebook_that_forges_its_results_scores_0_like_nbgrader(
     assert "forged clean output" in outputs_text(read_notebook(graded))
 
 
+def started_session(server, timeout, wall_seconds):
+    """A session on ``server`` (no judge), its submission's process started."""
+    server.set_up([], timeout)
+    run = session.Session(server, None, timeout, wall_seconds=wall_seconds)
+    server.start(timeout, wall_seconds, {})
+    server.started(timeout)
+    return run
+
+
 SIBLING_ATTACK = r"""
 import os, signal
 found, signalled = [], []
@@ -261,12 +270,7 @@ def test_submissions_running_at_once_on_servers_of_one_zygote_cannot_reach_each_
     and the classmate's process goes on undisturbed."""
     victim, attacker = servers.start_servers("student", sandboxed=True, warm=[], count=2)
     try:
-        runs = []
-        for server in (victim, attacker):
-            server.set_up([], 10)
-            runs.append(session.Session(server, None, 10, wall_seconds=60))
-            server.start(10, 60, {})
-            server.started(10)
+        runs = [started_session(server, 10, 60) for server in (victim, attacker)]
         secret = "secret = \"classmate's\" + ' secret'\nopen('secret.txt', 'w').write(secret)"
         secret += "\nimport os\nos.environ['SECRET'] = secret"
         assert "error" not in str(runs[0].run("student", {"cell": secret}))
@@ -305,12 +309,7 @@ def test_a_fork_bomb_on_one_server_leaves_its_sibling_every_process_it_may_start
     submission holds every process it may start, one on the other server starts as many."""
     bomber, classmate = servers.start_servers("student", sandboxed=True, warm=[], count=2)
     try:
-        runs = []
-        for server in (bomber, classmate):
-            server.set_up([], 30)
-            runs.append(session.Session(server, None, 30, wall_seconds=120))
-            server.start(30, 120, {})
-            server.started(30)
+        runs = [started_session(server, 30, 120) for server in (bomber, classmate)]
         if os.geteuid() == 0 and os.path.isdir("/sys/fs/cgroup/pids"):  # where root is bound
             assert bomber.group and classmate.group and bomber.group != classmate.group
         started = [
