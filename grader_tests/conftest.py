@@ -61,7 +61,7 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture
 def artifacts(request):
-    """An :class:`Artifacts`: ``artifacts.path("browser/week1.png")`` to save a screenshot."""
+    """An :class:`Artifacts`: ``artifacts.path("browser/week1.jpg")`` to save a screenshot."""
     return Artifacts(request.node.user_properties)
 
 

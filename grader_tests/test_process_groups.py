@@ -3,6 +3,7 @@ none left by a killed grader is ever taken over, and the orphans are cleared."""
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -59,7 +60,7 @@ def test_a_group_limits_the_processes_of_what_joins_it(base):
             "        forks += 1\nexcept OSError:\n    pass\nprint(forks)\nos.killpg(0, 9)"
         )
         done = subprocess.run(
-            ["python3", "-c", script],
+            [sys.executable, "-c", script],
             preexec_fn=lambda: (os.setpgrp(), sandbox.join_process_group(group)),
             capture_output=True,
             text=True,
