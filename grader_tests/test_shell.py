@@ -8,10 +8,11 @@ from course.grading.server.shell import Capture, make_shell, run_cell, warm_erro
 def test_the_warm_up_error_leaves_no_output_name_count_or_last_error():
     capture = Capture()
     shell = make_shell(capture)
-    run_cell(shell, "x = 1", 10)
+    before = run_cell(shell, "x = 1\nx", 10)  # the last set-up cell's result
     names, count = set(shell.user_ns), shell.execution_count
     warm_errors(shell)
     assert capture.outputs == []
+    assert [o["output_type"] for o in before["outputs"]] == ["execute_result"]
     assert set(shell.user_ns) == names
     assert shell.execution_count == count
     assert not any(hasattr(sys, a) for a in ("last_type", "last_value", "last_traceback"))

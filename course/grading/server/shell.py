@@ -192,6 +192,7 @@ def warm_errors(shell: InteractiveShell) -> None:
     no name, no history, no last error.
     """
     name = "__course_warm_up"
+    shell.capture.reset()  # the last cell's result holds the list it filled: leave it be
     result = shell.run_cell(f"def {name}():\n    raise RuntimeError\n{name}()", store_history=False)
     if result.error_in_exec is not None:
         traceback.format_exception(result.error_in_exec)  # as the student's answers to calls
