@@ -12,7 +12,6 @@ import sys
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from weeks import WEEKS, expected_scores, in_its_class
 
 from course.grading import nbgrader_driver as driver
@@ -48,16 +47,19 @@ def all_outputs_text(nb):
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
-@pytest.mark.parametrize("name", WEEKS)
+@pytest.mark.parametrize("name", [in_its_class(name) for name in WEEKS])
 def test_source_executes_top_to_bottom_and_shows_what_the_prose_promises(
-    course_dir, notebooks, name, monkeypatch
+    course_dir, week_class, name
 ):
+    """The source notebook, handed in as a submission of the week's class (``source_notebook``,
+    whole: its demonstrations too), as the grader executed it: every cell in one shell, top to
+    bottom, the test cells in the judge (nbgrader's plain kernel runs them in the bench)."""
     week = WEEKS[name]
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # as the grader runs it: steady timings
-    nb = nbformat.from_dict(json.loads(json.dumps(notebooks[name][0])))
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(course_dir)}}
-    ).execute()
+    graded = week_class(name)
+    assert "source_notebook" not in graded.errors
+    nb = read_notebook(
+        course_dir / "autograded" / "source_notebook" / name / f"{week.notebook}.ipynb"
+    )
     errors = [
         o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
     ]
