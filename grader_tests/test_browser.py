@@ -322,9 +322,7 @@ def test_untouched_release_shows_the_stub_not_a_crash(lab, browser, artifacts, a
             cell.metadata.setdefault("tags", []).append("raises-exception")
     (root / "untouched" / assignment).mkdir(parents=True)
     nbformat.write(tagged, root / "untouched" / assignment / name)
-    page = open_notebook(
-        browser, base, f"untouched/{assignment}/{name}", f"{assignment}-untouched"
-    )
+    page = open_notebook(browser, base, f"untouched/{assignment}/{name}", f"{assignment}-untouched")
     try:
         run_all(page)
         page.wait_for_function(ALL_RAN_JS, timeout=600_000)

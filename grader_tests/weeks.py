@@ -641,18 +641,19 @@ def expected_scores(week):
 def submissions(week, source, release):
     """The notebooks of :func:`expected_scores`, built from the source and release.
 
-    The whole notebook, demonstrations included, is handed in by the submissions that show
-    how a notebook runs in the grader (the source, the finished release, and those whose
-    exercises are undone or faked, whose demonstrations stop at once). The others test how
-    one change is scored (a mistake, a deleted test cell): they are handed in as the
-    mutants are, without the demonstrations (``mutants.slim``: this course's test cells
-    never use their names), which would only repeat ``passes_all``'s experiments.
+    The whole notebook, demonstrations included, is handed in by the source (whose outputs
+    ``test_pipeline.py`` holds to what the prose promises) and by the submissions whose
+    exercises are undone or faked (their demonstrations stop at once). The finished
+    release and the others, which test how one change is scored (a mistake, a deleted test
+    cell), are handed in as the mutants are, without the demonstrations (``mutants.slim``:
+    this course's test cells never use their names), which would only repeat the source's
+    experiments.
     """
     first = week.functions[0]
     test_first = f"test_{first}"
     notebooks = {
         "source_notebook": source,
-        "passes_all": fill_solutions(release, source),
+        "passes_all": mutants.slim(fill_solutions(release, source)),
         "untouched_release": release,
         "passes_only_the_first_exercise": fill_solutions(release, source, names=[first]),
         "tampers_first_test": _with_cell(
