@@ -120,12 +120,12 @@ def week_class(course_dir):
 LONGEST_FIRST = [
     "browser-solved",
     "browser-untouched",
-    "week4",
-    "week6",
     "attacks",
+    "week4",
+    "week5",
+    "week6",
     "week3",
     "week2",
-    "week5",
     "week1",
     "reports",
 ]

@@ -85,6 +85,9 @@ KERNEL_IDLE_JS = """() => {
         && status.getAttribute('data-status') === 'idle';
 }"""
 EXECUTED = r"^\[\d+\]:$"  # the prompt of a code cell that ran: [12]:
+# how often a whole notebook's run is checked for its end: every animation frame (Playwright's
+# default) would query every cell of the page 60 times a second, taking CPU from the kernel
+POLL_MS = 250
 # Run All has finished: every cell ran, or it stopped at an error; nothing queued or running
 RUN_ALL_DONE_JS = f"""() => {{
     const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
@@ -277,7 +280,7 @@ def test_solved_notebook_runs_in_jupyterlab_with_figures_and_no_error(
     page = open_notebook(browser, base, f"work/{assignment}/{name}", f"{assignment}-solved")
     try:
         run_all(page)
-        page.wait_for_function(RUN_ALL_DONE_JS, timeout=600_000)
+        page.wait_for_function(RUN_ALL_DONE_JS, polling=POLL_MS, timeout=600_000)
         cells = cells_on_page(page)
         screenshot(page, artifacts, f"{assignment}-solved")
     finally:
@@ -325,7 +328,7 @@ def test_untouched_release_shows_the_stub_not_a_crash(lab, browser, artifacts, a
     page = open_notebook(browser, base, f"untouched/{assignment}/{name}", f"{assignment}-untouched")
     try:
         run_all(page)
-        page.wait_for_function(ALL_RAN_JS, timeout=600_000)
+        page.wait_for_function(ALL_RAN_JS, polling=POLL_MS, timeout=600_000)
         cells = cells_on_page(page)
         screenshot(page, artifacts, f"{assignment}-untouched")
     finally:
