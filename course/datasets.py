@@ -18,13 +18,11 @@ __all__ = [
     "load_digits_low_high",
     "load_digits_ten",
     "load_dense_weights",
-    "DIGIT_SHAPE",
     "load_planar_dataset",
     "load_2d_datasets",
     "load_noisy_wave",
 ]
 
-DIGIT_SHAPE = (8, 8)
 _DENSE_WEIGHTS = "week1_dense_weights.npz"
 _DENSE_KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
 
