@@ -151,6 +151,13 @@ def make_shell(
         def enable_gui(self, gui=None):
             pass  # figures are rendered inline, as in a kernel
 
+        def _format_exception_for_storage(self, exception, *args, **kwargs):
+            # IPython 9 formats a failing cell's error a second time, frame by frame with
+            # syntax highlighting, to keep it for the %notebook magic's export; a grader
+            # never exports, and that second formatting was most of a failing cell's time
+            # (in the judge, which shows its own short traceback, all of it)
+            return {"ename": type(exception).__name__, "evalue": "", "traceback": []}
+
         def showtraceback(self, exc_tuple=None, *args, **kwargs):
             if not judge:
                 return super().showtraceback(exc_tuple, *args, **kwargs)
