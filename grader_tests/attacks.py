@@ -253,6 +253,30 @@ _SPY_ON_THE_CHANNEL = (
     "get_ipython().events.register('post_run_cell', _forge)"
 )
 
+# A g that, called by the judge in the last test cell (so in that cell's copy of the process,
+# which shares the original's pipe), writes two more answers right after its own: the
+# results of the cells that come next (the visible run of that test cell, then plot_g),
+# there before the original process is asked to run them, with what the copy saw.
+_ANSWER_AHEAD = (
+    "import json, os, struct, sys\n"
+    "FORGED = {{'result': {{'outputs': [{{'output_type': 'stream', 'name': 'stdout', "
+    "'text': 'ANSWERED AHEAD BY A COPY'}}], 'execution_count': 1000, 'seconds': 0.0}}}}\n"
+    "_real_writev = os.writev\n"
+    "def _answer_ahead(fd, buffers):\n"
+    "    if not bytes(buffers[-1]).startswith(b'{{\"return\"'):\n"
+    "        return _real_writev(fd, buffers)\n"
+    "    os.writev = _real_writev\n"
+    "    data = json.dumps(FORGED).encode()\n"
+    "    ahead = [struct.pack('>I', len(data)), data] * 2\n"
+    "    # in the same system call as the answer: whatever the machine's load, they arrive\n"
+    "    # together, before the grader asks anything else\n"
+    "    return _real_writev(fd, [*buffers, *ahead]) - sum(map(len, ahead))\n"
+    "def g(x):\n"
+    "    if sys._getframe(1).f_code.co_name == '_serve_call' and np.ndim(x) == 0 and x == 2:\n"
+    "        os.writev = _answer_ahead  # test_g_quiet's call, in its copy\n"
+    "    return x * x"
+)
+
 # An h that keeps the f a test cell rebinds (the grader's correct f, lent for each call).
 _KEEP_THE_LENT_F = (
     "kept = []\n_own_f = f\n\ndef h(x):\n    if f is not _own_f:\n        kept.append(f)\n"
@@ -510,6 +534,9 @@ ATTACKS = [
            "OWN = False\n" + _SPY_ON_THE_CHANNEL, present="written to 0 other descriptors"),
     Attack("send_a_message_only_the_server_sends",  # on its own channel: the server refuses
            "OWN = True\n" + _SPY_ON_THE_CHANNEL, outcome=ERROR_ROW),
+    Attack("a_copy_answers_ahead_for_the_next_cells",  # the server stops it: nothing was asked
+           _ANSWER_AHEAD, cell="g", outcome=ERROR_ROW, present="nobody asked for",
+           absent="ANSWERED AHEAD"),
     # --- lending and hidden calls (issue 16)
     Attack("keep_a_lent_reference_for_a_later_cell",  # g computes with the grader's f
            files=_append_to_cells(h=_KEEP_THE_LENT_F, g=_SQUARE_WITH_THE_KEPT_F),

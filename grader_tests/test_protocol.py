@@ -251,7 +251,7 @@ def test_a_protocol_violation_says_what_it_was_after_a_trip_through_a_dask_worke
 
 @pytest.mark.slow
 def test_a_message_only_the_server_sends_stops_the_submission():
-    with pytest.raises(servers.ProtocolViolation, match="only the server's"):
+    with pytest.raises(servers.ProtocolViolation, match="only the server sends"):
         execution.run_cells([_SPY, _FORGE_DEAD, "print('after')"], timeout=20)
 
 

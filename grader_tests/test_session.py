@@ -165,7 +165,7 @@ def test_a_student_that_stops_during_its_own_cell_stops_the_session(why):
         ({"ended": True}, "'ended' message"),
         ({"return": {"value": 1}}, "'return' message where"),  # no call is under way
         ({"dead": "bored"}, "unknown reason"),
-        ({"dead": "protocol"}, "only the server's"),  # the server saw the child break it
+        ({"dead": "protocol"}, "nobody asked for"),  # the server saw the child break it
     ],
 )
 def test_a_student_message_that_breaks_the_protocol_stops_the_submission(answer, why):

@@ -127,6 +127,12 @@ class ProtocolViolation(WorkerLost):
         return type(self), (self.what,)
 
 
+# what the student's side sent when its server stopped it with {"dead": "protocol"}
+PROTOCOL_BROKEN = (
+    "a message that is not a JSON object, one only the server sends, or one nobody asked for"
+)
+
+
 _STARTUP_SECONDS = 120  # most a server may take to import everything and answer
 
 
@@ -489,6 +495,8 @@ class ServerProcess:
                 continue  # what the child said before it was stopped, thrown away
             if key in message:
                 return message
+            if message.get("dead") == "protocol":  # the server stopped the child for it
+                raise ProtocolViolation(PROTOCOL_BROKEN)
             # else: what the child said before it was stopped
 
     def _end(self):

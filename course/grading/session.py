@@ -15,7 +15,12 @@ from course.grading import protocol
 from course.grading.server.framing import (
     MessageTooLarge,
 )
-from course.grading.servers import SILENCE_SECONDS, ProtocolViolation, WorkerLost
+from course.grading.servers import (
+    PROTOCOL_BROKEN,
+    SILENCE_SECONDS,
+    ProtocolViolation,
+    WorkerLost,
+)
 
 if TYPE_CHECKING:
     from course.grading.server.framing import Message
@@ -133,7 +138,7 @@ class Session:
         except protocol.Invalid as exc:
             raise ProtocolViolation(str(exc)) from None
         if key == "dead" and body == "protocol":  # the server saw the child break it
-            raise ProtocolViolation("a message that is not a JSON object, or only the server's")
+            raise ProtocolViolation(PROTOCOL_BROKEN)
         return key, body
 
     def run(self, side: str, message: Message) -> dict[str, Any]:

@@ -68,11 +68,13 @@ servers with it. Then, on a server's channel, per submission::
                      (the files the student's child created or changed in ``workdir``)
 
 The server relays messages between the grader and the child. A child says only ``result``,
-``call``, ``return`` and ``raise`` (:data:`CHILD_KEYS`, one per message); every other
+``call``, ``return`` and ``raise`` (:data:`CHILD_KEYS`, one per message), each the answer to
+the server's last message (a call made while serving one is such an answer); every other
 message comes from the server itself. When the child ends, or owes an answer for longer
 than its timeout plus a grace period, or sends a message larger than
 :data:`MAX_MESSAGE_BYTES` (or of more than :data:`MAX_MESSAGE_VALUES` values), or anything
-else (not a JSON object, or a message only the server sends), the server stops it and sends
+else (not a JSON object, a message only the server sends, or a message when it owes none:
+a copy of a test cell answering ahead for the cells after it), the server stops it and sends
 ``{"dead": why}`` with ``why`` one of ``died``, ``killed``, ``overflow``, ``protocol``, and
 answers every later message with the same. A cell's result is ``{"outputs": [...],
 "execution_count": n, "seconds": s}`` in nbformat's output format (the judge adds
@@ -541,6 +543,13 @@ def serve_submission(
                     continue
                 if message is not None and not (len(message) == 1 and set(message) <= CHILD_KEYS):
                     stop("protocol")  # what only the server says (dead, ended, ...) included
+                    continue
+                if message is not None and owed_since is None:
+                    # nothing was asked: each message of the child answers the server's last
+                    # (a call made while serving one included), so this one was written for
+                    # a later question, by a copy of a test cell (which shares the pipe) for
+                    # the cells after it
+                    stop("protocol")
                     continue
                 if message is not None:
                     owed_since = None
