@@ -249,6 +249,29 @@ def test_a_protocol_violation_says_what_it_was_after_a_trip_through_a_dask_worke
     assert "a 'dead' message" in str(error) and isinstance(error, servers.WorkerLost)
 
 
+def _ending_server(*messages):
+    """A student server (the coordinator's handle) whose pipe holds ``messages``."""
+    read, write = os.pipe()
+    for message in messages:
+        framing.write_message(write, message)
+    os.close(write)
+    server = servers.ServerProcess.__new__(servers.ServerProcess)
+    server.reader = framing.MessageReader(read, max_bytes=framing.MAX_MESSAGE_BYTES)
+    return server
+
+
+def test_the_end_of_a_submission_skips_what_its_process_said_last_but_not_a_protocol_break():
+    ended = {"ended": True, "files": {}}
+    server = _ending_server({"result": {"outputs": []}}, {"dead": "killed"}, ended)
+    server.ended(timeout=5)  # what the child said before it was stopped: thrown away
+    assert server.produced == {}
+    # the server stopped the child for a message nobody asked for (a test cell's copy
+    # answering ahead for the cells after it): the notebook is not graded
+    server = _ending_server({"result": {"outputs": []}}, {"dead": "protocol"}, ended)
+    with pytest.raises(servers.ProtocolViolation, match="nobody asked for"):
+        server.ended(timeout=5)
+
+
 @pytest.mark.slow
 def test_a_message_only_the_server_sends_stops_the_submission():
     with pytest.raises(servers.ProtocolViolation, match="only the server sends"):
