@@ -28,8 +28,10 @@ cell. The copy has its own view of the files (the working folder's changes go to
 layer, every other place it could write is read-only), its own network and IPC namespaces,
 its own memory (no mapping shared with the original) and no descriptor of the original's
 but its pipes. It does not close every channel between two processes a submission runs:
-one that changes the grader's own code in its process, or prepares a process or a thread to
-watch the copy (signals, timing), can still tell a later cell what a copy saw.
+one that changes the grader's own code in its process (which passes the judge's calls,
+hidden inputs included, on to the copy, and whose code the copy inherits, the code that
+isolates it included), or prepares a process or a thread to watch the copy (signals,
+timing), can still tell a later cell what a copy saw.
 
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
 JSON. The first message to the zygote (on its standard input; it answers on its standard
