@@ -33,8 +33,8 @@ def test_the_warm_up_error_leaves_no_output_name_count_or_last_error(shell):
 
 
 def test_a_failing_cell_formats_its_error_once(shell, monkeypatch):
-    # IPython 9 formats it a second time for its history (the %notebook export): a tenth of
-    # a second per failing cell that a grader does not need
+    # IPython 9 formats it a second time for its history (the %notebook export): tens of
+    # milliseconds per failing cell that a grader does not need
     formatter, formatted = shell.InteractiveTB, []
     original = formatter.structured_traceback
 
