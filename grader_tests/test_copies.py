@@ -157,7 +157,7 @@ def die():
 """
 
 
-def test_each_test_cell_is_served_by_a_new_copy_of_the_students_process(tmp_path):
+def test_each_test_cell_is_served_by_the_copy_kept_before_it_ran(tmp_path):
     from course.grading.server.framing import MessageReader, write_message
     from course.grading.server.wire import DeadKernelError, Peer, RemoteError
 
@@ -177,25 +177,51 @@ def test_each_test_cell_is_served_by_a_new_copy_of_the_students_process(tmp_path
             os._exit(0)
     os.close(down_r)
     os.close(up_w)
-    judge = Peer(MessageReader(up_r), lambda m: write_message(down_w, m))
-    try:
-        assert "record" in judge.names()  # a test cell starts: a copy serves it
-        record = judge.lookup("record")
-        assert record(1) == [1] and record(2) == [1, 2]
-        add_one = judge.lookup("make_adder")(1)  # a function that lives in this copy only
-        write_message(down_w, {"cell": "seen.append('visible')"})  # the cell's visible part
+    copy = [None]  # the copy the judge's messages go to, as the session adds it
+
+    def to_student(message):
+        write_message(down_w, message if copy[0] is None else {**message, "copy": copy[0]})
+
+    judge = Peer(MessageReader(up_r), to_student)
+
+    def cell(source, keep):  # a cell of the student's process (a test cell's: keep a copy)
+        copy[0] = None
+        write_message(down_w, {"cell": source, **({"keep": True} if keep else {})})
         assert "result" in judge.reader.read()
-        judge.names()  # the next test cell: a new copy, of the original
-        assert judge.lookup("seen") == ["visible"]
+
+    try:
+        # the notebook runs first: a copy is kept before each test cell's visible part
+        cell("seen.append('first')", keep=True)
+        cell("seen.append('second')", keep=True)
+        cell("def record(x):\n    return 'redefined'", keep=True)
+        cell("", keep=True)
+        cell("", keep=True)
+        # then the judge's runs, each on its copy
+        copy[0] = 0
+        assert "record" in judge.names()
+        record = judge.lookup("record")
+        assert record(1) == [1] and record(2) == [1, 2]  # the state before the first cell
+        add_one = judge.lookup("make_adder")(1)  # a function that lives in this copy only
+        copy[0] = 1
+        judge.names()  # the next test cell: its own copy, kept after the first cell only
+        assert judge.lookup("seen") == ["first"]
         # a notebook's function a test kept from an earlier cell is still that function
-        assert record(3) == ["visible", 3]
+        assert record(3) == ["first", 3]
         with pytest.raises(RemoteError, match="no longer be called"):
             add_one(2)  # the last cell's copy is gone, and its functions with it
-        write_message(down_w, {"cell": "def record(x):\n    return 'redefined'"})
-        assert "result" in judge.reader.read()
+        copy[0] = 3
         judge.names()
         with pytest.raises(RemoteError, match="no longer be called"):
             record(4)  # the function kept is not the one the name binds now
+        copy[0] = 2  # gone with the cell after it: the judge's runs go in order
+        with pytest.raises(RuntimeError, match="turn had passed"):
+            judge.names()
+        copy[0] = -1
+        with pytest.raises(RuntimeError, match="never made"):
+            judge.names()
+        copy[0] = None  # the original saw none of the judge's calls
+        assert judge.lookup("seen") == ["first", "second"]
+        copy[0] = 4
         with pytest.raises(DeadKernelError):  # the copy died in a call: the process with it
             judge.lookup("die")()
     finally:

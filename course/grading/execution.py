@@ -7,16 +7,20 @@ worker, and needs no shared filesystem. In each worker process it uses warm serv
 that runs the submission's code, and a *judge* server that runs the test cells and calls the
 student's functions through the student server (:mod:`course.grading.server.wire`).
 
-For each test cell the judge runs the whole cell first (the *outside* run), on the state the
-student's cells left, and its outputs are the ones graded (its calls are served by a throwaway copy
-of the student's process, see :mod:`course.grading.server.forkserver`); then the student's process
-runs the cell's visible part, as the student's own kernel would (the *inside* run). A cell whose
-visible checks pass inside but fail outside is graded by the judge, with a note that explains the
-difference in plain words (a wrong building block the student's own function compensates for,
-randomness, ...): honest causes exist, so it is never called cheating. Where a value the test needs
-cannot leave the student's process (an instance of a class the notebook defines, ...), the whole
-cell runs there instead, as nbgrader would run it, and the cell's verdict says it was decided in the
-sandbox.
+The student's process runs the notebook's cells first, all of them, test cells included (their
+visible part, as the student's own kernel would: the *inside* run), and just before each test cell
+it makes a copy of itself that waits (see :mod:`course.grading.server.forkserver`). Then, and only
+then, the judge runs each test cell whole, hidden tests included (the *outside* run), on the state
+the student's cells left before it, each call served by that cell's copy; its outputs are the ones
+graded. So no hidden input reaches a process of the submission before every output the notebook
+shows of its own is final. A cell whose visible checks pass inside but fail outside is graded by
+the judge, with a note that explains the difference in plain words (a wrong building block the
+student's own function compensates for, randomness, ...): honest causes exist, so it is never called
+cheating. Where a value the test needs cannot leave the student's process (an instance of a class
+the notebook defines, ...), the cell's copy runs the whole cell instead, as nbgrader would, and the
+cell's verdict says it was decided in the sandbox. When the student's process ends in the middle of
+the notebook, the copies end with it: a new process runs the cells again up to that point, for the
+judge's runs of the test cells before it (the notebook shows the first run).
 
 Nothing the student's process says decides anything: what comes from it is read within byte budgets
 and checked (:mod:`course.grading.protocol`); times, execution counts and why the process stopped
@@ -76,7 +80,7 @@ class Task(TypedDict):
 
 
 class Verdict(TypedDict):
-    """How a test cell was decided (see :func:`_run_test_cell`)."""
+    """How a test cell was decided (see :func:`_judge_test_cell`)."""
 
     decided: str  # "judge" or "sandbox": whose run gave the cell's outputs
     note: str  # why the student's run and the judge's disagree, or ""
@@ -251,36 +255,33 @@ def _disagreement(outside, exercises):
     )
 
 
-def _run_test_cell(session, cell, visible, hidden, exercises):
-    """Run one test cell: the judge decides; the student's process keeps its state.
+def _judge_test_cell(session, cell, test, inside, exercises):
+    """The judge's run of one test cell, on the copy of the student's process kept for it.
 
-    The judge runs the whole cell first, on the state the student's cells left: its outputs
-    are the cell's. Then the student's process runs the cell's visible part, as the
-    student's own kernel would (names a test cell defines may be used by later cells); what
-    that run says only decides whether the cell gets a note explaining why the judge's run
-    failed where the student's passed, never a status or a score. When a value the judge
-    needs cannot leave the student's process, the student's process runs the whole cell
-    instead, as nbgrader would, and that run decides.
+    The judge runs the whole cell on the state the student's cells left before it (the copy
+    ``session.copy``): its outputs are the cell's. The student's process ran the cell's
+    visible part already (``inside``: that run's result, or None when it has no code), as
+    the student's own kernel would; what that run said only decides whether the cell gets a
+    note explaining why the judge's run failed where the student's passed, never a status
+    or a score. When a value the judge needs cannot leave the student's process, the copy
+    runs the whole cell instead, as nbgrader would, and that run decides.
 
     Returns:
         ``{"decided": "judge" | "sandbox", "note": str, "hidden_output": str}``
         (``hidden_output``: what the student's code printed, displayed or raised in the
         calls of the judge's hidden lines, kept for the instructor only).
     """
+    visible, hidden = test
     request = {"cell": {"source": _source(cell), "hidden": sorted(hidden)}}
     outside = session.cell("judge", request)
     verdict = {"decided": "judge", "note": "", "hidden_output": outside["hidden_output"]}
     if outside["undecidable"]:
-        inside = session.cell("student", {"cell": _source(cell)})
-        cell["outputs"] = session.keep(_summaries(inside["outputs"]))
-        cell["execution_count"] = session.counted(_source(cell))
+        whole = session.cell("student", {"cell": _source(cell)})
+        cell["outputs"] = session.keep(_summaries(whole["outputs"]))
         return verdict | {"decided": "sandbox"}
     cell["outputs"] = session.keep(outside["outputs"])
-    cell["execution_count"] = None
     stopped = outside["ename"] in ("CellTimeoutError", "DeadKernelError")
-    if has_code(visible) and not stopped and not session.dead:
-        inside = session.cell("student", {"cell": visible})
-        cell["execution_count"] = session.counted(visible)
+    if inside is not None and not stopped and not session.dead:
         if not _passed(outside["outputs"]) and _passed(inside["outputs"]):
             verdict["note"] = _disagreement(outside, exercises)
             note = {"output_type": "stream", "name": "stdout", "text": f"{verdict['note']}\n"}
@@ -293,34 +294,63 @@ def _grade_id(cell):
     return str(meta.get("grade_id", "")) if isinstance(meta, dict) else ""
 
 
-def _run_cells(session, cells, tests, first_cell, exercises=()):
-    """Run ``cells`` (from index ``first_cell`` on) in ``session``; fill their outputs.
+def _run_cells(session, cells, tests, first_cell, until=None):
+    """Run ``cells`` (from index ``first_cell`` on, before index ``until`` when given) in the
+    student's process; fill their outputs. Before each test cell's visible part, the
+    student's process keeps a copy of itself for the judge's run of the cell.
 
     Returns:
-        ``{grade_id: {"decided", "note", "hidden_output"}}`` for the test cells (see
-        :func:`_run_test_cell`; the time spent is ``session.seconds``).
+        ``(ran, stopped_at)``: ``{test cell's index: (its copy's number, its visible part's
+        result or None)}``, and the index of the cell during which the student's process
+        stopped (None when it did not).
 
     Raises:
         ProtocolViolation: the student's side broke the protocol (the cells are left as
             they are: the notebook is not graded).
     """
-    verdicts = {}
-    for i, cell in enumerate(cells[first_cell:], start=first_cell):
+    ran, stopped_at = {}, None
+    last = len(cells) if until is None else until
+    for i, cell in enumerate(cells[first_cell:last], start=first_cell):
         if session.dead:
             _not_run(cell, session.dead, first=False)
             continue
         session.new_cell()
+        source = tests[i][0] if i in tests else _source(cell)
+        request = {"cell": source, "keep": True} if i in tests else {"cell": source}
         try:
-            if i in tests:
-                visible, hidden = tests[i]
-                verdict = _run_test_cell(session, cell, visible, hidden, exercises)
-                verdicts[_grade_id(cell)] = verdict
-            else:
-                result = session.cell("student", {"cell": _source(cell)})
-                cell["outputs"] = session.keep(result["outputs"])
-                cell["execution_count"] = session.counted(_source(cell))
+            result = session.cell("student", request)
         except ProcessStopped as dead:
             _not_run(cell, dead.why, first=True)
+            stopped_at = i
+            continue
+        if i in tests:
+            ran[i] = (len(ran), result if has_code(source) else None)
+        cell["outputs"] = session.keep(result["outputs"])
+        cell["execution_count"] = session.counted(source)
+    return ran, stopped_at
+
+
+def _judge_cells(session, cells, tests, ran, exercises):
+    """The judge's runs of the test cells ``ran`` (see :func:`_run_cells`), in order, each on
+    its copy; the student's process is done with every cell before the first.
+
+    Returns:
+        ``{grade_id: {"decided", "note", "hidden_output"}}`` (see :func:`_judge_test_cell`).
+    """
+    verdicts = {}
+    for i, (number, inside) in sorted(ran.items()):
+        cell = cells[i]
+        if session.dead:
+            _not_run(cell, session.dead, first=False)
+            continue
+        session.new_cell()
+        session.copy = number
+        try:
+            verdicts[_grade_id(cell)] = _judge_test_cell(session, cell, tests[i], inside, exercises)
+        except ProcessStopped as dead:
+            _not_run(cell, dead.why, first=True)
+        finally:
+            session.copy = None
     return verdicts
 
 
@@ -380,11 +410,20 @@ def execute_notebook(task: Task) -> Executed:
             judge.start(timeout, limit, files, exercises, sandbox_types)
             student.started(timeout)
             judge.started(timeout)
-            verdicts = _run_cells(session, cells, tests, first, exercises)
+            kept, stopped_at = _run_cells(session, cells, tests, first)
+            student.freeze()  # what it hands in: nothing hidden has reached it yet
+            judged = session
+            if stopped_at is not None and any(i <= stopped_at for i in tests):
+                # its process ended, and the copies kept for the test cells with it: run the
+                # notebook again up to that cell for the judge's runs of those before it
+                judged, kept = _run_again(session, cells, tests, first, stopped_at, limit, files)
+            verdicts = _judge_cells(judged, cells, tests, kept, exercises)
+            produced = student.produced if judged is not session else None
             student.end()
             judge.end()
             student.ended(timeout)
             judge.ended(timeout)
+            produced = student.produced if produced is None else produced
         except WorkerLost as exc:
             for server in (student, judge):
                 server.close()
@@ -404,11 +443,36 @@ def execute_notebook(task: Task) -> Executed:
         cell["execution_count"] = next(counts) if _source(cell).strip() else None
     return {
         "notebook": json.dumps(nb),
-        "seconds": session.seconds,
-        "status": session.dead or "ok",
+        "seconds": session.seconds + (judged.seconds if judged is not session else 0.0),
+        "status": session.dead or judged.dead or "ok",
         "cells": verdicts,
-        "files": student.produced,
+        "files": produced,
     }
+
+
+def _run_again(session, cells, tests, first, stopped_at, limit, files):
+    """Run the notebook's cells again in a new student's process, up to the cell during
+    which the first one stopped (``stopped_at``), for the copies the judge needs.
+
+    What the new run's cells say is not kept: the notebook shows the first run. The test
+    cell the first run stopped in gets its copy without its visible part running again.
+
+    Returns:
+        ``(session, kept)``: the new run's session (the judge's, the same), and the copies
+        it kept (see :func:`_run_cells`).
+    """
+    student, judge = session.servers["student"], session.servers["judge"]
+    timeout = session.timeout
+    student.end()
+    student.ended(timeout)  # (what the first run wrote: the files handed in)
+    student.start(timeout, limit, files)
+    student.started(timeout)
+    again = Session(student, judge, timeout, wall_seconds=limit)
+    scratch = json.loads(json.dumps(cells))
+    until = stopped_at + 1 if stopped_at in tests else stopped_at
+    shown = {**tests, stopped_at: ("", tests[stopped_at][1])} if stopped_at in tests else tests
+    kept, _ = _run_cells(again, scratch, shown, first, until=until)
+    return again, kept
 
 
 def cells_server(timeout: float, warm: Iterable[str] = ()) -> ServerProcess:

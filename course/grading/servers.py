@@ -476,6 +476,11 @@ class ServerProcess:
         """Wait until the child asked for by :meth:`start` runs."""
         self._until("started", timeout)
 
+    def freeze(self) -> None:
+        """Tell the server that the files the child hands in are the ones it wrote so far
+        (:meth:`ended` gets them)."""
+        self.send({"freeze": True})
+
     def end(self) -> None:
         """Ask the server to stop the submission's child (see :meth:`ended`)."""
         self.send({"end": True})

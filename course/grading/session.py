@@ -73,6 +73,7 @@ class Session:
         self.read_left = protocol.NOTEBOOK_BYTES  # what the student's side may still send
         self.cell_left = protocol.CELL_BYTES  # ... during the current cell
         self.kept_left = protocol.NOTEBOOK_OUTPUT_BYTES  # outputs the notebook may still keep
+        self.copy = None  # which kept copy of the student's process the judge's calls go to
 
     def new_cell(self) -> None:
         """Start the budget of a new cell."""
@@ -100,6 +101,12 @@ class Session:
             return self.run(side, request)
         finally:
             self.seconds += time.perf_counter() - start
+
+    def _send(self, side, message):
+        """Send ``message`` to ``side``; to the current test cell's copy when the student's."""
+        if side == "student" and self.copy is not None:
+            message = {**message, "copy": self.copy}
+        self.servers[side].send(message)
 
     def _kill_student(self, why):
         server = self.servers["student"]
@@ -151,7 +158,7 @@ class Session:
         """
         if side == "student" and self.dead:
             raise ProcessStopped(self.dead)
-        self.servers[side].send(message)
+        self._send(side, message)
         active, waiting = side, []  # waiting: sides that wait for an answer, innermost last
         while True:
             answers = {"return", "raise"} if waiting else {"result"}
@@ -173,16 +180,16 @@ class Session:
             elif key == "call":
                 target = "judge" if active == "student" else "student"
                 if target == "student" and self.dead:
-                    self.servers[active].send({"raise": stopped_error(self.dead)})
+                    self._send(active, {"raise": stopped_error(self.dead)})
                     continue
                 waiting.append(active)
-                self.servers[target].send({"call": body})
+                self._send(target, {"call": body})
                 active = target
                 continue
             if not waiting:
                 return body
             active = waiting.pop()
-            self.servers[active].send({key: body})
+            self._send(active, {key: body})
 
 
 _REASONS = (*STOPPED, "protocol")  # why a server may say a child stopped

@@ -21,17 +21,22 @@ sandbox it also gets a private world: a new, empty /tmp (the sandbox's only writ
 and its home folder) holding a new working folder, so nothing one submission writes is seen
 by the next (:func:`_private_tmp`).
 
-The judge's calls of a test cell run in a *throwaway copy* of the student's process (a fork,
-:class:`_Copy`), killed when the cell ends, so what the student's functions do during them
-(record the hidden tests' arguments in a global, a closure or a file) never reaches a later
-cell. The copy has its own view of the files (the working folder's changes go to a private
-layer, every other place it could write is read-only), its own network and IPC namespaces,
-its own memory (no mapping shared with the original) and no descriptor of the original's
-but its pipes. It does not close every channel between two processes a submission runs:
-one that changes the grader's own code in its process (which passes the judge's calls,
-hidden inputs included, on to the copy, and whose code the copy inherits, the code that
-isolates it included), or prepares a process or a thread to watch the copy (signals,
-timing), can still tell a later cell what a copy saw.
+The judge's calls of a test cell run in a *copy* of the student's process (a fork,
+:class:`_Copy`), made just before the student's process runs that cell's visible part and
+kept waiting: the judge runs the test cells only once the student's process has run every
+cell of the notebook. So no hidden input reaches any process of the submission before every
+output its own cells show is final, and whatever the student's code does with one (record
+it, print it, write it to a file, even from a process that rewrote the grader's own code)
+has no later cell left to show it in; the files the submission hands in are taken at that
+point too. Each copy is killed when its cell ends. The copy also has its own view of the
+files (the working folder's changes go to a private layer, every other place it could
+write is read-only; a file it did not write is as the notebook's last cell left it), its
+own network and IPC namespaces, its own memory (no mapping shared with the original) and no
+descriptor of the original's but its pipes. What this does not stop: the copies are forks
+of the student's process, so a submission that prepares for it (a pipe or a file all its
+copies share) can pass what one copy saw to a copy that serves a later test cell, which
+can print it during that cell's visible checks or return it to a check whose message
+quotes the value.
 
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
 JSON. The first message to the zygote (on its standard input; it answers on its standard
@@ -61,13 +66,17 @@ servers with it. Then, on a server's channel, per submission::
                "sandbox_types": [...]}}
         -> {"started": true}
     {"cell": source}                       (student) -> {"result": result}
+        (with "keep": true, the student's process first makes the copy it keeps for the
+        judge's run of that test cell)
     {"cell": {"source": s, "hidden": [line, ...]}}  (judge) -> {"result": result}
     {"call": ...}, {"return": ...}, {"raise": ...}   calls between the two (see wire)
-        (the judge starts each test cell with {"call": {"fn": {"names": true}}}: the student's
-        process forks a copy that answers it and every call until its next other message)
+        (with "copy": n, for the student: the n-th copy kept serves it, and the copy
+        before it goes; a {"cell": source, "copy": n} runs a whole test cell there)
+    {"freeze": true}  the files the child hands in are the ones it wrote until now (no answer)
     {"kill": true}   stop the child now -> {"dead": "wall"}
     {"end": true}    stop the child -> {"ended": true, "files": {name: base64}}
-                     (the files the student's child created or changed in ``workdir``)
+                     (the files the student's child created or changed in ``workdir``, as
+                     of ``freeze`` when it came)
 
 The server relays messages between the grader and the child. A child says only ``result``,
 ``call``, ``return`` and ``raise`` (:data:`CHILD_KEYS`, one per message), each the answer to
@@ -153,16 +162,21 @@ _LINGERING = 4  # killed copies the student's process may leave unwaited for a w
 
 
 class _Copy:
-    """A throwaway copy of the student's process: it serves the judge's calls of one test cell.
+    """A copy of the student's process kept for one test cell: it serves the judge's calls.
 
-    The copy is a fork of the student's process made when the judge starts a test cell; the
-    original sends it the messages of the cell (:meth:`send`), the copy answers the grader
-    itself, and the original kills it when the cell ends (:meth:`discard`).
+    The student's process makes a copy of itself (a fork) just before it runs a test cell's
+    visible part, and the copy waits. Once the student's process has run every cell (so
+    that every output a student sees is final before any hidden input reaches a process of
+    theirs), the judge runs the test cells one after the other, each served by its copy: the
+    original sends the copy the messages of its cell (:meth:`send`), the copy answers the
+    grader itself, and the original kills it when the cell ends (:meth:`discard`).
 
     Args:
         peer: the student's :class:`~course.grading.wire.Peer` (the copy serves with it).
+        shell: the student's shell (a test cell decided in the student's process runs there).
         up: the descriptor the student's process writes its messages to.
         folder: the submission's working folder.
+        spare: the pids of the copies kept so far (see :func:`_fork_past_own_processes`).
 
     Raises:
         OSError: no copy could be made (its pipe is closed again).
@@ -170,12 +184,12 @@ class _Copy:
 
     made = 0  # copies made by this process: each numbers its function handles apart
 
-    def __init__(self, peer: wire.Peer, up: int, folder: str) -> None:
+    def __init__(self, peer: wire.Peer, shell: Any, up: int, folder: str, spare: set[int]) -> None:
         _Copy.made += 1
         forbid_tracing()  # the copy cannot reach the original's files through /proc/<pid>
         down_r, self.down = os.pipe()
         try:
-            self.pid = _fork_past_own_processes()
+            self.pid = _fork_past_own_processes(spare)
         except OSError:
             os.close(down_r)
             os.close(self.down)
@@ -190,9 +204,15 @@ class _Copy:
                 peer.number_handles_from(_Copy.made << 32)
                 while True:
                     message = peer.reader.read()
-                    if message is None or "call" not in message:
+                    if message is None:
                         break
-                    peer.write(peer.serve(message["call"]))
+                    if "call" in message:
+                        peer.write(peer.serve(message["call"]))
+                    elif "cell" in message:  # the whole test cell, decided here
+                        result = run_cell(shell, str(message["cell"]), peer.timeout)
+                        peer.write({"result": result})
+                    else:
+                        break
             except BaseException:
                 status = 70
             finally:
@@ -206,8 +226,11 @@ class _Copy:
     def send(self, message: Message) -> None:
         write_message(self.down, message)
 
-    def discard(self) -> None:
-        """Kill the copy; it is waited for later (:meth:`reap`), while the original works."""
+    def discard(self, killed: list[_Copy]) -> None:
+        """Kill the copy (once); it joins ``killed``, to be waited for later (:meth:`reap`),
+        while the original works."""
+        if self.down is None:
+            return
         try:
             os.kill(self.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -215,6 +238,8 @@ class _Copy:
         os.close(self.down)
         if self.ended is not None:
             os.close(self.ended)
+        self.down = self.ended = None
+        killed.append(self)
 
     def reap(self, block: bool) -> bool:
         """Wait for the killed copy (``block``: until it is gone); True once it is."""
@@ -224,31 +249,44 @@ class _Copy:
             return True
 
 
-def _fork_past_own_processes():
+def _fork_past_own_processes(spare):
     """``os.fork()``; when the submission's processes use up its limit, the first process
-    of the submission's pid namespace (this one) ends the others, then forks."""
+    of the submission's pid namespace (this one) ends the others but ``spare`` (the copies
+    it keeps for the test cells), then forks."""
     try:
         return os.fork()
     except BlockingIOError:
-        if os.getpid() != 1:  # not the first of a namespace of its own: -1 is everyone's
+        if os.getpid() != 1:  # not the first of a namespace of its own: pids are not ours
             raise
-    os.kill(-1, signal.SIGKILL)  # every other process of the namespace
+    with open("/proc/sys/kernel/ns_last_pid") as f:  # the last pid of this pid namespace
+        last = int(f.read())
+    for pid in range(2, last + 1):
+        if pid not in spare:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    deadline = time.monotonic() + 2.0
     while True:
-        try:
-            os.waitpid(-1, 0)
+        try:  # the killed end as zombies of this process (the first of the namespace)
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
         except ChildProcessError:
-            break
-    return os.fork()
+            pass
+        try:
+            return os.fork()
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
-def _cannot_copy(error):
-    """The answer to a test cell's first request when no copy could serve it."""
-    why = f"{error.strerror or error}" if isinstance(error, OSError) else str(error)
-    evalue = (
-        f"the grader could not copy your notebook's process to run this test cell ({why}): "
-        "does your code start many processes or threads?"
-    )
-    return {"raise": {"ename": "RuntimeError", "evalue": evalue, "traceback": []}}
+def _no_copy(why):
+    """The answer to a test cell's message when no copy of the student's process serves it."""
+    evalue = f"the grader has no copy of your notebook's process to run this test cell ({why})"
+    if why.startswith("could not copy"):
+        evalue += ": does your code start many processes or threads?"
+    return {"ename": "RuntimeError", "evalue": evalue, "traceback": [f"RuntimeError: {evalue}"]}
 
 
 def _next_message(reader, copy):
@@ -264,41 +302,65 @@ def _next_message(reader, copy):
         reader.fill()
 
 
-def _serve_student(shell, peer, up, timeout, folder):
-    """The student's process: run cells; serve each test cell's calls from a new copy.
+def _keep_copy(copies, peer, shell, up, folder):
+    """Make the copy of the student's process kept for the next test cell (``copies``: the
+    copies kept so far, one per test cell, or why there is none)."""
+    try:
+        spare = {copy.pid for copy in copies if isinstance(copy, _Copy)}
+        copies.append(_Copy(peer, shell, up, folder, spare))
+    except OSError as exc:
+        copies.append(f"could not copy it: {exc.strerror or exc}")
 
-    ``up`` is the descriptor it writes its messages to, ``folder`` its working folder.
+
+def _serve_student(shell, peer, up, timeout, folder):
+    """The student's process: run cells, keeping a copy of itself for each test cell; serve
+    each test cell's calls from its copy.
+
+    ``{"cell": source, "keep": true}`` makes the copy of the next test cell, then runs the
+    cell (the test cell's visible part); a message with ``"copy": n`` goes to the ``n``-th
+    copy (counted from 0), the one the judge's run of that test cell talks to. ``up`` is the
+    descriptor the student's process writes its messages to, ``folder`` its working folder.
     """
-    copy, killed, failed = None, [], None  # failed: why the test cell under way has no copy
+    copies, active, killed = [], None, []  # copies: a _Copy, or why there is none, per test
     while True:
-        message = _next_message(peer.reader, copy)
+        message = _next_message(peer.reader, active if isinstance(active, _Copy) else None)
         if message is None:
             return
-        call = message.get("call")
-        if type(call) is dict and type(call.get("fn")) is dict and "names" in call["fn"]:
-            if copy is not None:  # a test cell with no visible part ended
-                copy.discard()
-                killed.append(copy)
-            try:
-                copy, failed = _Copy(peer, up, folder), None
-            except OSError as exc:
-                copy, failed = None, exc
-        if failed is not None and call is not None:  # never served here instead
-            peer.write(_cannot_copy(failed))
+        number = message.get("copy")
+        if type(number) is int:  # for the copy of a test cell
+            target = copies[number] if 0 <= number < len(copies) else "it was never made"
+            if active is not target:  # a new test cell: the copies of those before it go
+                for earlier, old in enumerate(copies[: max(0, number)]):
+                    if isinstance(old, _Copy):
+                        old.discard(killed)
+                        copies[earlier] = "its test cell's turn had passed"
+                if isinstance(active, _Copy):  # (a later test cell's)
+                    active.discard(killed)
+                active = target
+            if isinstance(active, _Copy):
+                try:
+                    active.send(message)
+                    continue
+                except OSError:  # it ended while it waited
+                    active.discard(killed)
+                    active = copies[number] = "it ended before the cell ran"
+            error = _no_copy(active)
+            if "cell" in message:
+                outputs = [{"output_type": "error", **error}]
+                peer.write({"result": {"outputs": outputs, "execution_count": None}})
+            else:
+                peer.write({"raise": error})
             continue
-        if copy is not None and any(key in message for key in ("call", "return", "raise")):
-            copy.send(message)
-            continue
-        failed = None
-        if copy is not None:  # the test cell ended: what its calls did goes with the copy
-            copy.discard()
-            killed.append(copy)
-            copy = None
+        if isinstance(active, _Copy):  # back to the original: the copy goes
+            active.discard(killed)
+        active = None
         # killed copies are waited for while the original works (a few at most linger)
         killed = [old for old in killed if not old.reap(block=len(killed) > _LINGERING)]
         if "call" in message:
             peer.write(peer.serve(message["call"]))
         elif "cell" in message:
+            if message.get("keep") is True:
+                _keep_copy(copies, peer, shell, up, folder)
             peer.write({"result": run_cell(shell, str(message["cell"]), timeout)})
         else:
             return
@@ -506,7 +568,7 @@ def serve_submission(
     os.close(up_w)
     os.set_blocking(down_w, False)
     child = MessageReader(up_r, max_bytes=MAX_MESSAGE_BYTES)
-    owed_since, dead = None, None
+    owed_since, dead, frozen = None, None, None
 
     def stop(why):
         nonlocal dead, owed_since
@@ -519,10 +581,14 @@ def serve_submission(
         while True:
             message = coord.pop()
             if message is not None:
+                if "freeze" in message:  # the files the submission hands in are these
+                    frozen = produced_files(folder, given) if role == "student" else {}
+                    continue
                 if "end" in message:
                     _end_processes(pid)
-                    produced = produced_files(folder, given) if role == "student" else {}
-                    send({"ended": True, "files": produced})
+                    if frozen is None:
+                        frozen = produced_files(folder, given) if role == "student" else {}
+                    send({"ended": True, "files": frozen})
                     return True
                 if dead is not None:
                     send({"dead": dead})
