@@ -285,6 +285,24 @@ _KEEP_THE_LENT_F = (
 _SQUARE_WITH_THE_KEPT_F = "def g(x):\n    return kept[0](x) * x / 2  # 2 * x * x / 2"
 
 
+# A g that rewrites how its process reads (os.read, which the grader's own code calls) to keep
+# every byte it receives, and prints the arrays found there when plot_g, a later cell, calls
+# it: the student's process passes the judge's calls on to the copy that serves them, so had
+# the judge run test_g before plot_g, its hidden input would be among them.
+_READ_WHAT_THE_PROCESS_RECEIVES = (
+    "import base64\nimport os\nimport re\n\n_received = []\n_read = os.read\n\n\n"
+    "def _keep(fd, n):\n    data = _read(fd, n)\n    _received.append(data)\n    return data\n\n\n"
+    "os.read = _keep\n\n\ndef g(x):\n"
+    "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
+    "        text = b''.join(_received).decode('utf-8', 'replace')\n"
+    "        for blob in re.findall('\"data\": ?\"([A-Za-z0-9+/=]+)\"', text):\n"
+    "            raw = base64.b64decode(blob)\n"
+    "            if len(raw) % 8 == 0:\n"
+    "                print('RECEIVED', np.frombuffer(raw, dtype='<f8').tolist())\n"
+    "    return x * x"
+)
+
+
 def _append_to_cells(**codes):
     """A tampering that appends ``codes[cell]`` to each solution cell named."""
 
@@ -530,8 +548,9 @@ ATTACKS = [
     Attack("forge_a_result_of_a_million_empty_lists",  # small as bytes, huge as objects
            "FORGED = {{'outputs': [[]] * 1_000_000}}\n" + REWRITE_RESULTS, outcome=0,
            present="sent more than the grader accepts"),
-    Attack("write_to_inherited_descriptors",  # none is there: the grader's pipes are closed
-           "OWN = False\n" + _SPY_ON_THE_CHANNEL, present="written to 0 other descriptors"),
+    Attack("write_to_inherited_descriptors",  # the grader's pipes are closed: what is left
+           "OWN = False\n" + _SPY_ON_THE_CHANNEL,  # leads to its own copies, which ignore it
+           present="frames written to"),
     Attack("send_a_message_only_the_server_sends",  # on its own channel: the server refuses
            "OWN = True\n" + _SPY_ON_THE_CHANNEL, outcome=ERROR_ROW),
     Attack("a_copy_answers_ahead_for_the_next_cells",  # the server stops it: nothing was asked
@@ -565,6 +584,8 @@ ATTACKS = [
            "        print('SEEN in memory', shared[:shared.tell()].decode())\n"
            "    return x * x",
            cell="g", present="SEEN in memory", absent="-4.0, 0.5"),
+    Attack("read_everything_the_process_receives",  # the grader's own reads, rewritten
+           _READ_WHAT_THE_PROCESS_RECEIVES, cell="g", absent="-4.0, 0.5"),
     Attack("print_hidden_arguments",  # stdout and stderr: test_g and test_g_quiet fail (stderr)
            "import sys\n\ndef g(x):\n    print('ARGS', np.asarray(x).tolist())\n"
            "    print('ARGS', np.asarray(x).tolist(), file=sys.stderr)\n    return x * x",

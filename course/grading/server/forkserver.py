@@ -211,8 +211,7 @@ class _Copy:
                     elif "cell" in message:  # the whole test cell, decided here
                         result = run_cell(shell, str(message["cell"]), peer.timeout)
                         peer.write({"result": result})
-                    else:
-                        break
+                    # else: not the grader's (the original's code wrote it): nothing to do
             except BaseException:
                 status = 70
             finally:
@@ -286,7 +285,7 @@ def _no_copy(why):
     evalue = f"the grader has no copy of your notebook's process to run this test cell ({why})"
     if why.startswith("could not copy"):
         evalue += ": does your code start many processes or threads?"
-    return {"ename": "RuntimeError", "evalue": evalue, "traceback": [f"RuntimeError: {evalue}"]}
+    return {"ename": "NoCopyError", "evalue": evalue, "traceback": [f"NoCopyError: {evalue}"]}
 
 
 def _next_message(reader, copy):
@@ -326,6 +325,8 @@ def _serve_student(shell, peer, up, timeout, folder):
         message = _next_message(peer.reader, active if isinstance(active, _Copy) else None)
         if message is None:
             return
+        # killed copies are waited for while the original works (a few at most linger)
+        killed = [old for old in killed if not old.reap(block=len(killed) > _LINGERING)]
         number = message.get("copy")
         if type(number) is int:  # for the copy of a test cell
             target = copies[number] if 0 <= number < len(copies) else "it was never made"
@@ -354,8 +355,6 @@ def _serve_student(shell, peer, up, timeout, folder):
         if isinstance(active, _Copy):  # back to the original: the copy goes
             active.discard(killed)
         active = None
-        # killed copies are waited for while the original works (a few at most linger)
-        killed = [old for old in killed if not old.reap(block=len(killed) > _LINGERING)]
         if "call" in message:
             peer.write(peer.serve(message["call"]))
         elif "cell" in message:

@@ -177,7 +177,7 @@ class Namespace(dict):
         if self.peer is not None:
             try:
                 self.student_names = self.peer.names()
-            except RemoteError as exc:  # the student's process is gone, or cannot be copied
+            except Exception as exc:  # the student's process is gone, or has no copy for it
                 self.unreachable = exc
         self.in_cell = True
 
