@@ -90,6 +90,25 @@ def test_hidden_tests_leak_neither_into_autograded_notebooks_nor_into_feedback(t
             assert "g(np.arange(3.0))" in page and "-4.0, 0.5" not in page
 
 
+def test_the_test_cells_before_the_process_ended_keep_their_points(tmp_path):
+    # the judge runs the test cells once the student's process ran them all: when it ends
+    # midway, the copies it kept end with it, and a new run up to that cell stands in
+    root = toy.make_course(tmp_path / "c")
+    toy.hand_in(root, ["exits_in_g"])
+    summary = autograde.autograde(root, toy.ASSIGNMENT)
+    assert summary.errors == {}
+    result = summary.results["exits_in_g"]
+    cells = {c.grade_id: (c.status, c.score) for c in result.cells}
+    assert cells["test_f"] == ("passed", 1.0) and cells["test_f_partial"] == ("passed", 3.0)
+    assert cells["test_h"] == ("passed", 1.0)
+    assert cells["test_g"][1] == 0 and cells["test_g_quiet"][1] == 0
+    assert result.score == FULL - 3
+    graded = read_notebook(root / "autograded" / "exits_in_g" / toy.ASSIGNMENT / "toy.ipynb")
+    said = [o.get("ename") for c in graded.cells for o in c.get("outputs", [])]
+    assert "DeadKernelError" in said
+    assert forkservers() == []
+
+
 # student -> (exercise, text of the reference, what the student wrote instead, loses points)
 WEEK1_VARIANTS = {
     "fails_my_dense": (

@@ -44,6 +44,11 @@ BODIES = {
     ),
     "slow_g": ("return 2 * x", "import time\n    time.sleep(0.3)\n    return x * x"),
 }
+# submissions whose process ends (nbgrader autograde gives them no grade, only an error)
+ENDS_ITS_PROCESS = {
+    # in test_g's visible part, after the cells f's and h's tests grade
+    "exits_in_g": ("return 2 * x", "import os\n    os._exit(3)"),
+}
 
 
 def _meta(grade_id, *, grade=False, solution=False, locked=True, points=None):
@@ -146,14 +151,15 @@ def make_course(dest, timeout=TIMEOUT):
 
 
 def submission(root, name):
-    """The notebook of submission ``name`` (a key of BODIES, or ``deletes_test_f``)."""
+    """The notebook of submission ``name`` (a key of BODIES or ENDS_ITS_PROCESS, or
+    ``deletes_test_f``)."""
     release = read_notebook(root / "release" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
     source = read_notebook(root / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
     if name == "deletes_test_f":
         nb = fill_solutions(release, source)
         nb.cells = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") != "test_f"]
         return nb
-    f_body, g_body = BODIES[name]
+    f_body, g_body = {**BODIES, **ENDS_ITS_PROCESS}[name]
     names = [n for n, body in (("f", f_body), ("h", f_body), ("g", g_body)) if body is not None]
     replace = {}
     if f_body:
