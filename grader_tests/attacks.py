@@ -303,6 +303,19 @@ _READ_WHAT_THE_PROCESS_RECEIVES = (
 )
 
 
+# ... and writes the arrays of every message it reads into a file of its folder, handed in
+# with the notebook (the student's process passes the judge's calls on to their copies)
+_WRITE_DOWN = (
+    "def _write_down(data):\n"
+    "    text = data.decode('utf-8', 'replace')\n"
+    "    with open('received.txt', 'a') as fh:\n"
+    "        for blob in re.findall('\"data\": ?\"([A-Za-z0-9+/=]+)\"', text):\n"
+    "            raw = base64.b64decode(blob)\n"
+    "            if len(raw) % 8 == 0:\n"
+    "                fh.write(str(np.frombuffer(raw, dtype='<f8').tolist()) + '\\n')\n\n\n"
+)
+
+
 def _append_to_cells(**codes):
     """A tampering that appends ``codes[cell]`` to each solution cell named."""
 
@@ -586,6 +599,12 @@ ATTACKS = [
            cell="g", present="SEEN in memory", absent="-4.0, 0.5"),
     Attack("read_everything_the_process_receives",  # the grader's own reads, rewritten
            _READ_WHAT_THE_PROCESS_RECEIVES, cell="g", absent="-4.0, 0.5"),
+    Attack("hand_in_a_file_of_everything_the_process_receives",  # written as the judge runs
+           _READ_WHAT_THE_PROCESS_RECEIVES.replace(
+               "    _received.append(data)\n",
+               "    _received.append(data)\n    _write_down(data)\n"
+           ).replace("os.read = _keep\n", _WRITE_DOWN + "os.read = _keep\n"),
+           cell="g", absent="-4.0, 0.5"),
     Attack("print_hidden_arguments",  # stdout and stderr: test_g and test_g_quiet fail (stderr)
            "import sys\n\ndef g(x):\n    print('ARGS', np.asarray(x).tolist())\n"
            "    print('ARGS', np.asarray(x).tolist(), file=sys.stderr)\n    return x * x",
@@ -841,6 +860,9 @@ def judge(root, results, errors, before, listener, views, attacks=ATTACKS):
                 problems.append(f"{attack.present!r} not in the outputs")
             if attack.absent and attack.absent in text:
                 problems.append(f"{attack.absent!r} leaked into the outputs")
+        handed_back = root / "autograded" / student / toy.ASSIGNMENT  # what it wrote there
+        if attack.absent and handed_back.is_dir() and _files_holding(handed_back, attack.absent):
+            problems.append(f"{attack.absent!r} leaked into a file in autograded/")
         page = root / "feedback" / attack.name / toy.ASSIGNMENT / "toy.html"
         if attack.absent and page.is_file() and attack.absent in feedback_text(page):
             problems.append(f"{attack.absent!r} leaked into the feedback page")
