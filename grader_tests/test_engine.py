@@ -515,3 +515,37 @@ def test_a_hand_in_that_became_a_link_is_refused_and_its_old_grading_removed(tmp
     assert "fails_g" not in summary.results and summary.skipped == ["passes_all"]
     assert not (root / "autograded" / "fails_g" / toy.ASSIGNMENT).exists()
     assert not driver.marker_path(root, "fails_g", toy.ASSIGNMENT).exists()
+
+
+def _cell(source, grade_id, points=None):
+    meta = {"grade": points is not None, "grade_id": grade_id, "locked": True, "solution": False}
+    if points is not None:
+        meta["points"] = points
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": meta})
+
+
+def test_a_cell_decided_in_the_sandbox_runs_whole_in_the_copy_kept_for_it():
+    from course.grading import execution
+
+    cells = [
+        _cell("class Counter:\n    def __init__(self):\n        self.n = 0\n"
+              "    def inc(self):\n        self.n += 1\n        return self.n", "counter"),
+        _cell("c = Counter()\nassert c.inc() == 1\nprint('visible part')\n"
+              "### BEGIN HIDDEN TESTS\nassert c.inc() == 2\nprint('hidden part')\n"
+              "### END HIDDEN TESTS", "test_counter", points=1),
+        _cell("print('after', c.n)", "after"),
+    ]  # fmt: skip
+    task = execution.make_task(
+        json.dumps(nbformat.v4.new_notebook(cells=cells)), [], 10, sandbox_types={"Counter"}
+    )
+    try:
+        done = execution.execute_notebook(task)
+    finally:
+        servers.shutdown()
+    assert done["cells"]["test_counter"]["decided"] == "sandbox"
+    outputs = [c["outputs"] for c in json.loads(done["notebook"])["cells"]]
+    assert outputs[1] == [
+        {"output_type": "stream", "name": "stdout", "text": "visible part\nhidden part\n"}
+    ]
+    # the student's process ran the visible part only: the hidden lines ran in the copy
+    assert outputs[2][0]["text"] == "after 1\n"
