@@ -317,3 +317,50 @@ def test_what_a_notebook_keeps_of_its_outputs_is_capped_per_cell_and_per_noteboo
     assert session.kept_left <= 0
     nothing = session.keep(big)
     assert len(nothing) == 1 and "output cut" in nothing[0]["text"]
+
+
+def _test_cell(source, grade_id):
+    nbgrader = {"grade": True, "solution": False, "grade_id": grade_id, "points": 1}
+    return {"cell_type": "code", "source": source, "metadata": {"nbgrader": nbgrader}}
+
+
+def test_the_judge_runs_the_test_cells_on_their_copies_once_every_cell_has_run():
+    from course.grading import execution
+    from course.grading.results import cell_status
+
+    def judge():  # its run of test_b only: test_a's never comes (its notebook ended first)
+        message = yield
+        assert message["cell"]["source"] == "assert b == 2"
+        yield [{"call": NAMES}]
+        yield [judged(STREAM)]
+
+    def student():  # runs cells, and answers the judge's calls
+        message = yield
+        while True:
+            message = yield [result(STREAM) if "cell" in message else {"return": {"value": []}}]
+
+    student, _, session = pair(student, judge)
+    cells = [
+        {"cell_type": "code", "source": "a = 1", "metadata": {}},
+        _test_cell("assert a == 1", "test_a"),
+        {"cell_type": "code", "source": "b = 2", "metadata": {}},
+        _test_cell("assert b == 2", "test_b"),
+    ]
+    tests = {1: ("assert a == 1", []), 3: ("assert b == 2", [])}
+    kept, stopped_at = execution._run_cells(session, cells, tests, 0)
+    assert stopped_at is None
+    assert kept == {1: (0, {"outputs": [STREAM]}), 3: (1, {"outputs": [STREAM]})}
+    # every cell ran in the student's process, each test cell's copy kept before it
+    assert student.sent == [
+        {"cell": "a = 1"},
+        {"cell": "assert a == 1", "keep": True},
+        {"cell": "b = 2"},
+        {"cell": "assert b == 2", "keep": True},
+    ]
+    # a test cell says it failed until the judge has run it: one it never runs stays failed
+    assert all(cell_status(cells[i]["outputs"])[0] == "error" for i in tests)
+    verdicts = execution._judge_cells(session, cells, tests, {3: kept[3]}, ())
+    assert verdicts == {"test_b": {"decided": "judge", "note": "", "hidden_output": ""}}
+    assert student.sent[4:] == [{"call": NAMES, "copy": 1}]  # the judge's calls: its copy
+    assert cells[3]["outputs"] == [STREAM] and cell_status(cells[3]["outputs"])[0] == "passed"
+    assert cell_status(cells[1]["outputs"])[1] == f"DeadKernelError: {execution.NOT_JUDGED}"

@@ -192,6 +192,11 @@ def sandbox_types(source_nb: NotebookNode) -> set[str]:
     return found
 
 
+# what a test cell the student's process ran says until the judge has run it (a cell the
+# judge never gets to keeps it: no output at all would read as passed)
+NOT_JUDGED = "not judged: the notebook's process ended before the grader could run this test"
+
+
 def _error(ename, evalue):
     return {
         "output_type": "error",
@@ -323,9 +328,11 @@ def _run_cells(session, cells, tests, first_cell, until=None):
             _not_run(cell, dead.why, first=True)
             stopped_at = i
             continue
-        if i in tests:
+        if i in tests:  # its outputs come with the judge's run; until then, it failed
             ran[i] = (len(ran), result if has_code(source) else None)
-        cell["outputs"] = session.keep(result["outputs"])
+            cell["outputs"] = [_error("DeadKernelError", NOT_JUDGED)]
+        else:
+            cell["outputs"] = session.keep(result["outputs"])
         cell["execution_count"] = session.counted(source)
     return ran, stopped_at
 
