@@ -295,7 +295,7 @@ _READ_WHAT_THE_PROCESS_RECEIVES = (
     "os.read = _keep\n\n\ndef g(x):\n"
     "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
     "        text = b''.join(_received).decode('utf-8', 'replace')\n"
-    "        for blob in re.findall('\"data\": ?\"([A-Za-z0-9+/=]+)\"', text):\n"
+    '        for blob in re.findall(\'"data": ?"([A-Za-z0-9+/=]+)"\', text):\n'
     "            raw = base64.b64decode(blob)\n"
     "            if len(raw) % 8 == 0:\n"
     "                print('RECEIVED', np.frombuffer(raw, dtype='<f8').tolist())\n"
@@ -309,7 +309,7 @@ _WRITE_DOWN = (
     "def _write_down(data):\n"
     "    text = data.decode('utf-8', 'replace')\n"
     "    with open('received.txt', 'a') as fh:\n"
-    "        for blob in re.findall('\"data\": ?\"([A-Za-z0-9+/=]+)\"', text):\n"
+    '        for blob in re.findall(\'"data": ?"([A-Za-z0-9+/=]+)"\', text):\n'
     "            raw = base64.b64decode(blob)\n"
     "            if len(raw) % 8 == 0:\n"
     "                fh.write(str(np.frombuffer(raw, dtype='<f8').tolist()) + '\\n')\n\n\n"
