@@ -50,6 +50,7 @@ from course.grading.untrusted import FORMULA_STARTS
 FULL = sum(toy.POINTS.values())
 NBGRADER_PATIENCE = 60  # seconds plain nbgrader gets per student before it counts as hung
 ERROR_ROW = "error row"  # the submission gets a clear 'not graded' line, not a crash
+HIDDEN_INPUT = "-4.0, 0.5"  # test_g's hidden argument, as a list prints it: never handed back
 # what the grader says when the student's own run passes a cell that its judge fails
 DISAGREES = "pass in your notebook but not when the grader runs them"
 
@@ -331,7 +332,7 @@ ATTACKS = [
     Attack("read_hidden_tests_in_source",
            "try:\n    print(open('{root}/source/toy/toy.ipynb').read())\n"
            "except OSError as e:\n    print('blocked', type(e).__name__)",
-           present="blocked FileNotFoundError", absent="-4.0, 0.5"),
+           present="blocked FileNotFoundError", absent=HIDDEN_INPUT),
     Attack("read_gradebook",
            "try:\n    print(open('{root}/gradebook.db', 'rb').read()[:64])\n"
            "except OSError as e:\n    print('blocked', type(e).__name__)",
@@ -484,11 +485,11 @@ ATTACKS = [
     Attack("read_hidden_tests_from_the_history",
            "ip = get_ipython()\nip.events.register('post_run_cell', "
            "lambda result: print('SEEN', result.info.raw_cell, list(ip.user_ns['In'])))",
-           cell="g", present="SEEN", absent="-4.0, 0.5"),
+           cell="g", present="SEEN", absent=HIDDEN_INPUT),
     Attack("inspect_the_caller",
            "import sys\n\ndef g(x):\n    frame = sys._getframe(1)\n"
            "    print('CALLER', frame.f_code.co_filename, sorted(frame.f_globals)[:50])\n"
-           "    return x * x", cell="g", present="CALLER", absent="-4.0, 0.5"),
+           "    return x * x", cell="g", present="CALLER", absent=HIDDEN_INPUT),
     # --- the notebook file itself
     Attack("broken_json",
            files=lambda folder, root: (folder / "toy.ipynb").write_text('{"cells": ['),
@@ -580,7 +581,7 @@ ATTACKS = [
            "seen = []\n\ndef g(x):\n    seen.append(np.asarray(x).tolist())\n"
            "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
            "        print('SEEN', seen)\n    return x * x",
-           cell="g", present="SEEN", absent="-4.0, 0.5"),
+           cell="g", present="SEEN", absent=HIDDEN_INPUT),
     Attack("record_hidden_arguments_outside_the_process",  # files, a kept file, shared memory
            "import mmap\nimport os\n\nkept_file = open('kept.txt', 'a')\n"
            "shared = mmap.mmap(-1, 4096)\n\n"
@@ -596,23 +597,23 @@ ATTACKS = [
            "                print('SEEN in', path, open(path).read())\n"
            "        print('SEEN in memory', shared[:shared.tell()].decode())\n"
            "    return x * x",
-           cell="g", present="SEEN in memory", absent="-4.0, 0.5"),
+           cell="g", present="SEEN in memory", absent=HIDDEN_INPUT),
     Attack("read_everything_the_process_receives",  # the grader's own reads, rewritten
-           _READ_WHAT_THE_PROCESS_RECEIVES, cell="g", absent="-4.0, 0.5"),
+           _READ_WHAT_THE_PROCESS_RECEIVES, cell="g", absent=HIDDEN_INPUT),
     Attack("hand_in_a_file_of_everything_the_process_receives",  # written as the judge runs
            _READ_WHAT_THE_PROCESS_RECEIVES.replace(
                "    _received.append(data)\n",
                "    _received.append(data)\n    _write_down(data)\n"
            ).replace("os.read = _keep\n", _WRITE_DOWN + "os.read = _keep\n"),
-           cell="g", absent="-4.0, 0.5"),
+           cell="g", absent=HIDDEN_INPUT),
     Attack("print_hidden_arguments",  # stdout and stderr: test_g and test_g_quiet fail (stderr)
            "import sys\n\ndef g(x):\n    print('ARGS', np.asarray(x).tolist())\n"
            "    print('ARGS', np.asarray(x).tolist(), file=sys.stderr)\n    return x * x",
-           cell="g", outcome=FULL - 3, present="during a hidden test", absent="-4.0, 0.5"),
+           cell="g", outcome=FULL - 3, present="during a hidden test", absent=HIDDEN_INPUT),
     Attack("raise_hidden_arguments",  # in the message of an error: test_g's hidden check fails
            "def g(x):\n    if np.ndim(x) and len(x) == 2:\n"
            "        raise ValueError('ARGS ' + str(np.asarray(x).tolist()))\n    return x * x",
-           cell="g", outcome=FULL - 2, present="during a hidden test", absent="-4.0, 0.5"),
+           cell="g", outcome=FULL - 2, present="during a hidden test", absent=HIDDEN_INPUT),
 ]  # fmt: skip
 
 # An honest classmate graded after the private-world attacks: imports what they planted, has
@@ -860,9 +861,11 @@ def judge(root, results, errors, before, listener, views, attacks=ATTACKS):
                 problems.append(f"{attack.present!r} not in the outputs")
             if attack.absent and attack.absent in text:
                 problems.append(f"{attack.absent!r} leaked into the outputs")
-        handed_back = root / "autograded" / student / toy.ASSIGNMENT  # what it wrote there
-        if attack.absent and handed_back.is_dir() and _files_holding(handed_back, attack.absent):
-            problems.append(f"{attack.absent!r} leaked into a file in autograded/")
+        handed_back = root / "autograded" / student / toy.ASSIGNMENT  # the files it wrote
+        if handed_back.is_dir() and any(
+            p != path for p in _files_holding(handed_back, HIDDEN_INPUT)
+        ):  # (the notebook holds the student's code: its outputs are looked at above)
+            problems.append(f"{HIDDEN_INPUT!r} leaked into a file in autograded/")
         page = root / "feedback" / attack.name / toy.ASSIGNMENT / "toy.html"
         if attack.absent and page.is_file() and attack.absent in feedback_text(page):
             problems.append(f"{attack.absent!r} leaked into the feedback page")
