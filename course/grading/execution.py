@@ -260,23 +260,23 @@ def _disagreement(outside, exercises):
     )
 
 
-def _judge_test_cell(session, cell, test, inside, exercises):
+def _judge_test_cell(session, cell, hidden, inside, exercises):
     """The judge's run of one test cell, on the copy of the student's process kept for it.
 
-    The judge runs the whole cell on the state the student's cells left before it (the copy
-    ``session.copy``): its outputs are the cell's. The student's process ran the cell's
-    visible part already (``inside``: that run's result, or None when it has no code), as
-    the student's own kernel would; what that run said only decides whether the cell gets a
-    note explaining why the judge's run failed where the student's passed, never a status
-    or a score. When a value the judge needs cannot leave the student's process, the copy
-    runs the whole cell instead, as nbgrader would, and that run decides.
+    The judge runs the whole cell (``hidden``: the lines of its hidden regions) on the state
+    the student's cells left before it (the copy ``session.copy``): its outputs are the
+    cell's. The student's process ran the cell's visible part already (``inside``: that
+    run's result, or None when it has no code), as the student's own kernel would; what that
+    run said only decides whether the cell gets a note explaining why the judge's run failed
+    where the student's passed, never a status or a score. When a value the judge needs
+    cannot leave the student's process, the copy runs the whole cell instead, as nbgrader
+    would, and that run decides.
 
     Returns:
         ``{"decided": "judge" | "sandbox", "note": str, "hidden_output": str}``
         (``hidden_output``: what the student's code printed, displayed or raised in the
         calls of the judge's hidden lines, kept for the instructor only).
     """
-    visible, hidden = test
     request = {"cell": {"source": _source(cell), "hidden": sorted(hidden)}}
     outside = session.cell("judge", request)
     verdict = {"decided": "judge", "note": "", "hidden_output": outside["hidden_output"]}
@@ -353,7 +353,8 @@ def _judge_cells(session, cells, tests, ran, exercises):
         session.new_cell()
         session.copy = number
         try:
-            verdicts[_grade_id(cell)] = _judge_test_cell(session, cell, tests[i], inside, exercises)
+            hidden = tests[i][1]
+            verdicts[_grade_id(cell)] = _judge_test_cell(session, cell, hidden, inside, exercises)
         except ProcessStopped as dead:
             _not_run(cell, dead.why, first=True)
         finally:
@@ -419,18 +420,19 @@ def execute_notebook(task: Task) -> Executed:
             judge.started(timeout)
             kept, stopped_at = _run_cells(session, cells, tests, first)
             student.freeze()  # what it hands in: nothing hidden has reached it yet
-            judged = session
+            judged, handed_in = session, None
             if stopped_at is not None and any(i <= stopped_at for i in tests):
                 # its process ended, and the copies kept for the test cells with it: run the
                 # notebook again up to that cell for the judge's runs of those before it
-                judged, kept = _run_again(session, cells, tests, first, stopped_at, limit, files)
+                judged, kept, handed_in = _run_again(
+                    session, cells, (tests, first, stopped_at), limit, files
+                )
             verdicts = _judge_cells(judged, cells, tests, kept, exercises)
-            produced = student.produced if judged is not session else None
             student.end()
             judge.end()
             student.ended(timeout)
             judge.ended(timeout)
-            produced = student.produced if produced is None else produced
+            produced = student.produced if handed_in is None else handed_in
         except WorkerLost as exc:
             for server in (student, judge):
                 server.close()
@@ -457,21 +459,24 @@ def execute_notebook(task: Task) -> Executed:
     }
 
 
-def _run_again(session, cells, tests, first, stopped_at, limit, files):
+def _run_again(session, cells, where, limit, files):
     """Run the notebook's cells again in a new student's process, up to the cell during
-    which the first one stopped (``stopped_at``), for the copies the judge needs.
+    which the first one stopped, for the copies the judge needs (``where``: ``(tests,
+    first, stopped_at)``, the test cells, the first cell the process runs, and that cell).
 
     What the new run's cells say is not kept: the notebook shows the first run. The test
     cell the first run stopped in gets its copy without its visible part running again.
 
     Returns:
-        ``(session, kept)``: the new run's session (the judge's, the same), and the copies
-        it kept (see :func:`_run_cells`).
+        ``(session, kept, files)``: the new run's session (the judge's, the same), the
+        copies it kept (see :func:`_run_cells`), and the files the first run handed in.
     """
+    tests, first, stopped_at = where
     student, judge = session.servers["student"], session.servers["judge"]
     timeout = session.timeout
     student.end()
-    student.ended(timeout)  # (what the first run wrote: the files handed in)
+    student.ended(timeout)
+    handed_in = student.produced
     student.start(timeout, limit, files)
     student.started(timeout)
     again = Session(student, judge, timeout, wall_seconds=limit)
@@ -479,7 +484,7 @@ def _run_again(session, cells, tests, first, stopped_at, limit, files):
     until = stopped_at + 1 if stopped_at in tests else stopped_at
     shown = {**tests, stopped_at: ("", tests[stopped_at][1])} if stopped_at in tests else tests
     kept, _ = _run_cells(again, scratch, shown, first, until=until)
-    return again, kept
+    return again, kept, handed_in
 
 
 def cells_server(timeout: float, warm: Iterable[str] = ()) -> ServerProcess:

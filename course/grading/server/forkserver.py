@@ -187,7 +187,9 @@ class _Copy:
 
     made = 0  # copies made by this process: each numbers its function handles apart
 
-    def __init__(self, peer: wire.Peer, shell: Any, up: int, folder: str, spare: set[int]) -> None:
+    def __init__(
+        self, peer: wire.Peer, shell: InteractiveShell, up: int, folder: str, spare: set[int]
+    ) -> None:
         _Copy.made += 1
         forbid_tracing()  # the copy cannot reach the original's files through /proc/<pid>
         down_r, self.down = os.pipe()
