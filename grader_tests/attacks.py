@@ -289,31 +289,29 @@ _SQUARE_WITH_THE_KEPT_F = "def g(x):\n    return kept[0](x) * x / 2  # 2 * x * x
 # A g that rewrites how its process reads (os.read, which the grader's own code calls) to keep
 # every byte it receives, and prints the arrays found there when plot_g, a later cell, calls
 # it: the student's process passes the judge's calls on to the copy that serves them, so had
-# the judge run test_g before plot_g, its hidden input would be among them.
+# the judge run test_g before plot_g, its hidden input would be among them. ``{write_down}``:
+# what else it does with each read (the second attack writes the arrays into a file of its
+# folder, handed in with the notebook).
 _READ_WHAT_THE_PROCESS_RECEIVES = (
     "import base64\nimport os\nimport re\n\n_received = []\n_read = os.read\n\n\n"
-    "def _keep(fd, n):\n    data = _read(fd, n)\n    _received.append(data)\n    return data\n\n\n"
+    "def _arrays(data):\n"
+    "    text = data.decode('utf-8', 'replace')\n"
+    '    for blob in re.findall(\'"data": ?"([A-Za-z0-9+/=]+)"\', text):\n'
+    "        raw = base64.b64decode(blob)\n"
+    "        if len(raw) % 8 == 0:\n"
+    "            yield np.frombuffer(raw, dtype='<f8').tolist()\n\n\n"
+    "def _keep(fd, n):\n    data = _read(fd, n)\n    _received.append(data)\n{write_down}"
+    "    return data\n\n\n"
     "os.read = _keep\n\n\ndef g(x):\n"
     "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
-    "        text = b''.join(_received).decode('utf-8', 'replace')\n"
-    '        for blob in re.findall(\'"data": ?"([A-Za-z0-9+/=]+)"\', text):\n'
-    "            raw = base64.b64decode(blob)\n"
-    "            if len(raw) % 8 == 0:\n"
-    "                print('RECEIVED', np.frombuffer(raw, dtype='<f8').tolist())\n"
+    "        for values in _arrays(b''.join(_received)):\n"
+    "            print('RECEIVED', values)\n"
     "    return x * x"
 )
-
-
-# ... and writes the arrays of every message it reads into a file of its folder, handed in
-# with the notebook (the student's process passes the judge's calls on to their copies)
 _WRITE_DOWN = (
-    "def _write_down(data):\n"
-    "    text = data.decode('utf-8', 'replace')\n"
     "    with open('received.txt', 'a') as fh:\n"
-    '        for blob in re.findall(\'"data": ?"([A-Za-z0-9+/=]+)"\', text):\n'
-    "            raw = base64.b64decode(blob)\n"
-    "            if len(raw) % 8 == 0:\n"
-    "                fh.write(str(np.frombuffer(raw, dtype='<f8').tolist()) + '\\n')\n\n\n"
+    "        for values in _arrays(data):\n"
+    "            fh.write(str(values) + '\\n')\n"
 )
 
 
@@ -599,13 +597,11 @@ ATTACKS = [
            "    return x * x",
            cell="g", present="SEEN in memory", absent=HIDDEN_INPUT),
     Attack("read_everything_the_process_receives",  # the grader's own reads, rewritten
-           _READ_WHAT_THE_PROCESS_RECEIVES, cell="g", absent=HIDDEN_INPUT),
+           _READ_WHAT_THE_PROCESS_RECEIVES.replace("{write_down}", ""), cell="g",
+           absent=HIDDEN_INPUT),
     Attack("hand_in_a_file_of_everything_the_process_receives",  # written as the judge runs
-           _READ_WHAT_THE_PROCESS_RECEIVES.replace(
-               "    _received.append(data)\n",
-               "    _received.append(data)\n    _write_down(data)\n"
-           ).replace("os.read = _keep\n", _WRITE_DOWN + "os.read = _keep\n"),
-           cell="g", absent=HIDDEN_INPUT),
+           _READ_WHAT_THE_PROCESS_RECEIVES.replace("{write_down}", _WRITE_DOWN), cell="g",
+           absent=HIDDEN_INPUT),
     Attack("print_hidden_arguments",  # stdout and stderr: test_g and test_g_quiet fail (stderr)
            "import sys\n\ndef g(x):\n    print('ARGS', np.asarray(x).tolist())\n"
            "    print('ARGS', np.asarray(x).tolist(), file=sys.stderr)\n    return x * x",
