@@ -223,75 +223,223 @@ def _not_run(cell, why, first):
     cell["execution_count"] = None
 
 
-def _passed(outputs):
-    return not any(o["output_type"] == "error" for o in outputs)
+def _fails(output):
+    """Whether nbgrader reads ``output`` as a failure: an error, or text on stderr."""
+    kind = output["output_type"]
+    return kind == "error" or (kind == "stream" and output.get("name") == "stderr")
 
 
-def _summaries(outputs):
-    """Outputs with each error's traceback cut to its one-line summary.
+def _failed(outputs):
+    """Whether nbgrader gives a cell with ``outputs`` no points: a failure before any result
+    (a result is its partial credit)."""
+    for output in outputs:
+        if _fails(output):
+            return True
+        if output["output_type"] == "execute_result":
+            return False
+    return False
 
-    A cell decided in the student's process ran with its hidden tests: its tracebacks would
-    quote their lines.
+
+# the words and names a test cell shows for what its judged run did, where that run's own
+# would be the student's copy's text
+GRADER_STDERR = "[text went to stderr when the grader ran this cell, which fails it: not shown]\n"
+_GRADER_ENAMES = {"CheckFailed", "CannotCheck", "CellTimeoutError", "DeadKernelError"}
+_STOPPED_WORDS = {
+    "CellTimeoutError": "ran out of time",
+    "DeadKernelError": "ended your notebook's process",
+}
+
+
+def _shown_ename(ename):
+    """An error's name as a student may see it: Python's own exceptions and the grader's;
+    any other (a class the student's code named) reads ``Exception``."""
+    import builtins
+
+    known = getattr(builtins, ename, None) if isinstance(ename, str) else None
+    if (isinstance(known, type) and issubclass(known, BaseException)) or ename in _GRADER_ENAMES:
+        return ename
+    return "Exception"
+
+
+def _stream(text, name="stdout"):
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def _failure(judged, ename, where):
+    """The outputs that stand for the judged run's failure, in the grader's words: one line
+    for its stderr, and an error naming ``where`` it failed (``ename``: its error's name)."""
+    shown = (
+        [_stream(GRADER_STDERR, "stderr")]
+        if any(_fails(o) for o in judged if o["output_type"] == "stream")
+        else []
+    )
+    if ename is not None:
+        what = _STOPPED_WORDS.get(ename, "failed")
+        shown.append(_error(_shown_ename(ename), f"{where} {what} when the grader ran this cell"))
+    return shown
+
+
+def _score(judged, own):
+    """The judged run's result (nbgrader reads partial credit from it), as a student may see
+    it: the student's own when it reads the same, else the number it holds, else a line."""
+    result = next(o for o in judged if o["output_type"] == "execute_result")
+    mine = next((o for o in own if o["output_type"] == "execute_result"), None)
+    text = result.get("data", {}).get("text/plain", "")
+    text = "".join(text) if isinstance(text, list) else str(text)
+    if mine is not None and mine.get("data", {}).get("text/plain") == result["data"].get(
+        "text/plain"
+    ):
+        return mine
+    try:
+        text = repr(float(text))
+    except ValueError:
+        text = "[the grader's run of this cell ended on another value: not shown]"
+    return {**result, "data": {"text/plain": text}, "metadata": {}}
+
+
+def _shown(own, judged, failure):
+    """What a test cell shows: the student's own run of its visible part, and the judge's
+    verdict (nbgrader reads the same points from it as from ``judged``).
+
+    Args:
+        own: the outputs of the student's run of the cell's visible part, made before any
+            hidden input reached the submission's process ([] when the part has no code).
+        judged: the outputs of the run that decides the cell (the judge's, or the copy's),
+            which may quote what the student's copy said: never shown as they are.
+        failure: what stands for ``judged``'s failure when ``own`` shows none.
+
+    Returns:
+        (outputs, note): the outputs, and why the student's run and the decisive one
+        disagree when the first fails and the second passes ("" otherwise).
     """
-    return [
-        {**o, "traceback": [f"{o['ename']}: {o['evalue']}"]} if o["output_type"] == "error" else o
-        for o in outputs
-    ]
+    kept = [o for o in own if o["output_type"] != "execute_result"]
+    if _failed(judged):
+        return (own, "") if _failed(own) else ([*kept, *failure], "")
+    note = ""
+    if _failed(own):
+        note = PASSES_OUTSIDE
+        kept = [
+            _stream(
+                o.get("text", "")
+                if o["output_type"] == "stream"
+                else f"{o['ename']}: {o['evalue']}\n"
+            )
+            if _fails(o)
+            else o
+            for o in kept
+        ]
+        kept.append(_stream(f"{note}\n"))
+    if any(o["output_type"] == "execute_result" for o in judged):
+        kept.append(_score(judged, own))
+    return kept, note
 
 
-def _disagreement(outside, exercises):
-    """Why a cell whose visible checks pass in the student's run fails in the judge's."""
-    first = next((o for o in outside["outputs"] if o["output_type"] == "error"), {})
-    why = f"{first.get('ename', '')}: {first.get('evalue', '')}".strip(": ").splitlines()
+PASSES_OUTSIDE = (
+    "this cell fails in your notebook but passes when the grader runs it: the grader tests "
+    "each function with correct versions of the others it uses, so that a mistake costs "
+    "points once, in the cell that tests it (or randomness, or the order the cells ran in)"
+)
+
+
+def _disagreement(outside, exercises, where):
+    """Why a cell whose visible checks pass in the student's run fails in the judge's (at
+    ``where``: the line's number and source)."""
     lead = "this cell's visible checks pass in your notebook but not when the grader runs them"
     for name, replaced in outside["calls"]:
         others = [n for n in replaced if n in exercises and n != name]
         if others:
             blocks = ", ".join(others)
-            detail = f" - {why[0]}" if why else ""
             return (
                 f"{lead}: your {name} passes with your own {blocks} but not with a correct "
-                f"{blocks} (check what {name} expects of {blocks}){detail}"
+                f"{blocks} (check what {name} expects of {blocks}; {where} failed)"
             )
     return (
-        f"{lead} ({why[0] if why else 'no detail'}): the grader runs them on the state your "
-        "notebook's earlier cells left, with its own copy of every check; look for randomness "
-        "or for values that depend on the order the cells ran in"
+        f"{lead} ({where} failed): the grader runs them on the state your notebook's earlier "
+        "cells left, with its own copy of every check; look for randomness or for values that "
+        "depend on the order the cells ran in"
     )
+
+
+def _log_text(outputs):
+    """Outputs as the instructor's log shows them (text only)."""
+    lines = []
+    for output in outputs:
+        kind = output["output_type"]
+        if kind == "stream":
+            lines.append(f"[{output.get('name')}] {output.get('text', '')}")
+        elif kind == "error":
+            lines.append(f"[error] {output.get('ename')}: {output.get('evalue')}\n")
+        else:
+            data = output.get("data", {})
+            text = data.get("text/plain", "") if kind == "execute_result" else ""
+            text = "".join(text) if isinstance(text, list) else str(text)
+            lines.append(f"[{kind}] {text or ', '.join(sorted(map(str, data)))}\n")
+    text = "".join(lines)
+    if len(text) > protocol.HIDDEN_OUTPUT_CHARS:
+        text = f"{text[: protocol.HIDDEN_OUTPUT_CHARS]}\n[cut: {len(text)} characters]\n"
+    return text
 
 
 def _judge_test_cell(session, cell, hidden, inside, exercises):
     """The judge's run of one test cell, on the copy of the student's process kept for it.
 
     The judge runs the whole cell (``hidden``: the lines of its hidden regions) on the state
-    the student's cells left before it (the copy ``session.copy``): its outputs are the
-    cell's. The student's process ran the cell's visible part already (``inside``: that
-    run's result, or None when it has no code), as the student's own kernel would; what that
-    run said only decides whether the cell gets a note explaining why the judge's run failed
-    where the student's passed, never a status or a score. When a value the judge needs
-    cannot leave the student's process, the copy runs the whole cell instead, as nbgrader
-    would, and that run decides.
+    the student's cells left before it (the copy ``session.copy``): that run decides the
+    cell's points. The student's process ran the cell's visible part already (``inside``:
+    that run's result, or None when it has no code), as the student's own kernel would,
+    before any hidden input reached it: its outputs are the ones the cell shows, with the
+    judge's verdict. What the judge's run printed (the copy's text may carry what another
+    copy saw: copies are forks of one process) goes to the instructor's log only; a failure
+    the student's run did not show is said in the grader's words (a hidden line's, in the
+    test's own: the instructor's message). When a value the judge needs cannot leave the
+    student's process, the copy runs the whole cell instead, as nbgrader would, and that run
+    decides.
 
     Returns:
         ``{"decided": "judge" | "sandbox", "note": str, "hidden_output": str}``
         (``hidden_output``: what the student's code printed, displayed or raised in the
-        calls of the judge's hidden lines, kept for the instructor only).
+        calls of the judge's hidden lines, and what the judge's run showed, kept for the
+        instructor only).
     """
-    request = {"cell": {"source": _source(cell), "hidden": sorted(hidden)}}
+    source = _source(cell)
+    request = {"cell": {"source": source, "hidden": sorted(hidden)}}
     outside = session.cell("judge", request)
-    verdict = {"decided": "judge", "note": "", "hidden_output": outside["hidden_output"]}
+    own = [] if inside is None else inside["outputs"]
+    decided, note = "judge", ""
     if outside["undecidable"]:
-        whole = session.cell("student", {"cell": _source(cell)})
-        cell["outputs"] = session.keep(_summaries(whole["outputs"]))
-        return verdict | {"decided": "sandbox"}
-    cell["outputs"] = session.keep(outside["outputs"])
-    stopped = outside["ename"] in ("CellTimeoutError", "DeadKernelError")
-    if inside is not None and not stopped and not session.dead:
-        if not _passed(outside["outputs"]) and _passed(inside["outputs"]):
-            verdict["note"] = _disagreement(outside, exercises)
-            note = {"output_type": "stream", "name": "stdout", "text": f"{verdict['note']}\n"}
-            cell["outputs"] = [*cell["outputs"], note]
-    return verdict
+        decided = "sandbox"
+        judged = session.cell("student", {"cell": source})["outputs"]
+        first = next((o for o in judged if o["output_type"] == "error"), None)
+        failure = _failure(judged, first and first["ename"], "a line (its hidden tests included)")
+    else:
+        judged = outside["outputs"]
+        if outside["ename"] is not None and outside["visible_ok"]:
+            # a hidden line failed: its error is the test's own (the judge shows none of the
+            # student's text in a hidden line's call)
+            failure = [
+                *_failure(judged, None, ""),
+                *(o for o in judged if o["output_type"] == "error"),
+            ]
+        else:
+            line = outside.get("line")
+            lines = source.splitlines()
+            where = (
+                f"line {line} (`{lines[line - 1].strip()[:120]}`)"
+                if line and line <= len(lines)
+                else "a line"
+            )
+            failure = _failure(judged, outside["ename"], where)
+            ename = outside["ename"]  # None: it failed by writing to stderr alone
+            stopped = ename is None or ename in _STOPPED_WORDS
+            if not stopped and not session.dead and not _failed(own):
+                note = _disagreement(outside, exercises, where)
+                failure.append(_stream(f"{note}\n"))
+    outputs, passes = _shown(own, judged, failure)
+    cell["outputs"] = session.keep(outputs)
+    log = outside["hidden_output"]
+    if judged != own:  # what the instructor would not see otherwise
+        log += f"[the grader's run of the cell]\n{_log_text(judged)}"
+    return {"decided": decided, "note": note or passes, "hidden_output": log}
 
 
 def _grade_id(cell):

@@ -188,6 +188,8 @@ def check_result(body: Any, judge: bool = False) -> dict[str, Any]:
         )
         for key in ("ename", "undecidable"):
             _require(body.get(key) is None or type(body[key]) is str, f"a {key} that is not text")
+        line = body.get("line")
+        _require(line is None or (type(line) is int and line > 0), "a line that is not one")
         hidden_output = body.get("hidden_output", "")
         _require(type(hidden_output) is str, "a hidden_output that is not text")
         if len(hidden_output) > HIDDEN_OUTPUT_CHARS:
@@ -201,6 +203,7 @@ def check_result(body: Any, judge: bool = False) -> dict[str, Any]:
             ename=body.get("ename"),
             undecidable=body.get("undecidable"),
             visible_ok=body.get("visible_ok") is True,
+            line=line,
         )
     return result
 

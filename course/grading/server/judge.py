@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 from course.grading.server.files import write_files
 from course.grading.server.messages import JudgeResult, Output
 from course.grading.server.shell import run_cell
-from course.grading.server.wire import RemoteError
+from course.grading.server.wire import DeadKernelError, RemoteError
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -80,7 +80,6 @@ class CannotCheck(RemoteError):
 
 
 _MISSING = object()
-_CODE_LINES = ("Traceback", "  File")  # the lines of a traceback that name code
 _LOG_CHARS = 20_000  # of the instructor's log of one cell
 # what stands in the cell's outputs for a hidden test's call's stderr and error messages
 HIDDEN_STDERR = "[your code wrote to stderr during a hidden test: the text is not shown]\n"
@@ -241,14 +240,22 @@ class Namespace(dict):
                 self._log(f"[displayed {', '.join(sorted(map(str, data)))}]\n")
 
     def take_error(self, error: BaseException) -> None:
-        """An error the student's code raised during a call: a hidden line's keeps its type
-        and the lines of the student's traceback that name code, never its message."""
+        """An error the student's code raised during a call: a hidden line's shows neither
+        its message nor its traceback (both are the student's text, as is the name of a
+        class the student defined: a built-in exception's name is shown, any other reads
+        ``Exception``)."""
         if not isinstance(error, Exception) or not self._in_hidden_test():
             return
-        self._log(f"[error] {type(error).__name__}: {error}\n")
+        name = type(error).__name__
         frames = getattr(error, "remote_traceback", ())
-        error.remote_traceback = [line for line in frames if line.startswith(_CODE_LINES)]
+        lines = [*(f"{line.rstrip()}\n" for line in frames), f"[error] {name}: {error}\n"]
+        self._log("".join(lines))
+        error.remote_traceback = []
         error.shown = HIDDEN_ERROR
+        student_named = isinstance(error, RemoteError) and not isinstance(
+            error, (DeadKernelError, CannotCheck)
+        )
+        error.shown_ename = "Exception" if student_named else name
 
     def cannot_cross(self, type_name: str, message: str) -> Undecidable | CannotCheck:
         """The exception for a value of ``type_name`` that could not leave the student."""
@@ -314,8 +321,9 @@ def run_test_cell(
 
     Returns:
         The cell's result (as :func:`course.grading.forkserver.run_cell`) plus
-        ``visible_ok`` (no error was raised by a visible line), ``ename`` (the error's
-        class name, or None), ``undecidable`` (the type that kept the cell from being
+        ``visible_ok`` (no error was raised by a visible line), ``line`` (the line of the
+        cell whose statement raised the error, or None), ``ename`` (the error's class name,
+        or None), ``undecidable`` (the type that kept the cell from being
         decided here, or None), ``calls`` (``[name, [names the test had rebound or
         deleted]]`` for each call of a student function) and ``hidden_output`` (what the
         student's code said during the hidden lines' calls, for the instructor).
@@ -335,6 +343,7 @@ def run_test_cell(
     error = shell.last_error
     line = _statement_line(error)
     result["visible_ok"] = error is None or (line is not None and line in set(hidden))
+    result["line"] = line if error is not None else None
     result["ename"] = None if error is None else type(error).__name__
     result["undecidable"] = namespace.undecidable
     result["calls"] = [[name, names] for name, names in calls]

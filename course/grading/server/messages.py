@@ -26,6 +26,7 @@ class JudgeResult(CellResult, total=False):
     """The judge's result of a test cell: the cell's outcome as the judge saw it."""
 
     visible_ok: bool  # the cell's error (if any) was raised by a hidden line
+    line: int | None  # the line of the cell whose statement raised the error
     ename: str | None  # the error the cell ended with
     undecidable: str | None  # a type whose values cannot leave the student's process
     calls: list[list[Any]]  # [function name, [names the test rebound]] per call

@@ -164,16 +164,18 @@ def make_shell(
             etype, evalue, _ = sys.exc_info() if exc_tuple is None else exc_tuple
             if etype is None:
                 return None
-            # an error of the student's code in a hidden test's call: its message is not shown
+            # an error of the student's code in a hidden test's call: neither its message
+            # nor the name of a class the student defined is shown
             message = getattr(evalue, "shown", evalue)
-            stb = [*getattr(evalue, "remote_traceback", ()), f"{etype.__name__}: {message}"]
-            return self._showtraceback(etype, message, stb)
+            name = getattr(evalue, "shown_ename", etype.__name__)
+            stb = [*getattr(evalue, "remote_traceback", ()), f"{name}: {message}"]
+            return self._showtraceback(name, message, stb)
 
         def _showtraceback(self, etype, evalue, stb):
             capture.add(
                 {
                     "output_type": "error",
-                    "ename": str(etype.__name__),
+                    "ename": etype if isinstance(etype, str) else str(etype.__name__),
                     "evalue": str(evalue),
                     "traceback": stb,
                 }
