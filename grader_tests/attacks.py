@@ -67,6 +67,7 @@ class Attack:
     side_effect: str = ""  # a check of the machine after the run: see judge()
     student: str = ""  # the hand-in's folder (the student id) when not the attack's name
     shown: str = ""  # a tag the instructor must see, on lines without control characters
+    logged: str = ""  # must appear in the instructor's log of the attacker's test cells
 
     @property
     def student_id(self):
@@ -312,6 +313,33 @@ _WRITE_DOWN = (
     "    with open('received.txt', 'a') as fh:\n"
     "        for values in _arrays(data):\n"
     "            fh.write(str(values) + '\\n')\n"
+)
+
+
+# A g that installs handlers for two real-time signals in its cell (the copies of the process
+# inherit them). Called with test_g's hidden input, in test_g's copy, it sends the 128 bits of
+# the two floats as signals to the next few pids (the copies made after it, waiting); in the
+# copy kept for test_g_quiet, a later test cell, g(2) prints what arrived. Copies are forks of
+# one process: they can always pass data on, so what they print must reach no student.
+_COLLUDE_THROUGH_SIGNALS = (
+    "import os, signal, struct, time\n_bits = []\n\n\n"
+    "def _got(sig, frame):\n    _bits.append(sig - signal.SIGRTMIN)\n\n\n"
+    "signal.signal(signal.SIGRTMIN, _got)\nsignal.signal(signal.SIGRTMIN + 1, _got)\n\n\n"
+    "def g(x):\n"
+    "    if np.ndim(x) and len(x) == 2:  # test_g's hidden call, in its copy\n"
+    "        me = os.getpid()\n"
+    "        for byte in struct.pack('<2d', *x):\n"
+    "            for k in range(8):\n"
+    "                for pid in range(me + 1, me + 6):\n"
+    "                    try:\n"
+    "                        os.kill(pid, signal.SIGRTMIN + ((byte >> k) & 1))\n"
+    "                    except OSError:\n"
+    "                        pass\n"
+    "                time.sleep(0.001)\n"
+    "    if np.ndim(x) == 0 and x == 2 and len(_bits) >= 128:  # test_g_quiet's copy\n"
+    "        raw = bytes(sum(_bits[8 * i + k] << k for k in range(8)) for i in range(16))\n"
+    "        print('SIGNALLED', list(struct.unpack('<2d', raw)))\n"
+    "    return x * x"
 )
 
 
@@ -602,10 +630,27 @@ ATTACKS = [
     Attack("hand_in_a_file_of_everything_the_process_receives",  # written as the judge runs
            _READ_WHAT_THE_PROCESS_RECEIVES.replace("{write_down}", _WRITE_DOWN), cell="g",
            absent=HIDDEN_INPUT),
+    Attack("collude_through_signals",  # test_g's copy signals its hidden input to a later copy
+           _COLLUDE_THROUGH_SIGNALS, cell="g", absent=HIDDEN_INPUT,
+           logged=f"SIGNALLED [{HIDDEN_INPUT}]"),
+    Attack("raise_from_a_file_named_after_the_hidden_input",  # its traceback's "File" line
+           "def g(x):\n    if np.ndim(x) and len(x) == 2:\n"
+           "        name = str(np.asarray(x).tolist())[1:-1]\n"
+           "        exec(compile('raise ValueError(0)', name, 'exec'))\n    return x * x",
+           cell="g", outcome=FULL - 2, present="during a hidden test", absent=HIDDEN_INPUT,
+           logged=f'File "{HIDDEN_INPUT}"'),
+    Attack("name_an_error_after_the_hidden_input",  # a class named by what it was given
+           "def g(x):\n    if np.ndim(x) and len(x) == 2:\n"
+           "        name = 'Saw_' + '_'.join(str(v) for v in np.asarray(x).tolist())\n"
+           "        name = name.replace('-', 'm').replace('.', 'p')\n"
+           "        raise type(name, (Exception,), {{}})()\n    return x * x",
+           cell="g", outcome=FULL - 2, present="during a hidden test",
+           absent="Saw_m4p0_0p5", logged="Saw_m4p0_0p5"),
     Attack("print_hidden_arguments",  # stdout and stderr: test_g and test_g_quiet fail (stderr)
            "import sys\n\ndef g(x):\n    print('ARGS', np.asarray(x).tolist())\n"
            "    print('ARGS', np.asarray(x).tolist(), file=sys.stderr)\n    return x * x",
-           cell="g", outcome=FULL - 3, present="during a hidden test", absent=HIDDEN_INPUT),
+           cell="g", outcome=FULL - 3, present="ARGS [0.0, 1.0, 2.0]", absent=HIDDEN_INPUT,
+           logged=f"ARGS [{HIDDEN_INPUT}]"),
     Attack("raise_hidden_arguments",  # in the message of an error: test_g's hidden check fails
            "def g(x):\n    if np.ndim(x) and len(x) == 2:\n"
            "        raise ValueError('ARGS ' + str(np.asarray(x).tolist()))\n    return x * x",
@@ -857,6 +902,10 @@ def judge(root, results, errors, before, listener, views, attacks=ATTACKS):
                 problems.append(f"{attack.present!r} not in the outputs")
             if attack.absent and attack.absent in text:
                 problems.append(f"{attack.absent!r} leaked into the outputs")
+        log = root / "autograded" / student / f".{toy.ASSIGNMENT}.graded.json"
+        logged = str(json.loads(log.read_text())) if log.is_file() else ""
+        if attack.logged and attack.logged not in logged:
+            problems.append(f"{attack.logged!r} not in the instructor's log (did it run?)")
         handed_back = root / "autograded" / student / toy.ASSIGNMENT  # the files it wrote
         if handed_back.is_dir() and any(
             p != path for p in _files_holding(handed_back, HIDDEN_INPUT)

@@ -542,10 +542,12 @@ def test_a_cell_decided_in_the_sandbox_runs_whole_in_the_copy_kept_for_it():
         done = execution.execute_notebook(task)
     finally:
         servers.shutdown()
-    assert done["cells"]["test_counter"]["decided"] == "sandbox"
+    verdict = done["cells"]["test_counter"]
+    assert verdict["decided"] == "sandbox"
     outputs = [c["outputs"] for c in json.loads(done["notebook"])["cells"]]
-    assert outputs[1] == [
-        {"output_type": "stream", "name": "stdout", "text": "visible part\nhidden part\n"}
-    ]
+    # the cell shows the student's own run; the copy's (which had the hidden lines) is the
+    # instructor's to read
+    assert outputs[1] == [{"output_type": "stream", "name": "stdout", "text": "visible part\n"}]
+    assert "visible part\nhidden part\n" in verdict["hidden_output"]
     # the student's process ran the visible part only: the hidden lines ran in the copy
     assert outputs[2][0]["text"] == "after 1\n"

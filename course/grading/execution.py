@@ -35,9 +35,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from course.grading import protocol
 from course.grading.notebooks import HIDDEN_DELIMITERS, has_code, split_hidden
-from course.grading.server.framing import (
-    MAX_MESSAGE_BYTES,
-)
+from course.grading.server.framing import MAX_MESSAGE_BYTES
+from course.grading.server.messages import HIDDEN_STDERR
 from course.grading.servers import (
     ProtocolViolation,
     ServerProcess,
@@ -268,11 +267,10 @@ def _stream(text, name="stdout"):
 def _failure(judged, ename, where):
     """The outputs that stand for the judged run's failure, in the grader's words: one line
     for its stderr, and an error naming ``where`` it failed (``ename``: its error's name)."""
-    shown = (
-        [_stream(GRADER_STDERR, "stderr")]
-        if any(_fails(o) for o in judged if o["output_type"] == "stream")
-        else []
-    )
+    errs = [o.get("text") for o in judged if o["output_type"] == "stream" and _fails(o)]
+    # the judge's own line for a hidden test's call's stderr says where it came from
+    shown = [_stream(HIDDEN_STDERR if HIDDEN_STDERR in errs else GRADER_STDERR, "stderr")]
+    shown = shown if errs else []
     if ename is not None:
         what = _STOPPED_WORDS.get(ename, "failed")
         shown.append(_error(_shown_ename(ename), f"{where} {what} when the grader ran this cell"))

@@ -53,7 +53,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from course.grading.server.files import write_files
-from course.grading.server.messages import JudgeResult, Output
+from course.grading.server.messages import HIDDEN_ERROR, HIDDEN_STDERR, JudgeResult, Output
 from course.grading.server.shell import run_cell
 from course.grading.server.wire import DeadKernelError, RemoteError
 
@@ -81,9 +81,6 @@ class CannotCheck(RemoteError):
 
 _MISSING = object()
 _LOG_CHARS = 20_000  # of the instructor's log of one cell
-# what stands in the cell's outputs for a hidden test's call's stderr and error messages
-HIDDEN_STDERR = "[your code wrote to stderr during a hidden test: the text is not shown]\n"
-HIDDEN_ERROR = "during a hidden test (its message is not shown: it could quote the test's inputs)"
 
 
 class Namespace(dict):

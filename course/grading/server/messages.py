@@ -14,6 +14,12 @@ __all__ = ["Output", "CellResult", "JudgeResult", "Call", "Return", "Raise", "fi
 Output = dict[str, Any]  # one output in nbformat's format (stream, display, result, error)
 
 
+# what stands in a test cell's outputs for what the student's code wrote to stderr, and for the
+# message of an error it raised, during a hidden test's call
+HIDDEN_STDERR = "[your code wrote to stderr during a hidden test: the text is not shown]\n"
+HIDDEN_ERROR = "during a hidden test (its message is not shown: it could quote the test's inputs)"
+
+
 class CellResult(TypedDict):
     """``{"result": ...}``: a cell's outputs (the grader counts and times cells itself)."""
 
