@@ -67,7 +67,8 @@ class Attack:
     side_effect: str = ""  # a check of the machine after the run: see judge()
     student: str = ""  # the hand-in's folder (the student id) when not the attack's name
     shown: str = ""  # a tag the instructor must see, on lines without control characters
-    logged: str = ""  # must appear in the instructor's log of the attacker's test cells
+    logged: str = ""  # must appear in the instructor's log of the attacker's test cells (the
+    # judged runs' text, which a test cell shows only as the grader's words)
 
     @property
     def student_id(self):
@@ -336,8 +337,9 @@ _COLLUDE_THROUGH_SIGNALS = (
     "                    except OSError:\n"
     "                        pass\n"
     "                time.sleep(0.02)  # a signal sent twice before its handler ran counts once\n"
-    "    if np.ndim(x) == 0 and x == 2 and len(_bits) >= 128:  # test_g_quiet's copy\n"
-    "        raw = bytes(sum(_bits[8 * i + k] << k for k in range(8)) for i in range(16))\n"
+    "    if np.ndim(x) == 0 and x == 2 and _bits:  # test_g_quiet's copy\n"
+    "        bits = (_bits + [0] * 128)[:128]  # (a signal sent again too soon counts once)\n"
+    "        raw = bytes(sum(bits[8 * i + k] << k for k in range(8)) for i in range(16))\n"
     "        print('SIGNALLED', list(struct.unpack('<2d', raw)))\n"
     "    return x * x"
 )
@@ -473,7 +475,7 @@ ATTACKS = [
            "        return np.array([0.0, 1.0, 4.0])\n"
            "    def __eq__(self, other):\n        return True\n\n"
            "def g(x):\n    return Fake() if np.ndim(x) else x * x",
-           cell="g", outcome=FULL - 2, present="cannot be checked outside"),
+           cell="g", outcome=FULL - 2, logged="cannot be checked outside"),
     # --- mutation of arguments (issue 16)
     Attack("zero_the_argument_the_expectation_is_computed_from",  # test_g's hidden check
            "def g(x):\n    if np.ndim(x) and not np.array_equal(x, [0.0, 1.0, 2.0]):\n"
@@ -486,21 +488,21 @@ ATTACKS = [
            present="DeadKernelError"),  # too slow to send, or too large: the process stops
     Attack("a_value_nested_too_deep",
            "g = []\nfor _ in range(10000):\n    g = [g]", cell="g", outcome=FULL - 3,
-           present="nested more than"),
+           logged="nested more than"),
     Attack("a_class_whose_methods_lie",
            "class Liar:\n    def __eq__(self, other):\n        return True\n"
            "    def __array__(self, dtype=None, copy=None):\n"
            "        return np.array([0.0, 1.0, 4.0])\n"
            "\ndef g(x):\n    return Liar()",
-           cell="g", outcome=FULL - 3, present="cannot be checked outside"),
+           cell="g", outcome=FULL - 3, logged="cannot be checked outside"),
     Attack("a_module_that_is_not_installed",  # the judge must never import the student's file
            "import sys\nopen('evil_mod.py', 'w').write(\"import sys\\nif 'course.grading.judge' "
            "in sys.modules:\\n    print('JUDGE IMPORTED ME')\\n\")\nsys.path.insert(0, '.')\n"
            "import evil_mod\ng = evil_mod", cell="g", outcome=FULL - 3,
-           present="is not an installed module", absent="JUDGE IMPORTED ME"),
+           absent="JUDGE IMPORTED ME", logged="is not an installed module"),
     Attack("a_module_name_that_is_not_a_name",
            "import types\ng = types.ModuleType('os; import antigravity')", cell="g",
-           outcome=FULL - 3, present="is not a module name"),
+           outcome=FULL - 3, logged="is not a module name"),
     Attack("replace_ipython_run_cell",  # every later cell runs 'pass' inside the notebook
            "def f(x):\n    return -x\n\nip = get_ipython()\nreal_run_cell = ip.run_cell\n"
            "ip.run_cell = lambda raw_cell, *a, **k: real_run_cell('pass', *a, **k)",
@@ -602,7 +604,7 @@ ATTACKS = [
            outcome=FULL - 3),  # g has no code of its own: test_g and test_g_quiet fail
     Attack("keep_a_lent_reference_for_a_later_call",  # test_h's second call uses the first's
            files=_append_to_cells(h=_KEEP_THE_LENT_F.replace("f(x) + 1", "kept[0](x) + 1")),
-           outcome=FULL - 1, present="WireError"),  # the hidden call of test_h fails
+           outcome=FULL - 1, logged="lent for one call"),  # test_h's hidden call fails
     Attack("record_hidden_arguments_in_a_global",
            "seen = []\n\ndef g(x):\n    seen.append(np.asarray(x).tolist())\n"
            "    if np.ndim(x) == 0 and x == 1:  # plot_g, a later cell\n"
@@ -631,8 +633,7 @@ ATTACKS = [
            _READ_WHAT_THE_PROCESS_RECEIVES.replace("{write_down}", _WRITE_DOWN), cell="g",
            absent=HIDDEN_INPUT),
     Attack("collude_through_signals",  # test_g's copy signals its hidden input to a later copy
-           _COLLUDE_THROUGH_SIGNALS, cell="g", absent=HIDDEN_INPUT,
-           logged=f"SIGNALLED [{HIDDEN_INPUT}]"),
+           _COLLUDE_THROUGH_SIGNALS, cell="g", absent=HIDDEN_INPUT, logged="SIGNALLED"),
     Attack("raise_from_a_file_named_after_the_hidden_input",  # its traceback's "File" line
            "def g(x):\n    if np.ndim(x) and len(x) == 2:\n"
            "        name = str(np.asarray(x).tolist())[1:-1]\n"

@@ -7,6 +7,7 @@ deadline, and the byte budgets of what the student's side may send.
 """
 
 import collections
+import json
 import time
 
 import pytest
@@ -364,3 +365,98 @@ def test_the_judge_runs_the_test_cells_on_their_copies_once_every_cell_has_run()
     assert student.sent[4:] == [{"call": NAMES, "copy": 1}]  # the judge's calls: its copy
     assert cells[3]["outputs"] == [STREAM] and cell_status(cells[3]["outputs"])[0] == "passed"
     assert cell_status(cells[1]["outputs"])[1] == f"DeadKernelError: {execution.NOT_JUDGED}"
+
+
+# --- what a test cell shows: the student's own run and the judge's verdict
+
+LEAK = "-4.0, 0.5"  # what a copy could have learnt from another: never shown as it is
+
+
+def _error_output(ename, evalue):
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [evalue]}
+
+
+def _result_output(text):
+    return {"output_type": "execute_result", "execution_count": 1, "data": {"text/plain": text},
+            "metadata": {}}  # fmt: skip
+
+
+def _points(outputs):
+    """nbgrader's points for a 3-point test cell with ``outputs``."""
+    import nbformat
+    from nbgrader.utils import determine_grade
+
+    cell = nbformat.v4.new_code_cell("", metadata={"nbgrader": {"grade": True, "points": 3}})
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    return determine_grade(cell)[0]
+
+
+OWN_PASSES = [{**STREAM, "text": "my_dense returned [1. 2.]\n"}]
+OWN_FAILS = [*OWN_PASSES, _error_output("CheckFailed", "my_dense has wrong values")]
+COPY_TALKS = {**STREAM, "text": f"copied {LEAK}\n"}
+CASES = {  # (own, judged): the judged run as a copy that passes data on could make it
+    "both pass": (OWN_PASSES, [COPY_TALKS]),
+    "the judge's fails": (OWN_PASSES, [COPY_TALKS, _error_output("Saw", LEAK)]),
+    "stderr in the judge's": (OWN_PASSES, [{**COPY_TALKS, "name": "stderr"}]),
+    "both fail": (OWN_FAILS, [COPY_TALKS, _error_output("CheckFailed", LEAK)]),
+    "only the student's fails": (OWN_FAILS, [COPY_TALKS]),
+    "partial credit": ([_result_output("3.0")], [COPY_TALKS, _result_output("2.0")]),
+    "a value for a result": ([_result_output("3.0")], [_result_output(f"'{LEAK}'")]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_test_cell_shows_the_students_run_and_scores_the_judges(case):
+    from course.grading import execution
+
+    own, judged_outputs = CASES[case]
+    failure = execution._failure(judged_outputs, "Saw", "line 2 (`check(x)`)")
+    shown, note = execution._shown(own, judged_outputs, failure)
+    assert _points(shown) == _points(judged_outputs)  # the judge's points, as nbgrader reads
+    assert LEAK not in json.dumps(shown)  # and nothing the copy said
+    assert all(o in shown for o in own if o["output_type"] == "stream" and o["name"] == "stdout")
+    assert (note == execution.PASSES_OUTSIDE) == (case == "only the student's fails")
+
+
+def test_a_failure_the_students_run_did_not_show_is_said_in_the_graders_words():
+    from course.grading import execution
+
+    judged_outputs = [{**STREAM, "name": "stderr"}, _error_output("Saw", LEAK)]
+    failure = execution._failure(judged_outputs, "Saw", "line 2 (`check(x)`)")
+    assert failure == [
+        {**STREAM, "name": "stderr", "text": execution.GRADER_STDERR},
+        execution._error("Exception", "line 2 (`check(x)`) failed when the grader ran this cell"),
+    ]  # a class the student's code named reads Exception; Python's own keep their names
+    assert execution._failure([], "ValueError", "a line")[0]["ename"] == "ValueError"
+    words = execution._failure([], "CannotCheck", "line 1")[0]  # the grader's own, unquoted
+    assert "cannot be checked outside" in words["evalue"] and words["ename"] == "CannotCheck"
+    stopped = execution._failure([], "CellTimeoutError", "line 1")[0]
+    assert stopped["evalue"] == "line 1 ran out of time when the grader ran this cell"
+
+
+def test_the_judges_run_of_a_test_cell_shows_its_hidden_checks_words_not_the_copys():
+    from course.grading import execution
+
+    hidden_fails = _error_output("AssertionError", "g squares")  # the test's own message
+
+    def judge():  # a visible line's call printed what a copy could have learnt; a hidden failed
+        yield
+        yield [judged({**STREAM, "text": f"{LEAK}\n"}, hidden_fails, ename="AssertionError",
+                      visible_ok=True, line=3)]  # fmt: skip
+
+    _, _, session = pair(runs_cells, judge)
+    session.new_cell()
+    cell = _test_cell("g(2)\nprint('x')\nassert g(_x) == 16", "test_g")
+    verdict = execution._judge_test_cell(session, cell, [3], {"outputs": [STREAM]}, ())
+    assert cell["outputs"] == [STREAM, hidden_fails]
+    assert verdict["note"] == "" and LEAK in verdict["hidden_output"]  # the instructor's
+
+    def judge_visible():  # now a visible line fails, in the copy only
+        yield
+        yield [judged(_error_output("CheckFailed", LEAK), ename="CheckFailed", line=1)]
+
+    _, _, session = pair(runs_cells, judge_visible)
+    session.new_cell()
+    verdict = execution._judge_test_cell(session, cell, [3], {"outputs": [STREAM]}, ())
+    assert LEAK not in json.dumps(cell["outputs"]) and "line 1 (`g(2)`) failed" in str(cell)
+    assert "pass in your notebook but not when the grader runs them" in verdict["note"]

@@ -11,11 +11,16 @@ The student's process runs the notebook's cells first, all of them, test cells i
 visible part, as the student's own kernel would: the *inside* run), and just before each test cell
 it makes a copy of itself that waits (see :mod:`course.grading.server.forkserver`). Then, and only
 then, the judge runs each test cell whole, hidden tests included (the *outside* run), on the state
-the student's cells left before it, each call served by that cell's copy; its outputs are the ones
-graded. So no hidden input reaches a process of the submission before every output the notebook
-shows of its own is final. A cell whose visible checks pass inside but fail outside is graded by
-the judge, with a note that explains the difference in plain words (a wrong building block the
-student's own function compensates for, randomness, ...): honest causes exist, so it is never called
+the student's cells left before it, each call served by that cell's copy: that run decides the
+points. So no hidden input reaches a process of the submission before every output the notebook
+shows of its own is final. A test cell shows the inside run (made before any hidden input existed
+in the submission's processes) and the judge's verdict, never the copy's text as it is: copies are
+forks of one process and can pass data on to each other, so what the copy of a later cell prints
+or returns could carry what an earlier one saw. A failure the inside run did not show is said in
+the grader's words (a hidden line's error, in the test's own); the outside run's text goes to the
+instructor's log. A cell whose visible checks pass inside but fail outside is graded by the judge,
+with a note that explains the difference in plain words (a wrong building block the student's own
+function compensates for, randomness, ...): honest causes exist, so it is never called
 cheating. Where a value the test needs cannot leave the student's process (an instance of a class
 the notebook defines, ...), the cell's copy runs the whole cell instead, as nbgrader would, and the
 cell's verdict says it was decided in the sandbox. When the student's process ends in the middle of
@@ -29,6 +34,7 @@ are the coordinator's and the servers' own observations.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -242,18 +248,34 @@ def _failed(outputs):
 # the words and names a test cell shows for what its judged run did, where that run's own
 # would be the student's copy's text
 GRADER_STDERR = "[text went to stderr when the grader ran this cell, which fails it: not shown]\n"
-_GRADER_ENAMES = {"CheckFailed", "CannotCheck", "CellTimeoutError", "DeadKernelError"}
+_GRADER_ENAMES = {
+    "CheckFailed",
+    "CannotCheck",
+    "WireError",
+    "NoCopyError",
+    "CellTimeoutError",
+    "DeadKernelError",
+}
 _STOPPED_WORDS = {
     "CellTimeoutError": "ran out of time",
     "DeadKernelError": "ended your notebook's process",
+}
+_PLAIN_DATA = "numbers, strings, NumPy arrays, and lists, tuples and dicts of them"
+_GRADER_WORDS = {  # the grader's own errors, without the values or names they quote
+    "CannotCheck": (
+        "a value it needs cannot be checked outside your notebook's process (the grader "
+        f"checks plain data: {_PLAIN_DATA})"
+    ),
+    "WireError": (
+        "a value or name it needs cannot cross from your notebook's process (what crosses: "
+        f"{_PLAIN_DATA}, not nested too deep, and installed modules)"
+    ),
 }
 
 
 def _shown_ename(ename):
     """An error's name as a student may see it: Python's own exceptions and the grader's;
     any other (a class the student's code named) reads ``Exception``."""
-    import builtins
-
     known = getattr(builtins, ename, None) if isinstance(ename, str) else None
     if (isinstance(known, type) and issubclass(known, BaseException)) or ename in _GRADER_ENAMES:
         return ename
@@ -273,7 +295,10 @@ def _failure(judged, ename, where):
     shown = shown if errs else []
     if ename is not None:
         what = _STOPPED_WORDS.get(ename, "failed")
-        shown.append(_error(_shown_ename(ename), f"{where} {what} when the grader ran this cell"))
+        words = f"{where} {what} when the grader ran this cell"
+        if ename in _GRADER_WORDS:
+            words += f": {_GRADER_WORDS[ename]}"
+        shown.append(_error(_shown_ename(ename), words))
     return shown
 
 
@@ -281,13 +306,11 @@ def _score(judged, own):
     """The judged run's result (nbgrader reads partial credit from it), as a student may see
     it: the student's own when it reads the same, else the number it holds, else a line."""
     result = next(o for o in judged if o["output_type"] == "execute_result")
-    mine = next((o for o in own if o["output_type"] == "execute_result"), None)
+    mine = next((o for o in own if o["output_type"] == "execute_result"), {})
     text = result.get("data", {}).get("text/plain", "")
-    text = "".join(text) if isinstance(text, list) else str(text)
-    if mine is not None and mine.get("data", {}).get("text/plain") == result["data"].get(
-        "text/plain"
-    ):
+    if mine and mine.get("data", {}).get("text/plain") == text:
         return mine
+    text = "".join(text) if isinstance(text, list) else str(text)
     try:
         text = repr(float(text))
     except ValueError:
@@ -314,22 +337,20 @@ def _shown(own, judged, failure):
     if _failed(judged):
         return (own, "") if _failed(own) else ([*kept, *failure], "")
     note = ""
-    if _failed(own):
+    if _failed(own):  # its failure becomes text: the judge's run passed
         note = PASSES_OUTSIDE
-        kept = [
-            _stream(
-                o.get("text", "")
-                if o["output_type"] == "stream"
-                else f"{o['ename']}: {o['evalue']}\n"
-            )
-            if _fails(o)
-            else o
-            for o in kept
-        ]
+        kept = [_as_text(o) if _fails(o) else o for o in kept]
         kept.append(_stream(f"{note}\n"))
     if any(o["output_type"] == "execute_result" for o in judged):
         kept.append(_score(judged, own))
     return kept, note
+
+
+def _as_text(output):
+    """A failing output (stderr, an error) as text on stdout, which fails nothing."""
+    if output["output_type"] == "stream":
+        return _stream(output.get("text", ""))
+    return _stream(f"{output['ename']}: {output['evalue']}\n")
 
 
 PASSES_OUTSIDE = (
@@ -511,10 +532,10 @@ def _judge_cells(session, cells, tests, ran, exercises):
 def execute_notebook(task: Task) -> Executed:
     """Execute a sanitized notebook on a warm pair of fork servers of this process.
 
-    Everything in the answer is the grader's own: the test cells' outputs are the judge's,
-    the other cells' outputs are checked and capped (:mod:`course.grading.protocol`), and
-    times, execution counts and the status come from the coordinator's clocks and counts
-    and from the servers' own observations.
+    Everything in the answer is the grader's own: the test cells show the student's run of
+    their visible part with the judge's verdict, every output is checked and capped
+    (:mod:`course.grading.protocol`), and times, execution counts and the status come from
+    the coordinator's clocks and counts and from the servers' own observations.
 
     Args:
         task: a dict from :func:`make_task`.

@@ -32,14 +32,12 @@ point too. Each copy is killed when its cell ends. The copy also has its own vie
 files (the working folder's changes go to a private layer, every other place it could
 write is read-only; a file it did not write is as the notebook's last cell left it), its
 own network and IPC namespaces, its own memory (no mapping shared with the original) and no
-descriptor of the original's but its pipes. What this does not stop: the copies are forks
-of the student's process, and the original passes the judge's calls on to them, so a
-submission built for it (a signal handler its copies inherit, signals from the copy of one
-test cell; or code in the original that reads the calls it passes on and writes to the
-pipe of a later copy) can pass what one copy saw to the copy of a later test cell, which
-can print it during that cell's visible checks or return it to a check whose message
-quotes the value. Closing that takes a relay the student's code cannot reach (the original
-never sees a judge's call) and copies that can neither signal nor share anything.
+descriptor of the original's but its pipes. The copies are forks of one process, and the
+original passes the judge's calls on to them, so a submission built for it can pass what one
+copy saw to a later one (a signal handler its copies inherit, signals from the copy of one
+test cell): what a copy prints or returns is therefore never shown to the student as it is
+(the cell shows the student's own run of its visible part, and the judge's verdict:
+:mod:`course.grading.execution`).
 
 Protocol (no pickle anywhere): messages are 4-byte big-endian lengths followed by UTF-8
 JSON. The first message to the zygote (on its standard input; it answers on its standard
