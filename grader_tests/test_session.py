@@ -451,6 +451,18 @@ def test_the_judges_run_of_a_test_cell_shows_its_hidden_checks_words_not_the_cop
     assert cell["outputs"] == [STREAM, hidden_fails]
     assert verdict["note"] == "" and LEAK in verdict["hidden_output"]  # the instructor's
 
+    def judge_numpy():  # a hidden line fails in NumPy, whose message quotes the value
+        yield
+        yield [judged(_error_output("ValueError", f"could not convert string to float: {LEAK}"),
+                      ename="ValueError", visible_ok=True, line=3)]  # fmt: skip
+
+    _, _, session = pair(runs_cells, judge_numpy)
+    session.new_cell()
+    execution._judge_test_cell(session, cell, [3], {"outputs": [STREAM]}, ())
+    assert cell["outputs"] == [
+        STREAM, execution._error("ValueError", "a hidden line failed when the grader ran this cell")
+    ]  # fmt: skip
+
     def judge_visible():  # now a visible line fails, in the copy only
         yield
         yield [judged(_error_output("CheckFailed", LEAK), ename="CheckFailed", line=1)]

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from course.grading import protocol
 from course.grading.notebooks import HIDDEN_DELIMITERS, has_code, split_hidden
 from course.grading.server.framing import MAX_MESSAGE_BYTES
-from course.grading.server.messages import HIDDEN_STDERR
+from course.grading.server.messages import HIDDEN_ERROR, HIDDEN_STDERR
 from course.grading.servers import (
     ProtocolViolation,
     ServerProcess,
@@ -260,6 +260,7 @@ _STOPPED_WORDS = {
     "CellTimeoutError": "ran out of time",
     "DeadKernelError": "ended your notebook's process",
 }
+_CHECK_FAILED = {"AssertionError", "CheckFailed"}  # the errors a test raises on purpose
 _PLAIN_DATA = "numbers, strings, NumPy arrays, and lists, tuples and dicts of them"
 _GRADER_WORDS = {  # the grader's own errors, without the values or names they quote
     "CannotCheck": (
@@ -300,6 +301,16 @@ def _failure(judged, ename, where):
             words += f": {_GRADER_WORDS[ename]}"
         shown.append(_error(_shown_ename(ename), words))
     return shown
+
+
+def _hidden_failure(error):
+    """A hidden line's error as the cell shows it: a failed check's own message (the test's
+    words) or the judge's line for an error of the student's code; any other (Python's or
+    NumPy's words about a value the student's code returned, which they may quote) is said
+    in the grader's words."""
+    if error["ename"] in _CHECK_FAILED or error["evalue"] == HIDDEN_ERROR:
+        return error
+    return _failure([], error["ename"], "a hidden line")[0]
 
 
 def _score(judged, own):
@@ -432,13 +443,9 @@ def _judge_test_cell(session, cell, hidden, inside, exercises):
         failure = _failure(judged, first and first["ename"], "a line (its hidden tests included)")
     else:
         judged = outside["outputs"]
-        if outside["ename"] is not None and outside["visible_ok"]:
-            # a hidden line failed: its error is the test's own (the judge shows none of the
-            # student's text in a hidden line's call)
-            failure = [
-                *_failure(judged, None, ""),
-                *(o for o in judged if o["output_type"] == "error"),
-            ]
+        if outside["ename"] is not None and outside["visible_ok"]:  # a hidden line failed
+            errors = [_hidden_failure(o) for o in judged if o["output_type"] == "error"]
+            failure = [*_failure(judged, None, ""), *errors]
         else:
             line = outside.get("line")
             lines = source.splitlines()
