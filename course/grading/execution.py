@@ -248,14 +248,6 @@ def _failed(outputs):
 # the words and names a test cell shows for what its judged run did, where that run's own
 # would be the student's copy's text
 GRADER_STDERR = "[text went to stderr when the grader ran this cell, which fails it: not shown]\n"
-_GRADER_ENAMES = {
-    "CheckFailed",
-    "CannotCheck",
-    "WireError",
-    "NoCopyError",
-    "CellTimeoutError",
-    "DeadKernelError",
-}
 _STOPPED_WORDS = {
     "CellTimeoutError": "ran out of time",
     "DeadKernelError": "ended your notebook's process",
@@ -272,6 +264,7 @@ _GRADER_WORDS = {  # the grader's own errors, without the values or names they q
         f"{_PLAIN_DATA}, not nested too deep, and installed modules)"
     ),
 }
+_GRADER_ENAMES = {"CheckFailed", "NoCopyError", *_STOPPED_WORDS, *_GRADER_WORDS}
 
 
 def _shown_ename(ename):
@@ -291,9 +284,9 @@ def _failure(judged, ename, where):
     """The outputs that stand for the judged run's failure, in the grader's words: one line
     for its stderr, and an error naming ``where`` it failed (``ename``: its error's name)."""
     errs = [o.get("text") for o in judged if o["output_type"] == "stream" and _fails(o)]
-    # the judge's own line for a hidden test's call's stderr says where it came from
-    shown = [_stream(HIDDEN_STDERR if HIDDEN_STDERR in errs else GRADER_STDERR, "stderr")]
-    shown = shown if errs else []
+    shown = []
+    if errs:  # (the judge's own line for a hidden test's call's stderr says where it was)
+        shown.append(_stream(HIDDEN_STDERR if HIDDEN_STDERR in errs else GRADER_STDERR, "stderr"))
     if ename is not None:
         what = _STOPPED_WORDS.get(ename, "failed")
         words = f"{where} {what} when the grader ran this cell"
